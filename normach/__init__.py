@@ -1,0 +1,15 @@
+"""normach: a NORMA-style Mach multicomputer in Python.
+
+Public surface: `Cluster`, the Mach routines in `normach.mach`, the errors
+`KernError` / `KernReturn`, and the constants of `normach.mach_types`.
+"""
+
+from .kern.errors import KernError, KernReturn
+from .mach_types import (MACH_PORT_DEAD, MACH_PORT_NULL, MsgOption, MsgType, Notify, PortRight,
+                         PortType, TaskSpecialPort, ThreadStateFlavor, VMInherit, VMProt)
+from . import mach
+from .cluster import Cluster
+
+__all__ = ["Cluster", "mach", "KernError", "KernReturn", "VMInherit", "VMProt", "PortRight",
+           "PortType", "MsgType", "MsgOption", "Notify", "TaskSpecialPort", "ThreadStateFlavor",
+           "MACH_PORT_NULL", "MACH_PORT_DEAD"]

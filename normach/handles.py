@@ -1,0 +1,84 @@
+"""Handles: the rights a Python caller holds.
+
+A Python program is outside every task, so the rights it holds are handles: a
+`Port` handle owns one right (send, send-once or receive) to a port, counted by
+the kernel like a right in a space.  `Task`, `Thread` and `Host` are send-right
+handles to kernel object ports.  `handle.node` is the node of the object behind
+it.  A handle whose right was moved away (passed with a MOVE_* disposition) is
+spent; using it again gives MACH_SEND_INVALID_RIGHT.
+"""
+
+from __future__ import annotations
+
+import collections
+
+from .mach_types import MsgType
+
+
+def external_rights(kernel) -> collections.Counter:
+    """Counter {(port, received type): n} of rights held by handles on `kernel`."""
+    c = getattr(kernel, "handle_rights", None)
+    if c is None:
+        c = kernel.handle_rights = collections.Counter()
+    return c
+
+
+class Port:
+    """A right to a port held by the Python caller.
+
+    Fields: port (the kernel Port; None once spent), right (MsgType.PORT_SEND,
+    PORT_SEND_ONCE or PORT_RECEIVE).
+    """
+
+    def __init__(self, port, right: int = MsgType.PORT_SEND):
+        self.port = port
+        self.right = int(right)
+        external_rights(port.kernel)[(port, self.right)] += 1
+
+    @property
+    def node(self) -> int:
+        return self.port.kernel.node if self.port is not None else -1
+
+    @property
+    def spent(self) -> bool:
+        return self.port is None
+
+    def take(self):
+        """Give the right to the kernel (a MOVE disposition); the handle is spent."""
+        port, self.port = self.port, None
+        c = external_rights(port.kernel)
+        c[(port, self.right)] -= 1
+        if not c[(port, self.right)]:
+            del c[(port, self.right)]
+        return port
+
+    def deallocate(self) -> None:
+        """Drop the right (mach_port_deallocate for a handle)."""
+        from .mach import _release_handle
+        _release_handle(self)
+
+    def __repr__(self) -> str:
+        kind = {MsgType.PORT_SEND: "send", MsgType.PORT_SEND_ONCE: "send-once",
+                MsgType.PORT_RECEIVE: "receive"}.get(self.right, str(self.right))
+        return f"<{type(self).__name__} {kind} {self.port!r}>"
+
+
+class Task(Port):
+    """A send right to a task's kernel port."""
+
+
+class Thread(Port):
+    """A send right to a thread's kernel port."""
+
+
+class Host(Port):
+    """A send right to a host (or host_priv) port."""
+
+
+HANDLE_CLASSES = {"task": Task, "thread": Thread, "host": Host, "host_priv": Host}
+
+
+def handle_for(port, right: int = MsgType.PORT_SEND) -> Port:
+    """The handle class matching the port's kernel object kind."""
+    cls = HANDLE_CLASSES.get(port.kotype, Port) if right == MsgType.PORT_SEND else Port
+    return cls(port, right)

@@ -1,0 +1,1 @@
+"""The kernel core of one node: errors, the kernel lock, tasks, threads, hosts."""

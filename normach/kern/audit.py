@@ -1,0 +1,119 @@
+"""The invariant audit of one node kernel.
+
+Run after every test: it recomputes from scratch what the kernel keeps
+incrementally and reports every disagreement.
+  frames   every frame is free xor held by exactly one resident page;
+  objects  each live object's ref_count equals the references that exist (map
+           entries, shadow links, memory in transit in queued messages);
+  pmaps    every translation lies in a map entry, grants no more than the
+           entry's protection, and maps the page the fault path would find;
+           a writable translation maps the entry's own top object, never a
+           needs-copy entry, never a page whose copy object still wants it;
+  ipc      rights, urefs and counts (ipc/audit.py).
+"""
+
+from __future__ import annotations
+
+import collections
+
+from .. import param
+from ..mach_types import VMProt
+
+
+def kernel_held_send_rights(kernel) -> collections.Counter:
+    """Send rights held by kernel state and Python handles: Counter {Port: n}."""
+    from ..handles import external_rights
+    from ..mach_types import MsgType
+    c = collections.Counter()
+    for t in kernel.tasks:
+        c.update(t.held_send_rights())
+        for th in t.threads:
+            c.update(th.held_send_rights())
+    for (port, right), n in external_rights(kernel).items():
+        if right == MsgType.PORT_SEND:
+            c[port] += n
+    return c
+
+
+def _transit_copies(kernel):
+    from ..ipc.ipc_kernel import ipc_state
+    from ..ipc.kmsg import OOLItem
+    for port in list(ipc_state(kernel).ports):
+        for kmsg in port.messages:
+            for item in kmsg.body:
+                if isinstance(item, OOLItem) and item.copy is not None:
+                    yield item.copy
+
+
+def audit_objects(kernel) -> list[str]:
+    refs = collections.Counter()
+    for t in kernel.tasks:
+        for e in t.map.entries:
+            if e.object is not None:
+                refs[e.object] += 1
+    for copy in _transit_copies(kernel):
+        for ce in copy.entries:
+            if ce.object is not None:
+                refs[ce.object] += 1
+    for obj in kernel.vm_objects.values():
+        if obj.shadow is not None:
+            refs[obj.shadow] += 1
+    errs = []
+    for obj in list(kernel.vm_objects.values()):
+        if obj.ref_count != refs[obj]:
+            errs.append(f"{obj}: ref_count {obj.ref_count} but {refs[obj]} references")
+    for obj in refs:
+        if not obj.alive:
+            errs.append(f"dead object {obj.id} still referenced")
+    return errs
+
+
+def _expected_page(entry, vpn: int):
+    off = entry.offset + (vpn << param.PAGE_SHIFT) - entry.start
+    obj = entry.object
+    while obj is not None:
+        page = obj.pages.get(off)
+        if page is not None:
+            return page, off
+        if obj.pager.has(obj, off):
+            return None, off
+        off += obj.shadow_offset
+        obj = obj.shadow
+    return None, off
+
+
+def audit_pmaps(kernel) -> list[str]:
+    errs = []
+    for t in kernel.tasks:
+        vmap = t.map
+        for vpn, (frame, prot) in vmap.pmap.entries.items():
+            va = vpn << param.PAGE_SHIFT
+            e = vmap.lookup(va)
+            where = f"task {t.name} va {va:#x}"
+            if e is None:
+                errs.append(f"{where}: translation outside any entry")
+                continue
+            if prot & ~e.protection:
+                errs.append(f"{where}: pmap prot {prot} exceeds entry prot {e.protection}")
+            page, off = _expected_page(e, vpn)
+            if page is None or page.frame != frame:
+                errs.append(f"{where}: maps frame {frame}, fault path finds {page}")
+                continue
+            if prot & VMProt.WRITE:
+                top = e.object
+                if e.needs_copy or page.object is not top:
+                    errs.append(f"{where}: writable translation of a copy-on-write page")
+                elif top.copy is not None and not top.copy.has_page(off):
+                    errs.append(f"{where}: writable page not yet pushed to its copy object")
+        for vpn in vmap.pmap.entries:
+            if (vmap.pmap, vpn) not in kernel.phys.pv[vmap.pmap.entries[vpn][0]]:
+                errs.append(f"task {t.name}: pv list lacks vpn {vpn:#x}")
+    return errs
+
+
+def audit_kernel(kernel) -> list[str]:
+    """Every invariant of one node; returns the violations."""
+    from ..ipc.audit import audit_ipc
+    with kernel.lock:
+        return (kernel.phys.audit() + audit_objects(kernel) + audit_pmaps(kernel)
+                + audit_ipc(kernel))

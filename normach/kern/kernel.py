@@ -1,0 +1,66 @@
+"""The kernel of one node.
+
+A `Kernel` is one node of the multicomputer: a node index, the kernel lock, a
+physical memory pool, the default pager, the tasks that live here and the host
+ports.  Everything on a node hangs off its `Kernel`; nothing is global, so an
+embedded cluster is simply several `Kernel` objects in one process.
+"""
+
+from __future__ import annotations
+
+import itertools
+
+from .. import param
+from .lock import KernelLock
+
+
+class Kernel:
+    """One node kernel.
+
+    Fields (guarded by `lock` unless marked fixed):
+      node        fixed: this node's index (norma_node_self)
+      nnodes      fixed: configured number of nodes (validity of node ids, N1.2)
+      lock        the node kernel lock
+      phys        physical frame pool (vm/page.py)
+      default_pager  the pager of anonymous memory (vm/pager.py)
+      tasks       set of live tasks on this node
+      host_port, host_priv_port   kernel ports of the host objects
+      special_ports  norma special port table {id: Port} (N1.26-N1.29)
+      stats       vm_statistics counters
+    """
+
+    def __init__(self, node: int = 0, nnodes: int = 1, phys_bytes: int = param.PHYS_MEM_BYTES):
+        from ..vm.page import PhysicalMemory
+        from ..vm.pager import DefaultPager
+        from ..vm.statistics import VMStatistics
+        from .host import Host
+
+        assert 0 <= node < nnodes
+        self.node = node
+        self.nnodes = nnodes
+        self.lock = KernelLock()
+        self.stats = VMStatistics()
+        self.phys = PhysicalMemory(self, phys_bytes)
+        self.default_pager = DefaultPager(self)
+        self.tasks: set = set()
+        self.vm_objects: dict = {}         # id -> live VMObject (for audits and `normach ps`)
+        self._ids = itertools.count(1)
+        self.host = Host(self, privileged=False)
+        self.host_priv = Host(self, privileged=True)
+        self.special_ports: dict = {}
+        with self.lock:
+            self.host.init_port()
+            self.host_priv.init_port()
+
+    def kernel_held_send_rights(self):
+        """Counter {Port: n} of send rights held by kernel state and handles (for audits)."""
+        from .audit import kernel_held_send_rights
+        return kernel_held_send_rights(self)
+
+    def next_id(self) -> int:
+        """A node-unique serial number (object ids, task ids)."""
+        return next(self._ids)
+
+    def __repr__(self) -> str:
+        return (f"<Kernel node={self.node}/{self.nnodes} tasks={len(self.tasks)} "
+                f"frames={self.phys.free_count}/{self.phys.nframes} free>")

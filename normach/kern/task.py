@@ -1,0 +1,245 @@
+"""Tasks: an address space, a port name space, threads, and the ports it inherits.
+
+A task is the unit of resource ownership.  `task_create(parent, inherit_memory)`
+makes a child with no threads whose address map is built from the parent's by
+each region's inheritance (SHARE, COPY, NONE; spec V2.4-V2.9) and whose
+bootstrap, registered and exception ports and resource limits are copies of
+the parent's.  `task_terminate` (T7.7) stops the threads, destroys the port
+space (receivers die, senders elsewhere see dead names), and releases the map.
+"""
+
+from __future__ import annotations
+
+from .. import param
+from ..mach_types import TaskSpecialPort
+from .errors import KernError, KernReturn
+from .ledger import Ledger
+
+KERN = KernReturn
+
+
+class Task:
+    """A task.
+
+    Fields (kernel lock): active, map, itk_space, itk_self (the task's kernel
+    port), itk_sself (send right the kernel hands out as TASK_KERNEL_PORT),
+    itk_bootstrap, itk_registered (3 send rights or None), exc_ports {type:
+    (port, behavior, flavor)}, ledger, threads, suspend_count (user stop count),
+    child_node (N1.5), name (for people).
+    """
+
+    def __init__(self, kernel, ledger: Ledger, name: str = ""):
+        from ..ipc.port import ipc_kobject_alloc, ipc_port_make_send
+        from ..ipc.space import IPCSpace
+        from ..vm.map import VMMap
+        assert kernel.lock.held()
+        self.kernel = kernel
+        self.id = kernel.next_id()
+        self.name = name or f"task{self.id}"
+        self.active = True
+        self.ledger = ledger
+        self.map = VMMap(kernel, ledger)
+        self.itk_space = IPCSpace(kernel, self)
+        self.itk_self = ipc_kobject_alloc(kernel, self, "task")
+        self.itk_sself = ipc_port_make_send(self.itk_self)
+        self.itk_bootstrap = None
+        self.itk_registered = [None] * param.TASK_PORT_REGISTER_MAX
+        self.exc_ports: dict = {}
+        self.threads: list = []
+        self.suspend_count = 0
+        self.child_node = -1
+        kernel.tasks.add(self)
+
+    @property
+    def node(self) -> int:
+        return self.kernel.node
+
+    def held_send_rights(self):
+        """The send rights this task's kernel state holds (for the IPC audit)."""
+        rights = [self.itk_sself, self.itk_bootstrap, *self.itk_registered]
+        rights += [p for (p, _b, _f) in self.exc_ports.values()]
+        return [p for p in rights if p is not None]
+
+    def __repr__(self) -> str:
+        state = "active" if self.active else "dead"
+        return (f"<Task {self.name} node={self.node} {state} threads={len(self.threads)} "
+                f"vm={self.map.size:#x} resident={self.map.pmap.resident} "
+                f"suspend={self.suspend_count}>")
+
+
+def _copy_send(port):
+    from ..ipc.port import ipc_port_copy_send
+    return None if port is None else ipc_port_copy_send(port)
+
+
+def _release_send(port) -> None:
+    from ..ipc.port import ipc_port_release_send
+    if port is not None:
+        ipc_port_release_send(port)
+
+
+def task_create(parent: Task | None, inherit_memory: bool, kernel=None, name: str = "") -> Task:
+    """A new task on the parent's node (or `kernel` for a parentless task), no threads.
+
+    Conditions: kernel lock held.
+    Raises: KERN_INVALID_ARGUMENT (inactive parent), KERN_RESOURCE_SHORTAGE.
+    """
+    if parent is None:
+        assert kernel is not None
+        return Task(kernel, Ledger(kernel), name)
+    if not parent.active:
+        raise KernError(KERN.KERN_INVALID_ARGUMENT, "parent task is terminated")
+    child = Task(parent.kernel, parent.ledger.copy(), name)
+    try:
+        if inherit_memory:
+            from ..vm.map import vm_map_fork
+            vm_map_fork(parent.map, child.map)
+    except KernError:
+        task_terminate(child)
+        raise
+    child.itk_bootstrap = _copy_send(parent.itk_bootstrap)
+    child.itk_registered = [_copy_send(p) for p in parent.itk_registered]
+    child.exc_ports = {t: (_copy_send(p), b, f) for t, (p, b, f) in parent.exc_ports.items()}
+    return child
+
+
+def task_terminate(task: Task) -> None:
+    """Terminate `task` (T7.7): threads, port space, inherited rights, map.
+
+    Conditions: kernel lock held.
+    Raises: KERN_FAILURE if it is already terminating.
+    """
+    from ..ipc.port import ipc_kobject_set
+    from .thread import thread_terminate_internal
+    if not task.active:
+        raise KernError(KERN.KERN_FAILURE, "task is already terminating")
+    task.active = False
+    for th in list(task.threads):
+        thread_terminate_internal(th)
+    for port in (task.itk_sself, task.itk_bootstrap, *task.itk_registered):
+        _release_send(port)
+    for port, _b, _f in task.exc_ports.values():
+        _release_send(port)
+    task.itk_sself = task.itk_bootstrap = None
+    task.itk_registered = [None] * param.TASK_PORT_REGISTER_MAX
+    task.exc_ports = {}
+    task.itk_space.destroy()
+    task.map.destroy()
+    task.ledger.destroy()
+    ipc_kobject_set(task.itk_self, None, None)
+    task.kernel.tasks.discard(task)
+
+
+def _active(task: Task) -> None:
+    if not task.active:
+        raise KernError(KERN.KERN_FAILURE, "task is terminated")
+
+
+def task_suspend(task: Task) -> None:
+    """Increment the user stop count; the first one holds every thread (T7.6)."""
+    _active(task)
+    task.suspend_count += 1
+    if task.suspend_count == 1:
+        for th in task.threads:
+            th.hold()
+
+
+def task_resume(task: Task) -> None:
+    """Decrement the user stop count; at 0 threads are released.  KERN_FAILURE at 0."""
+    _active(task)
+    if task.suspend_count == 0:
+        raise KernError(KERN.KERN_FAILURE, "task is not suspended")
+    task.suspend_count -= 1
+    if task.suspend_count == 0:
+        for th in task.threads:
+            th.release()
+
+
+def task_threads(task: Task) -> list:
+    """The task's live threads.  Raises KERN_FAILURE on an inactive task (T7.9)."""
+    _active(task)
+    return [th for th in task.threads if th.active]
+
+
+def task_info(task: Task, flavor: int) -> dict:
+    """TASK_BASIC_INFO: suspend count, virtual and resident size, and counters."""
+    from ..mach_types import TaskInfoFlavor
+    if flavor != TaskInfoFlavor.TASK_BASIC_INFO:
+        raise KernError(KERN.KERN_INVALID_ARGUMENT, f"task_info flavor {flavor}")
+    _active(task)
+    return {
+        "suspend_count": task.suspend_count,
+        "virtual_size": task.map.size,
+        "resident_size": task.map.pmap.resident * param.PAGE_SIZE,
+        "user_time": 0, "system_time": 0, "policy": 1,
+        "thread_count": len(task.threads),
+        "port_names": len(task.itk_space.entries) if hasattr(task.itk_space, "entries") else 0,
+        "node": task.node,
+        "vm_max": task.ledger.vm_max, "threads_max": task.ledger.threads_max,
+    }
+
+
+_SPECIAL = {TaskSpecialPort.KERNEL, TaskSpecialPort.BOOTSTRAP,
+            TaskSpecialPort.WIRED_LEDGER, TaskSpecialPort.PAGED_LEDGER}
+
+
+def _check_special(task: Task, which: int) -> None:
+    if which not in _SPECIAL:
+        raise KernError(KERN.KERN_INVALID_ARGUMENT, f"special port id {which}")
+    _active(task)
+
+
+def task_get_special_port(task: Task, which: int):
+    """A new send right (a Port) for special port `which`, or None (T7.10)."""
+    from ..ipc.port import ipc_port_make_send
+    _check_special(task, which)
+    if which == TaskSpecialPort.KERNEL:
+        return _copy_send(task.itk_sself)
+    if which == TaskSpecialPort.BOOTSTRAP:
+        return _copy_send(task.itk_bootstrap)
+    return ipc_port_make_send(task.ledger.port)
+
+
+def task_set_special_port(task: Task, which: int, port) -> None:
+    """Install `port` (a send right the kernel holds, consumed; None clears) (T7.10)."""
+    _check_special(task, which)
+    if which == TaskSpecialPort.KERNEL:
+        _release_send(task.itk_sself)
+        task.itk_sself = port
+    elif which == TaskSpecialPort.BOOTSTRAP:
+        _release_send(task.itk_bootstrap)
+        task.itk_bootstrap = port
+    else:
+        _release_send(port)
+        raise KernError(KERN.KERN_INVALID_ARGUMENT, "ledger ports cannot be replaced")
+
+
+def mach_ports_register(task: Task, ports: list) -> None:
+    """Stash up to 3 send rights (consumed) for children to inherit (T7.10)."""
+    if len(ports) > param.TASK_PORT_REGISTER_MAX:
+        for p in ports:
+            _release_send(p)
+        raise KernError(KERN.KERN_INVALID_ARGUMENT, "at most 3 registered ports")
+    _active(task)
+    old = task.itk_registered
+    task.itk_registered = list(ports) + [None] * (param.TASK_PORT_REGISTER_MAX - len(ports))
+    for p in old:
+        _release_send(p)
+
+
+def mach_ports_lookup(task: Task) -> list:
+    """New send rights for the 3 registered slots (None where empty)."""
+    _active(task)
+    return [_copy_send(p) for p in task.itk_registered]
+
+
+def task_set_limits(task: Task, vm_max: int | None, threads_max: int | None) -> None:
+    """Lower or raise the task's ledger limits (inherited by later children)."""
+    _active(task)
+    for v in (vm_max, threads_max):
+        if v is not None and (not isinstance(v, int) or isinstance(v, bool) or v < 0):
+            raise KernError(KERN.KERN_INVALID_ARGUMENT, "limits are non-negative integers")
+    if vm_max is not None:
+        task.ledger.vm_max = vm_max
+    if threads_max is not None:
+        task.ledger.threads_max = threads_max

@@ -1,0 +1,261 @@
+"""Threads: the unit of execution of a task, and their register state.
+
+A thread is created suspended (T7.1: user stop count 1) with undefined
+registers; thread_set_state gives it a register file, thread_resume lets it run
+once neither it nor its task is suspended.  The register file is kept per
+flavor as the Mach structures define it (x86_THREAD_STATE64: the integer
+registers, rip, rflags, segment selectors and the fs/gs bases;
+x86_FLOAT_STATE64: xmm0-15 and mxcsr), so a state taken from one thread and
+set into another — on this node or another — resumes the same computation.
+The CPU that executes threads attaches to `Thread.cpu` in the machine layer.
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass, field, fields
+
+from ..mach_types import ThreadRunState, ThreadStateFlavor, ThreadInfoFlavor
+from .errors import KernError, KernReturn
+
+KERN = KernReturn
+_U64 = (1 << 64) - 1
+
+_GPRS = ("rax", "rbx", "rcx", "rdx", "rdi", "rsi", "rbp", "rsp",
+         "r8", "r9", "r10", "r11", "r12", "r13", "r14", "r15",
+         "rip", "rflags", "cs", "fs", "gs", "fs_base", "gs_base")
+
+
+@dataclass
+class X86ThreadState64:
+    """x86_THREAD_STATE64: 23 64-bit registers (count in 32-bit words: 46)."""
+
+    rax: int = 0; rbx: int = 0; rcx: int = 0; rdx: int = 0          # noqa: E702
+    rdi: int = 0; rsi: int = 0; rbp: int = 0; rsp: int = 0          # noqa: E702
+    r8: int = 0; r9: int = 0; r10: int = 0; r11: int = 0            # noqa: E702
+    r12: int = 0; r13: int = 0; r14: int = 0; r15: int = 0          # noqa: E702
+    rip: int = 0; rflags: int = 0x202; cs: int = 0x33; fs: int = 0; gs: int = 0   # noqa: E702
+    fs_base: int = 0; gs_base: int = 0                               # noqa: E702
+
+    FLAVOR = ThreadStateFlavor.x86_THREAD_STATE64
+    COUNT = 2 * len(_GPRS)
+
+    def to_words(self) -> list[int]:
+        """The state as 64-bit words in Mach field order."""
+        return [getattr(self, n) for n in _GPRS]
+
+    @classmethod
+    def from_words(cls, words) -> "X86ThreadState64":
+        return cls(**dict(zip(_GPRS, words)))
+
+
+@dataclass
+class X86FloatState64:
+    """x86_FLOAT_STATE64: xmm0-15 (128-bit each) and mxcsr (count in 32-bit words: 65)."""
+
+    xmm: list = field(default_factory=lambda: [0] * 16)
+    mxcsr: int = 0x1F80
+
+    FLAVOR = ThreadStateFlavor.x86_FLOAT_STATE64
+    COUNT = 16 * 4 + 1
+
+    def to_words(self) -> list[int]:
+        """As 64-bit words: xmm0.lo, xmm0.hi, ..., xmm15.hi, mxcsr."""
+        out = []
+        for x in self.xmm:
+            out += [x & _U64, x >> 64]
+        return out + [self.mxcsr]
+
+    @classmethod
+    def from_words(cls, words) -> "X86FloatState64":
+        xmm = [words[2 * i] | (words[2 * i + 1] << 64) for i in range(16)]
+        return cls(xmm=xmm, mxcsr=words[32])
+
+
+STATE_CLASSES = {c.FLAVOR: c for c in (X86ThreadState64, X86FloatState64)}
+
+_current = threading.local()
+
+
+def current_thread():
+    """The Mach thread the calling OS thread is running for (None for a Python caller)."""
+    return getattr(_current, "thread", None)
+
+
+def set_current_thread(thread) -> None:
+    _current.thread = thread
+
+
+class Thread:
+    """A thread of a task.
+
+    Fields (kernel lock): active, suspend_count (user stop count), hold_count
+    (holds by task_suspend), state {flavor: state object}, exc_ports, cpu (set
+    by the machine layer), run_state.
+    """
+
+    def __init__(self, task):
+        from ..ipc.port import ipc_kobject_alloc
+        self.task = task
+        self.kernel = task.kernel
+        self.id = self.kernel.next_id()
+        self.active = True
+        self.suspend_count = 1
+        self.hold_count = 1 if task.suspend_count else 0
+        self.state = {f: cls() for f, cls in STATE_CLASSES.items()}
+        self.exc_ports: dict = {}
+        self.cpu = None
+        self.run_state = ThreadRunState.STOPPED
+        self.ith_self = ipc_kobject_alloc(self.kernel, self, "thread")
+        self.changed = self.kernel.lock.condition()   # signalled on suspend/resume/terminate
+
+    @property
+    def runnable(self) -> bool:
+        return self.active and self.suspend_count == 0 and self.hold_count == 0
+
+    def hold(self) -> None:
+        self.hold_count += 1
+        self._update()
+
+    def release(self) -> None:
+        assert self.hold_count > 0
+        self.hold_count -= 1
+        self._update()
+
+    def _update(self) -> None:
+        if self.active and self.run_state != ThreadRunState.HALTED:
+            self.run_state = ThreadRunState.RUNNING if self.runnable else ThreadRunState.STOPPED
+        self.changed.notify_all()
+        if self.cpu is not None:
+            self.cpu.thread_changed(self)
+
+    def held_send_rights(self):
+        return [p for (p, _b, _f) in self.exc_ports.values() if p is not None]
+
+    def __repr__(self) -> str:
+        st = self.run_state.name if self.active else "TERMINATED"
+        return f"<Thread {self.id} of {self.task.name} {st} suspend={self.suspend_count}>"
+
+
+def _check(thread: Thread) -> None:
+    if not thread.active:
+        raise KernError(KERN.KERN_TERMINATED, f"thread {thread.id} is terminated")
+
+
+def thread_create(task) -> Thread:
+    """A new thread in `task`, created suspended (T7.1).
+
+    Raises: KERN_FAILURE (inactive task), KERN_RESOURCE_SHORTAGE (thread limit).
+    """
+    if not task.active:
+        raise KernError(KERN.KERN_FAILURE, "task is terminated")
+    if len(task.threads) >= task.ledger.threads_max:
+        raise KernError(KERN.KERN_RESOURCE_SHORTAGE, f"thread limit {task.ledger.threads_max}")
+    th = Thread(task)
+    task.threads.append(th)
+    return th
+
+
+def thread_suspend(thread: Thread) -> None:
+    """Increment the user stop count (T7.3).  Raises KERN_TERMINATED."""
+    _check(thread)
+    thread.suspend_count += 1
+    thread._update()
+
+
+def thread_resume(thread: Thread) -> None:
+    """Decrement the user stop count (T7.3).  Raises KERN_TERMINATED, KERN_FAILURE at 0."""
+    _check(thread)
+    if thread.suspend_count == 0:
+        raise KernError(KERN.KERN_FAILURE, "thread is not suspended")
+    thread.suspend_count -= 1
+    thread._update()
+
+
+def _check_state_target(thread: Thread, flavor) -> type:
+    if thread is current_thread():
+        raise KernError(KERN.KERN_INVALID_ARGUMENT, "not on the calling thread")
+    _check(thread)
+    cls = STATE_CLASSES.get(flavor)
+    if cls is None:
+        raise KernError(KERN.KERN_INVALID_ARGUMENT, f"unknown thread state flavor {flavor}")
+    return cls
+
+
+def thread_get_state(thread: Thread, flavor):
+    """A copy of the thread's state of `flavor` (T7.4).
+
+    Raises: KERN_INVALID_ARGUMENT (calling thread, unknown flavor), KERN_TERMINATED.
+    """
+    cls = _check_state_target(thread, flavor)
+    if thread.cpu is not None:
+        thread.cpu.save_state(thread)
+    return cls.from_words(thread.state[flavor].to_words())
+
+
+def thread_set_state(thread: Thread, flavor, state) -> None:
+    """Replace the thread's state of `flavor` (T7.4).
+
+    `state` is the flavor's dataclass, a dict of all its fields, or its word list.
+    Raises: KERN_INVALID_ARGUMENT (calling thread, unknown flavor, too few values).
+    """
+    cls = _check_state_target(thread, flavor)
+    new = _coerce_state(cls, state)
+    thread.state[flavor] = new
+    if thread.cpu is not None:
+        thread.cpu.load_state(thread)
+
+
+def _coerce_state(cls, state):
+    bad = KernError(KERN.KERN_INVALID_ARGUMENT, f"state is not a complete {cls.__name__}")
+    if isinstance(state, cls):
+        words = state.to_words()
+    elif isinstance(state, dict):
+        names = [f.name for f in fields(cls)]
+        if set(state) != set(names):
+            raise bad
+        words = cls(**state).to_words()
+    elif isinstance(state, (list, tuple)):
+        words = list(state)
+        if len(words) < len(cls().to_words()):
+            raise bad
+    else:
+        raise bad
+    if not all(isinstance(w, int) and not isinstance(w, bool) for w in words):
+        raise bad
+    limit = (1 << 64) - 1
+    if any(w < 0 or w > limit for w in words):
+        raise KernError(KERN.KERN_INVALID_ARGUMENT, "register values are unsigned 64-bit")
+    return cls.from_words(words)
+
+
+def thread_terminate_internal(thread: Thread) -> None:
+    """Stop and remove `thread`; its port keeps naming it (calls then get KERN_TERMINATED)."""
+    from ..ipc.port import ipc_port_release_send
+    thread.active = False
+    thread.run_state = ThreadRunState.HALTED
+    if thread in thread.task.threads:
+        thread.task.threads.remove(thread)
+    for port, _b, _f in thread.exc_ports.values():
+        if port is not None:
+            ipc_port_release_send(port)
+    thread.exc_ports = {}
+    thread.changed.notify_all()
+    if thread.cpu is not None:
+        thread.cpu.thread_changed(thread)
+
+
+def thread_terminate(thread: Thread) -> None:
+    """Terminate `thread` (T7.5).  Raises KERN_TERMINATED if it already is."""
+    _check(thread)
+    thread_terminate_internal(thread)
+
+
+def thread_info(thread: Thread, flavor) -> dict:
+    """THREAD_BASIC_INFO."""
+    if flavor != ThreadInfoFlavor.THREAD_BASIC_INFO:
+        raise KernError(KERN.KERN_INVALID_ARGUMENT, f"thread_info flavor {flavor}")
+    _check(thread)
+    return {"user_time": 0, "system_time": 0, "cpu_usage": 0, "policy": 1,
+            "run_state": int(thread.run_state), "flags": 0,
+            "suspend_count": thread.suspend_count, "sleep_time": 0}

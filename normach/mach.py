@@ -1,0 +1,222 @@
+"""The Mach routines, callable from Python under their Mach names.
+
+Each routine takes its Mach parameters in Mach order, the first being a handle
+(`Task`, `Thread`, `Host`) for the object it acts on; OUT parameters are
+returned (a tuple when there are several); failure raises `KernError` whose
+`.code` is the kern_return_t.  Routines of the routine table
+(`kern/routines.py`) are generated from their declarations, so the Python
+front end, kernel-port messages and the guest trap ABI share one definition.
+
+Port arguments: a handle passes the caller's right (copied for a send right;
+with a MOVE_* disposition the handle is spent); an integer is a name in the
+target task's own space, as when the task makes the call on itself; None or 0
+is MACH_PORT_NULL.  Ports returned are handles.
+"""
+
+from __future__ import annotations
+
+import inspect
+
+from .handles import Host, Port, Task, Thread, external_rights, handle_for
+from .kern.errors import KernError, KernReturn
+from .kern.routines import BY_NAME, Routine
+from .mach_types import MsgType
+
+K = KernReturn
+
+__all__ = ["Port", "Task", "Thread", "Host"]
+
+_BAD_TARGET = {"task": K.KERN_INVALID_ARGUMENT, "vm_task": K.KERN_INVALID_ARGUMENT,
+               "space": K.KERN_INVALID_TASK, "thread": K.KERN_INVALID_ARGUMENT,
+               "host": K.KERN_INVALID_HOST, "host_priv": K.KERN_INVALID_HOST}
+_KOTYPES = {"task": ("task",), "vm_task": ("task",), "space": ("task",), "thread": ("thread",),
+            "host": ("host", "host_priv"), "host_priv": ("host_priv",)}
+
+
+# -- targets -------------------------------------------------------------------------------
+
+def _target_port(handle):
+    """The live kernel Port behind a handle.  Raises MACH_SEND_INVALID_DEST."""
+    if not isinstance(handle, Port) or handle.port is None or handle.right == MsgType.PORT_RECEIVE:
+        raise KernError(K.MACH_SEND_INVALID_DEST, f"{handle!r} is not a send right")
+    if not handle.port.active:
+        raise KernError(K.MACH_SEND_INVALID_DEST, "the port is dead")
+    return handle.port
+
+
+def _convert(port, kind: str):
+    """The object a routine acts on (E3.1: a wrong or dead object is a null one)."""
+    obj = port.kobject
+    if port.kotype not in _KOTYPES[kind] or obj is None:
+        raise KernError(_BAD_TARGET[kind], f"{port!r} does not name a {kind}")
+    if kind == "vm_task":
+        return obj.map
+    if kind == "space":
+        if not obj.active:
+            raise KernError(K.KERN_INVALID_TASK, "task is terminated")
+        return obj.itk_space
+    return obj
+
+
+# -- arguments -----------------------------------------------------------------------------
+
+_COPYIN = {MsgType.COPY_SEND: MsgType.PORT_SEND, MsgType.MOVE_SEND: MsgType.PORT_SEND,
+           MsgType.MAKE_SEND: MsgType.PORT_SEND, MsgType.MOVE_SEND_ONCE: MsgType.PORT_SEND_ONCE,
+           MsgType.MAKE_SEND_ONCE: MsgType.PORT_SEND_ONCE,
+           MsgType.MOVE_RECEIVE: MsgType.PORT_RECEIVE}
+
+
+def _copyin_handle(h: Port, disp: int):
+    """Take a right of disposition `disp` out of handle `h` for the kernel: (port, type)."""
+    from .ipc.port import ipc_port_copy_send, ipc_port_make_send, ipc_port_make_sonce
+    bad = KernError(K.MACH_SEND_INVALID_RIGHT, f"{h!r} cannot give {MsgType(disp).name}")
+    if h.port is None or disp not in _COPYIN:
+        raise bad
+    need = {MsgType.COPY_SEND: MsgType.PORT_SEND, MsgType.MOVE_SEND: MsgType.PORT_SEND,
+            MsgType.MOVE_SEND_ONCE: MsgType.PORT_SEND_ONCE}.get(disp, MsgType.PORT_RECEIVE)
+    if h.right != need:
+        raise bad
+    if disp == MsgType.COPY_SEND:
+        return ipc_port_copy_send(h.port), MsgType.PORT_SEND
+    if disp == MsgType.MAKE_SEND:
+        return ipc_port_make_send(h.port), MsgType.PORT_SEND
+    if disp == MsgType.MAKE_SEND_ONCE:
+        return ipc_port_make_sonce(h.port), MsgType.PORT_SEND_ONCE
+    return h.take(), _COPYIN[disp]
+
+
+def _copyin_poly(value, disp, space_of):
+    """A (port, received type) for a port argument given as handle, name or null."""
+    if value is None or (isinstance(value, int) and value == 0):
+        return None, 0
+    if isinstance(value, Port):
+        return _copyin_handle(value, disp)
+    if isinstance(value, int) and not isinstance(value, bool):
+        space = space_of()
+        try:
+            return space.copyin_right(value, disp)
+        except KernError as e:
+            raise KernError(K.MACH_SEND_INVALID_RIGHT, e.detail or e.name) from None
+    raise KernError(K.MACH_SEND_INVALID_RIGHT, f"{value!r} is not a port")
+
+
+def _space_of(target_port):
+    def get():
+        task = target_port.kobject
+        if target_port.kotype != "task" or task is None or not task.active:
+            raise KernError(K.MACH_SEND_INVALID_RIGHT, "names need a live target task")
+        return task.itk_space
+    return get
+
+
+def _release(port, msgt) -> None:
+    """Give back a right copied in for a call that failed before using it."""
+    from .ipc.kmsg import ipc_object_destroy
+    if port is not None:
+        ipc_object_destroy(port, msgt)
+
+
+# -- results -------------------------------------------------------------------------------
+
+def _out(kind: str, value):
+    from .ipc.port import ipc_port_make_send
+    if kind == "task":
+        return handle_for(ipc_port_make_send(value.itk_self))
+    if kind == "thread":
+        return handle_for(ipc_port_make_send(value.ith_self))
+    if kind == "port":
+        return None if value is None else handle_for(value)
+    if kind == "sonce":
+        return None if value is None else Port(value, MsgType.PORT_SEND_ONCE)
+    if kind == "right":
+        port, msgt = value
+        return None if port is None else handle_for(port, msgt)
+    if kind in ("threads", "ports"):
+        if kind == "threads":
+            return [handle_for(ipc_port_make_send(th.ith_self)) for th in value]
+        return [None if p is None else handle_for(p) for p in value]
+    return value
+
+
+# -- the generic call ----------------------------------------------------------------------
+
+def _call(r: Routine, target, args):
+    port = _target_port(target)
+    kernel = port.kernel
+    with kernel.lock:
+        obj = _convert(port, r.target)
+        params, held, it = [], [], iter(args)
+        try:
+            for pname, kind in r.params:
+                value = next(it)
+                if kind == "poly":
+                    p, t = _copyin_poly(value, next(it), _space_of(port))
+                    held.append((p, t))
+                    params += [p, t]
+                elif kind == "port":
+                    p, t = _copyin_poly(value, MsgType.COPY_SEND, _space_of(port))
+                    held.append((p, t))
+                    params.append(p)
+                elif kind == "ports":
+                    ps = [_copyin_poly(v, MsgType.COPY_SEND, _space_of(port)) for v in value]
+                    held += ps
+                    params.append([p for p, _t in ps])
+                else:
+                    params.append(value)
+        except BaseException:
+            for p, t in held:
+                _release(p, t)
+            raise
+        result = r.impl(obj, *params)
+        if len(r.outs) == 0:
+            return None
+        if len(r.outs) == 1:
+            return _out(r.outs[0], result)
+        return tuple(_out(k, v) for k, v in zip(r.outs, result))
+
+
+def _arity(r: Routine) -> int:
+    return sum(2 if kind == "poly" else 1 for _n, kind in r.params)
+
+
+def _make(r: Routine):
+    names = [r.target if r.target != "vm_task" else "target_task"]
+    for pname, kind in r.params:
+        names += [pname, pname + "_disposition"] if kind == "poly" else [pname]
+    n = _arity(r)
+
+    def routine(target, *args):
+        if len(args) != n:
+            raise TypeError(f"{r.name}() takes {n + 1} arguments ({len(args) + 1} given)")
+        return _call(r, target, args)
+    routine.__name__ = routine.__qualname__ = r.name
+    routine.__doc__ = (f"{r.name}({', '.join(names)}) -> {', '.join(r.outs) or 'None'}"
+                       f"  [MIG id {r.id}]\n\n{(r.impl.__doc__ or '').strip()}")
+    routine.__signature__ = inspect.Signature(
+        [inspect.Parameter(x, inspect.Parameter.POSITIONAL_ONLY) for x in names])
+    return routine
+
+
+for _r in BY_NAME.values():
+    globals()[_r.name] = _make(_r)
+    __all__.append(_r.name)
+
+
+def _release_handle(h: Port) -> None:
+    """Drop the right a handle holds."""
+    from .ipc.kmsg import ipc_object_destroy
+    if h.port is None:
+        return
+    with h.port.kernel.lock:
+        right = h.right
+        ipc_object_destroy(h.take(), right)
+
+
+def task_set_limits(task, max_vm=None, max_threads=None) -> None:
+    """Set the task's resource limits (bytes of VM, threads); children inherit them."""
+    return _call(BY_NAME["task_set_limits"], task, (max_vm, max_threads))
+
+
+from .mach_msg_api import mach_msg, mach_msg_receive, mach_msg_send  # noqa: E402
+
+__all__ += ["mach_msg", "mach_msg_send", "mach_msg_receive"]

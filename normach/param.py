@@ -1,0 +1,20 @@
+"""Tunables of a node kernel, in one place.  One comment each."""
+
+PAGE_SIZE = 4096                    # bytes per page and per physical frame
+PAGE_SHIFT = 12                     # log2(PAGE_SIZE)
+PHYS_MEM_BYTES = 64 << 20           # default size of a node's physical pool
+PAGEOUT_FREE_TARGET = 8             # frames the pageout path frees when the pool is empty
+
+VM_MIN_ADDRESS = 0x1000             # lowest user address (page 0 is never mapped)
+VM_MAX_ADDRESS = 0x7FFF_FFFF_F000   # end of the x86-64 user range
+VM_ANYWHERE_BASE = 0x1000_0000      # where "anywhere" allocations start looking
+
+PORT_QLIMIT_DEFAULT = 5             # MACH_PORT_QLIMIT_DEFAULT (P6.12)
+PORT_QLIMIT_MAX = 16                # MACH_PORT_QLIMIT_MAX (P6.12)
+UREFS_MAX = 65535                   # MACH_PORT_UREFS_MAX (P6.4)
+SPACE_MAX_ENTRIES = 1 << 16         # names a port space may hold before KERN_NO_SPACE
+NAME_GEN_BITS = 8                   # low bits of a port name: generation number (P6.2)
+
+TASK_PORT_REGISTER_MAX = 3          # mach_ports_register slots (T7.10)
+LEDGER_VM_DEFAULT = 1 << 40         # default ledger limit on a task's virtual memory, bytes
+LEDGER_THREADS_DEFAULT = 1024       # default ledger limit on a task's thread count

@@ -1,0 +1,126 @@
+"""The fault path: make the page at an address resident and mapped.
+
+`vm_fault(map, address, access)` is the only way a translation enters a pmap.
+It runs in named steps:
+
+1. lookup      – the map entry holding the address (else KERN_INVALID_ADDRESS);
+2. check       – the entry's protection allows the access (else
+                 KERN_PROTECTION_FAILURE);
+3. resolve     – a write through a `needs_copy` entry first gives the entry a
+                 private shadow object;
+4. find        – walk the shadow chain from the top object down: a resident
+                 page, or one the object's pager still has, ends the walk;
+                 nothing anywhere means a zero-filled page in the top object;
+5. copy-up     – a write to a page found below the top copies it into the top
+                 object (copy-on-write); a read maps the lower page read-only;
+6. push        – before the top object's page may be written, its old contents
+                 go to the object's copy object if that has no version yet;
+                 until then reads map it read-only;
+7. enter       – install the translation with the protection earned above.
+
+The CPU calls it on a TLB miss or a denied access, vm_read/vm_write call it for
+each page, and the distributed memory manager plugs in underneath through the
+pager interface, so local and remote memory take the same path.
+"""
+
+from __future__ import annotations
+
+from .. import param
+from ..kern.errors import KernError, KernReturn
+from ..mach_types import VMProt
+from .map import VMMap, trunc_page
+from .pmap import pmap_enter
+
+READ, WRITE, EXECUTE = int(VMProt.READ), int(VMProt.WRITE), int(VMProt.EXECUTE)
+
+
+def vm_fault(vmap: VMMap, address: int, access: int):
+    """Make the page holding `address` resident and mapped for `access`; returns its VMPage.
+
+    Conditions: kernel lock held.
+    Raises: KERN_INVALID_ADDRESS, KERN_PROTECTION_FAILURE, KERN_RESOURCE_SHORTAGE.
+    """
+    kernel = vmap.kernel
+    assert kernel.lock.held()
+    kernel.stats.faults += 1
+    entry = _lookup(vmap, address)
+    _check(entry, access)
+    if access & WRITE and entry.needs_copy:
+        entry.resolve_needs_copy()
+    top = entry.ensure_object(kernel)
+    offset = entry.offset + (trunc_page(address) - entry.start)
+    page, owner = _find(top, offset)
+    prot = entry.protection
+    page.wired += 1                       # keep it resident across the allocations below
+    try:
+        if owner is not top:
+            if access & WRITE:
+                page.wired -= 1
+                page = _copy_up(top, offset, page)
+                page.wired += 1
+                owner = top
+            else:
+                prot &= ~WRITE
+        if entry.needs_copy:
+            prot &= ~WRITE
+        if owner is top and top.copy is not None and not top.copy.has_page(offset):
+            if access & WRITE:
+                top.push_page(offset, page)
+            else:
+                prot &= ~WRITE
+    finally:
+        page.wired -= 1
+    pmap_enter(vmap.pmap, address, page.frame, prot)
+    if prot & WRITE:
+        page.dirty = True
+    return page
+
+
+def _lookup(vmap: VMMap, address: int):
+    entry = vmap.lookup(address)
+    if entry is None:
+        raise KernError(KernReturn.KERN_INVALID_ADDRESS, f"{address:#x} is not mapped")
+    return entry
+
+
+def _check(entry, access: int) -> None:
+    if access & ~entry.protection & (READ | WRITE | EXECUTE):
+        raise KernError(KernReturn.KERN_PROTECTION_FAILURE,
+                        f"access {access} denied by protection {entry.protection}")
+
+
+def _find(top, offset: int):
+    """(page, owning object) for `offset` of `top`'s chain; zero-fills in `top` if absent."""
+    obj, off = top, offset
+    while obj is not None:
+        page = obj.page_get(off)
+        if page is not None:
+            return page, obj
+        off += obj.shadow_offset
+        obj = obj.shadow
+    top.kernel.stats.zero_fill_count += 1
+    return top.page_insert(offset), top
+
+
+def _copy_up(top, offset: int, src):
+    src.wired += 1
+    try:
+        page = top.page_copy_in(offset, src)
+    finally:
+        src.wired -= 1
+    top.kernel.stats.cow_faults += 1
+    return page
+
+
+def vm_fault_range(vmap: VMMap, start: int, size: int, access: int):
+    """Yield (page, offset-in-page, length) covering [start, start+size) after faulting each page.
+
+    Conditions: kernel lock held.
+    """
+    addr, end = start, start + size
+    while addr < end:
+        page = vm_fault(vmap, addr, access)
+        off = addr & (param.PAGE_SIZE - 1)
+        n = min(param.PAGE_SIZE - off, end - addr)
+        yield page, off, n
+        addr += n

@@ -1,0 +1,140 @@
+"""Physical memory: one pool of page frames per node.
+
+A node's physical memory is one anonymous mmap cut into frames of PAGE_SIZE.
+The CPUs of the next layer map the whole pool once and translate guest virtual
+addresses through pmaps into frame numbers; the kernel reads and writes frames
+directly through `frame_view`.  Each resident page of a memory object owns one
+frame (`VMPage`), and the pool keeps the reverse map (frame -> the pmap slots that
+map it, the "pv list") that every revocation uses.
+
+When no frame is free the pageout path picks resident pages in FIFO order,
+revokes every mapping of each, hands dirty ones to their object's pager, and
+frees the frames.
+"""
+
+from __future__ import annotations
+
+import collections
+import mmap
+
+from .. import param
+from ..kern.errors import KernError, KernReturn
+
+
+class VMPage:
+    """A resident page: `object` holds it at `offset` in `frame`.
+
+    Fields (kernel lock): dirty (modified since it came from its pager),
+    wired (never paged out while set).
+    """
+
+    __slots__ = ("object", "offset", "frame", "dirty", "wired")
+
+    def __init__(self, obj, offset: int, frame: int):
+        self.object = obj
+        self.offset = offset
+        self.frame = frame
+        self.dirty = False
+        self.wired = 0
+
+    def __repr__(self) -> str:
+        return (f"<VMPage obj={self.object.id} off={self.offset:#x} frame={self.frame}"
+                f"{' dirty' if self.dirty else ''}>")
+
+
+class PhysicalMemory:
+    """The frame pool of one node.
+
+    Fields (kernel lock): free (free frame numbers), pages (frame -> VMPage),
+    pv (frame -> set of (pmap, vpn) mapping it), fifo (resident pages, oldest first).
+    """
+
+    def __init__(self, kernel, nbytes: int):
+        self.kernel = kernel
+        self.nframes = nbytes // param.PAGE_SIZE
+        assert self.nframes > 0
+        self.mem = mmap.mmap(-1, self.nframes * param.PAGE_SIZE)
+        self.view = memoryview(self.mem)
+        self.free: list[int] = list(range(self.nframes - 1, -1, -1))
+        self.pages: dict[int, VMPage] = {}
+        self.pv: dict[int, set] = collections.defaultdict(set)
+        self.fifo: collections.OrderedDict[int, VMPage] = collections.OrderedDict()
+
+    @property
+    def free_count(self) -> int:
+        return len(self.free)
+
+    def frame_view(self, frame: int) -> memoryview:
+        base = frame * param.PAGE_SIZE
+        return self.view[base:base + param.PAGE_SIZE]
+
+    def page_alloc(self, obj, offset: int, zero: bool = True) -> VMPage:
+        """Take a frame for `obj` at `offset`, paging out if none is free.
+
+        Conditions: kernel lock held.
+        Raises: KERN_RESOURCE_SHORTAGE if every frame is wired or busy.
+        """
+        assert self.kernel.lock.held()
+        if not self.free:
+            self.pageout(param.PAGEOUT_FREE_TARGET)
+        if not self.free:
+            raise KernError(KernReturn.KERN_RESOURCE_SHORTAGE, "physical memory exhausted")
+        frame = self.free.pop()
+        if zero:
+            self.frame_view(frame)[:] = bytes(param.PAGE_SIZE)
+        page = VMPage(obj, offset, frame)
+        self.pages[frame] = page
+        self.fifo[frame] = page
+        return page
+
+    def page_free(self, page: VMPage) -> None:
+        """Give `page`'s frame back; every mapping of it must already be gone.
+
+        Conditions: kernel lock held.
+        """
+        assert self.kernel.lock.held()
+        assert not self.pv.get(page.frame), f"freeing mapped frame {page}"
+        assert self.pages.get(page.frame) is page
+        del self.pages[page.frame]
+        self.fifo.pop(page.frame, None)
+        self.pv.pop(page.frame, None)
+        self.free.append(page.frame)
+
+    def pageout(self, want: int) -> int:
+        """Evict up to `want` resident pages, oldest first; returns how many.
+
+        Conditions: kernel lock held.
+        """
+        from .pmap import pmap_page_protect
+        assert self.kernel.lock.held()
+        freed = 0
+        for frame, page in list(self.fifo.items()):
+            if freed >= want:
+                break
+            if page.wired:
+                continue
+            pmap_page_protect(self, frame, 0)
+            page.object.page_evict(page)
+            freed += 1
+        return freed
+
+    def audit(self) -> list[str]:
+        """Frame accounting: every frame free xor owned by exactly one resident page."""
+        errs = []
+        free = set(self.free)
+        if len(free) != len(self.free):
+            errs.append("duplicate frame in free list")
+        if free & set(self.pages):
+            errs.append("frame both free and resident")
+        if len(free) + len(self.pages) != self.nframes:
+            errs.append(f"frames leaked: {self.nframes - len(free) - len(self.pages)}")
+        for frame, page in self.pages.items():
+            if page.object.pages.get(page.offset) is not page:
+                errs.append(f"{page} not in its object")
+            for pmap, vpn in self.pv.get(frame, ()):
+                if pmap.entries.get(vpn, (None,))[0] != frame:
+                    errs.append(f"pv entry of frame {frame} stale in {pmap}")
+        return errs
+
+    def __repr__(self) -> str:
+        return f"<PhysicalMemory {self.free_count}/{self.nframes} frames free>"

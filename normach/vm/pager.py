@@ -1,0 +1,76 @@
+"""Pagers: where a memory object's pages live when they are not resident.
+
+A memory object asks its pager for a page it does not hold (`data_request`) and
+gives back dirty pages it evicts (`data_return`).  The default pager backs
+anonymous memory: it has nothing for a page never returned (the fault path then
+zero-fills), and keeps what pageout hands it.  The distributed memory manager of
+a later layer implements the same interface, so the fault path does not care
+whether a page comes from this node's store or from another node.
+"""
+
+from __future__ import annotations
+
+
+class Pager:
+    """Interface every pager implements.  Called with the kernel lock held."""
+
+    name = "pager"
+
+    def has(self, obj, offset: int) -> bool:
+        raise NotImplementedError
+
+    def data_request(self, obj, offset: int) -> bytes | None:
+        """The page's data, or None if the pager has none (zero-fill or descend)."""
+        raise NotImplementedError
+
+    def data_return(self, obj, offset: int, data: bytes) -> None:
+        raise NotImplementedError
+
+    def terminate(self, obj) -> None:
+        """The object is gone: drop whatever is kept for it."""
+        raise NotImplementedError
+
+    def stored_pages(self, obj) -> int:
+        """How many of the object's pages the pager keeps."""
+        raise NotImplementedError
+
+
+class DefaultPager(Pager):
+    """The pager of anonymous memory on one node: an in-memory backing store.
+
+    Fields (kernel lock): store {object id: {offset: bytes}}, counters.
+    """
+
+    name = "default"
+
+    def __init__(self, kernel):
+        self.kernel = kernel
+        self.store: dict[int, dict[int, bytes]] = {}
+        self.pageins = 0
+        self.pageouts = 0
+
+    def has(self, obj, offset: int) -> bool:
+        return offset in self.store.get(obj.id, ())
+
+    def data_request(self, obj, offset: int) -> bytes | None:
+        assert self.kernel.lock.held()
+        pages = self.store.get(obj.id)
+        if pages is None or offset not in pages:
+            return None
+        self.pageins += 1
+        return pages.pop(offset)
+
+    def data_return(self, obj, offset: int, data: bytes) -> None:
+        assert self.kernel.lock.held()
+        self.pageouts += 1
+        self.store.setdefault(obj.id, {})[offset] = bytes(data)
+
+    def terminate(self, obj) -> None:
+        self.store.pop(obj.id, None)
+
+    def stored_pages(self, obj) -> int:
+        return len(self.store.get(obj.id, ()))
+
+    def __repr__(self) -> str:
+        n = sum(len(p) for p in self.store.values())
+        return f"<DefaultPager {n} pages stored, in={self.pageins} out={self.pageouts}>"

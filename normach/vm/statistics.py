@@ -1,0 +1,27 @@
+"""vm_statistics counters of one node."""
+
+from dataclasses import dataclass, asdict
+
+from .. import param
+
+
+@dataclass
+class VMStatistics:
+    """Counters kept by the node's VM (guarded by the kernel lock)."""
+
+    zero_fill_count: int = 0   # pages created zero-filled
+    reactivations: int = 0     # (kept for the Mach layout; always 0: no inactive queue)
+    pageins: int = 0           # pages read back from a pager
+    pageouts: int = 0          # pages written to a pager to free a frame
+    faults: int = 0            # calls of vm_fault
+    cow_faults: int = 0        # pages copied for copy-on-write
+    lookups: int = 0           # object page lookups
+    hits: int = 0              # lookups that found the page resident
+    pushes: int = 0            # pages pushed into a copy object (copy-delay)
+
+    def snapshot(self, phys) -> dict:
+        d = asdict(self)
+        d.update(pagesize=param.PAGE_SIZE, free_count=phys.free_count,
+                 active_count=phys.nframes - phys.free_count, inactive_count=0,
+                 wire_count=0)
+        return d

@@ -1,0 +1,22 @@
+"""Shared fixtures: a cluster per test, audited when the test ends."""
+
+import pytest
+
+from normach import Cluster
+
+
+@pytest.fixture
+def cluster():
+    """A one-node embedded cluster; every kernel invariant is audited after the test."""
+    c = Cluster(nodes=1, phys_bytes=16 << 20)
+    yield c
+    problems = c.audit()
+    c.close()
+    problems += c.audit()
+    assert problems == [], "\n".join(problems)
+
+
+@pytest.fixture
+def task(cluster):
+    """A fresh task on node 0."""
+    return cluster.task_create(node=0)
