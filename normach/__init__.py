@@ -8,8 +8,9 @@ from .kern.errors import KernError, KernReturn
 from .mach_types import (MACH_PORT_DEAD, MACH_PORT_NULL, MsgOption, MsgType, Notify, PortRight,
                          PortType, TaskSpecialPort, ThreadStateFlavor, VMInherit, VMProt)
 from . import mach
+from .ipc.message import Message, OOLDesc, OOLPortsDesc, PortDesc
 from .cluster import Cluster
 
 __all__ = ["Cluster", "mach", "KernError", "KernReturn", "VMInherit", "VMProt", "PortRight",
            "PortType", "MsgType", "MsgOption", "Notify", "TaskSpecialPort", "ThreadStateFlavor",
-           "MACH_PORT_NULL", "MACH_PORT_DEAD"]
+           "MACH_PORT_NULL", "MACH_PORT_DEAD", "Message", "PortDesc", "OOLDesc", "OOLPortsDesc"]

@@ -19,19 +19,12 @@ import inspect
 
 from .handles import Host, Port, Task, Thread, external_rights, handle_for
 from .kern.errors import KernError, KernReturn
-from .kern.routines import BY_NAME, Routine
+from .kern.routines import BY_NAME, Routine, convert_target
 from .mach_types import MsgType
 
 K = KernReturn
 
 __all__ = ["Port", "Task", "Thread", "Host"]
-
-_BAD_TARGET = {"task": K.KERN_INVALID_ARGUMENT, "vm_task": K.KERN_INVALID_ARGUMENT,
-               "space": K.KERN_INVALID_TASK, "thread": K.KERN_INVALID_ARGUMENT,
-               "host": K.KERN_INVALID_HOST, "host_priv": K.KERN_INVALID_HOST}
-_KOTYPES = {"task": ("task",), "vm_task": ("task",), "space": ("task",), "thread": ("thread",),
-            "host": ("host", "host_priv"), "host_priv": ("host_priv",)}
-
 
 # -- targets -------------------------------------------------------------------------------
 
@@ -42,20 +35,6 @@ def _target_port(handle):
     if not handle.port.active:
         raise KernError(K.MACH_SEND_INVALID_DEST, "the port is dead")
     return handle.port
-
-
-def _convert(port, kind: str):
-    """The object a routine acts on (E3.1: a wrong or dead object is a null one)."""
-    obj = port.kobject
-    if port.kotype not in _KOTYPES[kind] or obj is None:
-        raise KernError(_BAD_TARGET[kind], f"{port!r} does not name a {kind}")
-    if kind == "vm_task":
-        return obj.map
-    if kind == "space":
-        if not obj.active:
-            raise KernError(K.KERN_INVALID_TASK, "task is terminated")
-        return obj.itk_space
-    return obj
 
 
 # -- arguments -----------------------------------------------------------------------------
@@ -144,7 +123,7 @@ def _call(r: Routine, target, args):
     port = _target_port(target)
     kernel = port.kernel
     with kernel.lock:
-        obj = _convert(port, r.target)
+        obj = convert_target(port, r.target)
         params, held, it = [], [], iter(args)
         try:
             for pname, kind in r.params:

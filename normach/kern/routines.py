@@ -30,7 +30,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from ..mach_types import TaskSpecialPort  # noqa: F401  (documentation of ids)
+from .errors import KernError, KernReturn
 from . import task as _task
 from . import thread as _thread
 
@@ -45,6 +45,31 @@ class Routine:
     params: tuple          # ((name, kind), ...) after the target
     outs: tuple            # (kind, ...)
     impl: object           # impl(target_object, *params) -> None | value | tuple of outs
+
+
+_BAD_TARGET = {"task": KernReturn.KERN_INVALID_ARGUMENT, "vm_task": KernReturn.KERN_INVALID_ARGUMENT,
+               "space": KernReturn.KERN_INVALID_TASK, "thread": KernReturn.KERN_INVALID_ARGUMENT,
+               "host": KernReturn.KERN_INVALID_HOST, "host_priv": KernReturn.KERN_INVALID_HOST}
+_KOTYPES = {"task": ("task",), "vm_task": ("task",), "space": ("task",), "thread": ("thread",),
+            "host": ("host", "host_priv"), "host_priv": ("host_priv",)}
+
+
+def convert_target(port, kind: str):
+    """The object a routine acts on, from its kernel port (E3.1).
+
+    A port naming no object, or the wrong kind, is a null object: the code of
+    `_BAD_TARGET`.  Conditions: kernel lock held.
+    """
+    obj = port.kobject
+    if port.kotype not in _KOTYPES[kind] or obj is None:
+        raise KernError(_BAD_TARGET[kind], f"{port!r} does not name a {kind}")
+    if kind == "vm_task":
+        return obj.map
+    if kind == "space":
+        if not obj.active:
+            raise KernError(KernReturn.KERN_INVALID_TASK, "task is terminated")
+        return obj.itk_space
+    return obj
 
 
 ROUTINES: dict[int, Routine] = {}

@@ -1,0 +1,1 @@
+"""normach benchmarks: each figure beside a baseline measured in the same run."""

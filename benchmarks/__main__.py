@@ -1,0 +1,18 @@
+"""python -m benchmarks [--json PATH]: run every benchmark, print the table, write JSON."""
+
+import argparse
+import os
+
+
+def main(argv=None) -> None:
+    from .bench_core import run_all
+    from .harness import report
+    ap = argparse.ArgumentParser(prog="python -m benchmarks")
+    ap.add_argument("--json", default=os.path.join("benchmarks", "results", "latest.json"))
+    args = ap.parse_args(argv)
+    os.makedirs(os.path.dirname(args.json) or ".", exist_ok=True)
+    report(run_all(), args.json)
+
+
+if __name__ == "__main__":
+    main()

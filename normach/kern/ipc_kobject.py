@@ -1,0 +1,117 @@
+"""The kernel object server: messages to kernel ports are kernel calls (P6.18).
+
+A message sent to a task, thread or host port is not queued: the kernel runs
+the routine whose MIG id is the message id (`kern/routines.py`) on the object
+the port names, synchronously, and queues the reply — `[return code, outs...]`
+with id + 100, as MIG does — on the request's reply right.
+
+Request body, one item per parameter in declaration order: an int for "int" and
+"bool", bytes for "bytes", a port descriptor for "port" (its right is the
+kernel's from then on) and for "poly" (its received type is the disposition),
+an out-of-line port array for "ports".  Routines with "state" or "record"
+parameters take their words as one bytes item of little-endian 64-bit values.
+Reply items: ints for "int" and for each field of a "record", bytes, port
+descriptors for rights, an out-of-line port array for lists of rights.
+"""
+
+from __future__ import annotations
+
+import struct
+
+from ..mach_types import MsgType
+from .errors import KernError, KernReturn
+from .routines import ROUTINES, convert_target
+
+K = KernReturn
+
+
+def server(kernel, kmsg):
+    """Execute `kmsg` on the kernel object of its destination; returns the reply Kmsg.
+
+    Conditions: kernel lock held.
+    """
+    from ..ipc.kmsg import ipc_kmsg_make_reply
+    r = ROUTINES.get(kmsg.id)
+    if r is None:
+        return ipc_kmsg_make_reply(kmsg, [int(K.MIG_BAD_ID)])
+    try:
+        target = convert_target(kmsg.dest, r.target)
+        args = _decode_args(kmsg, r)
+        result = r.impl(target, *args)
+    except KernError as e:
+        return ipc_kmsg_make_reply(kmsg, [e.code])
+    outs = [] if not r.outs else [result] if len(r.outs) == 1 else list(result)
+    body = [0]
+    for kind, value in zip(r.outs, outs):
+        body += _encode_out(kind, value)
+    return ipc_kmsg_make_reply(kmsg, body)
+
+
+def _decode_args(kmsg, r) -> list:
+    from ..ipc.kmsg import OOLPortsItem, PortItem
+    bad = KernError(K.MIG_BAD_ARGUMENTS, f"request does not match {r.name}")
+    if len(kmsg.body) != len(r.params):
+        raise bad
+    args = []
+    for i, (_name, kind) in enumerate(r.params):
+        item = kmsg.body[i]
+        if kind in ("int", "bool"):
+            if not isinstance(item, int):
+                raise bad
+            args.append(item)
+        elif kind == "bytes":
+            if not isinstance(item, (bytes, bytearray)):
+                raise bad
+            args.append(bytes(item))
+        elif kind in ("port", "poly"):
+            if not isinstance(item, PortItem):
+                raise bad
+            taken = kmsg.take_item(i)
+            port = taken.port if taken.port else None
+            args += [port, taken.msgt] if kind == "poly" else [port]
+        elif kind == "ports":
+            if not isinstance(item, OOLPortsItem):
+                raise bad
+            args.append([p or None for p in kmsg.take_item(i).ports])
+        elif kind in ("state", "record"):
+            if not isinstance(item, (bytes, bytearray)) or len(item) % 8:
+                raise bad
+            args.append(list(struct.unpack(f"<{len(item) // 8}Q", item)))
+        else:
+            raise bad
+    return args
+
+
+def _encode_out(kind: str, value) -> list:
+    from ..ipc.kmsg import OOLPortsItem, PortItem
+    from ..ipc.port import ipc_port_make_send
+    if kind == "int":
+        return [int(value)]
+    if kind == "bytes":
+        return [bytes(value)]
+    if kind == "task":
+        return [PortItem(ipc_port_make_send(value.itk_self), MsgType.PORT_SEND)]
+    if kind == "thread":
+        return [PortItem(ipc_port_make_send(value.ith_self), MsgType.PORT_SEND)]
+    if kind == "port":
+        return [PortItem(value, MsgType.PORT_SEND)]
+    if kind == "sonce":
+        return [PortItem(value, MsgType.PORT_SEND_ONCE)]
+    if kind == "right":
+        port, msgt = value
+        return [PortItem(port, msgt)]
+    if kind == "threads":
+        return [OOLPortsItem([ipc_port_make_send(t.ith_self) for t in value], MsgType.PORT_SEND)]
+    if kind == "ports":
+        return [OOLPortsItem(list(value), MsgType.PORT_SEND)]
+    if kind == "state":
+        return [int(w) for w in value.to_words()]
+    if kind == "record":
+        fields = value if isinstance(value, dict) else vars(value)
+        return [int(v) for v in fields.values() if isinstance(v, int)]
+    if kind == "names":
+        names, types = value
+        return [len(names), *map(int, names), *map(int, types)]
+    if kind == "ints":
+        return [len(value), *map(int, value)]
+    raise AssertionError(f"unknown out kind {kind}")
