@@ -66,7 +66,7 @@ def report(results: list[Result], path: str | None) -> None:
     for r in results:
         table.add_row(r.name, f"{r.value:,.2f} {r.unit}", r.baseline_name,
                       f"{r.baseline:,.2f} {r.unit}", f"{r.ratio:,.1f}x", r.note)
-    Console().print(table)
+    Console(width=140).print(table)
     if path:
         doc = {"machine": {"python": platform.python_version(), "platform": platform.platform()},
                "time": time.strftime("%Y-%m-%dT%H:%M:%S"),
