@@ -202,7 +202,11 @@ def task_get_special_port(task: Task, which: int):
 
 def task_set_special_port(task: Task, which: int, port) -> None:
     """Install `port` (a send right the kernel holds, consumed; None clears) (T7.10)."""
-    _check_special(task, which)
+    try:
+        _check_special(task, which)
+    except KernError:
+        _release_send(port)
+        raise
     if which == TaskSpecialPort.KERNEL:
         _release_send(task.itk_sself)
         task.itk_sself = port
@@ -220,7 +224,12 @@ def mach_ports_register(task: Task, ports: list) -> None:
         for p in ports:
             _release_send(p)
         raise KernError(KERN.KERN_INVALID_ARGUMENT, "at most 3 registered ports")
-    _active(task)
+    try:
+        _active(task)
+    except KernError:
+        for p in ports:
+            _release_send(p)
+        raise
     old = task.itk_registered
     task.itk_registered = list(ports) + [None] * (param.TASK_PORT_REGISTER_MAX - len(ports))
     for p in old:

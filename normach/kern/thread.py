@@ -208,18 +208,21 @@ def thread_set_state(thread: Thread, flavor, state) -> None:
 
 def _coerce_state(cls, state):
     bad = KernError(KERN.KERN_INVALID_ARGUMENT, f"state is not a complete {cls.__name__}")
-    if isinstance(state, cls):
-        words = state.to_words()
-    elif isinstance(state, dict):
-        names = [f.name for f in fields(cls)]
-        if set(state) != set(names):
+    need = len(cls().to_words())
+    try:
+        if isinstance(state, cls):
+            words = state.to_words()
+        elif isinstance(state, dict):
+            if set(state) != {f.name for f in fields(cls)}:
+                raise bad
+            words = cls(**state).to_words()
+        elif isinstance(state, (list, tuple)):
+            words = list(state)
+        else:
             raise bad
-        words = cls(**state).to_words()
-    elif isinstance(state, (list, tuple)):
-        words = list(state)
-        if len(words) < len(cls().to_words()):
-            raise bad
-    else:
+    except (TypeError, ValueError, IndexError):       # e.g. a short or non-integer xmm list
+        raise bad from None
+    if len(words) < need or (not isinstance(state, (list, tuple)) and len(words) != need):
         raise bad
     if not all(isinstance(w, int) and not isinstance(w, bool) for w in words):
         raise bad

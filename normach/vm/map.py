@@ -375,13 +375,18 @@ def vm_map_fork(parent: VMMap, child: VMMap) -> None:
     """
     assert parent.kernel.lock.held() and not child.entries
     for e in list(parent.entries):
-        if e.inheritance == VMInherit.SHARE:
-            obj = entry_share_object(parent, e).reference()
-            child.enter(e.start, e.size, obj, e.offset, protection=e.protection,
-                        max_protection=e.max_protection, inheritance=e.inheritance,
-                        is_shared=True)
+        share = e.inheritance == VMInherit.SHARE
+        if share:
+            obj, off = entry_share_object(parent, e).reference(), e.offset
         elif e.inheritance == VMInherit.COPY and e.max_protection & VMProt.READ:
             obj, off = entry_copy_object(parent, e)
-            child.enter(e.start, e.size, obj, off, needs_copy=obj is not None,
+        else:
+            continue
+        try:
+            child.enter(e.start, e.size, obj, off, needs_copy=not share and obj is not None,
                         protection=e.protection, max_protection=e.max_protection,
-                        inheritance=e.inheritance)
+                        inheritance=e.inheritance, is_shared=share)
+        except KernError:
+            if obj is not None:
+                obj.deallocate()
+            raise

@@ -26,13 +26,20 @@ def _int(value, what: str) -> int:
     return int(value)
 
 
-def _range(vmap: VMMap, address, size) -> tuple[int, int]:
-    """Validated, page-rounded [start, end).  Raises KERN_INVALID_ARGUMENT / INVALID_ADDRESS."""
+def _range(vmap: VMMap, address, size, clamp: bool = False) -> tuple[int, int]:
+    """Validated, page-rounded [start, end).  Raises KERN_INVALID_ARGUMENT / INVALID_ADDRESS.
+
+    With `clamp` a range running past the top of the map is cut at the top
+    (for the routines that skip holes: vm_deallocate, vm_inherit).
+    """
     address, size = _int(address, "address"), _int(size, "size")
     if address < 0 or size < 0 or address >= _ADDR_MAX or size >= _ADDR_MAX:
         raise KernError(KernReturn.KERN_INVALID_ARGUMENT, "address and size must be unsigned 64-bit")
     start, end = trunc_page(address), round_page(address + size)
-    if end > vmap.max_address and size:
+    if end > vmap.max_address and size and clamp:
+        end = vmap.max_address
+        start = min(start, end)
+    elif end > vmap.max_address and size:
         raise KernError(KernReturn.KERN_INVALID_ADDRESS, f"range ends beyond {vmap.max_address:#x}")
     return start, end
 
@@ -72,6 +79,9 @@ def vm_map(vmap: VMMap, address, size, mask, anywhere, memory_object, offset, co
     cur, mx = _prot(cur_protection), _prot(max_protection, "max protection")
     inh = _inherit(inheritance)
     mask, offset = _int(mask, "mask"), _int(offset, "offset")
+    address = _int(address, "address")
+    if address < 0 or address >= _ADDR_MAX:
+        raise KernError(KernReturn.KERN_INVALID_ARGUMENT, "address must be unsigned 64-bit")
     if cur & ~mx:
         raise KernError(KernReturn.KERN_INVALID_ARGUMENT, "protection exceeds max protection")
     if memory_object is not None:
@@ -100,7 +110,7 @@ def vm_map(vmap: VMMap, address, size, mask, anywhere, memory_object, offset, co
 
 def vm_deallocate(vmap: VMMap, address, size) -> None:
     """Unmap the range; holes are ignored; size 0 does nothing."""
-    start, end = _range(vmap, address, size)
+    start, end = _range(vmap, address, size, clamp=True)
     if start < end:
         vmap.remove(start, end)
 
@@ -117,11 +127,10 @@ def vm_protect(vmap: VMMap, address, size, set_maximum, new_protection) -> None:
         return
     if not vmap.is_mapped(start, end):
         raise KernError(KernReturn.KERN_INVALID_ADDRESS, "range not fully mapped")
-    if not set_maximum:
-        for e in vmap.entries_in(start, end):
-            if prot & ~e.max_protection:
-                raise KernError(KernReturn.KERN_PROTECTION_FAILURE,
-                                f"protection {prot} exceeds max {e.max_protection}")
+    for e in vmap.entries_in(start, end):
+        if prot & ~e.max_protection:
+            raise KernError(KernReturn.KERN_PROTECTION_FAILURE,
+                            f"protection {prot} exceeds max {e.max_protection}")
     for e in vmap.clip(start, end):
         if set_maximum:
             e.max_protection = prot
@@ -136,7 +145,7 @@ def vm_inherit(vmap: VMMap, address, size, new_inheritance) -> None:
     inh = _inherit(new_inheritance)
     if inh == VMInherit.DONATE_COPY:
         raise KernError(KernReturn.KERN_INVALID_ARGUMENT, "VM_INHERIT_DONATE_COPY")
-    start, end = _range(vmap, address, size)
+    start, end = _range(vmap, address, size, clamp=True)
     if start < end:
         for e in vmap.clip(start, end):
             e.inheritance = inh
@@ -233,9 +242,8 @@ def vm_region(vmap: VMMap, address) -> Region:
         if not above:
             raise KernError(KernReturn.KERN_NO_SPACE, f"nothing mapped at or above {address:#x}")
         e = above[0]
-    shared = e.is_shared or (e.object is not None and e.object.ref_count > 1 and not e.needs_copy)
     return Region(e.start, e.size, e.protection, e.max_protection, e.inheritance,
-                  bool(shared), e.offset)
+                  e.is_shared, e.offset)
 
 
 def vm_statistics(vmap: VMMap) -> dict:

@@ -1,0 +1,518 @@
+"""Thread rules T7.1-T7.5 and the §3.4 rows for thread_* (spec §3.3 E3.1, §3.4, §7.1)."""
+
+import dataclasses
+
+import pytest
+
+from normach import KernError, KernReturn, ThreadStateFlavor, mach
+from normach.kern.thread import X86FloatState64, X86ThreadState64
+from normach.mach_types import ThreadRunState
+
+K = KernReturn
+F = ThreadStateFlavor
+U64 = (1 << 64) - 1
+U128 = (1 << 128) - 1
+GPRS = [f.name for f in dataclasses.fields(X86ThreadState64)]
+NWORDS_THREAD = len(GPRS)            # 23 64-bit words
+NWORDS_FLOAT = 16 * 2 + 1            # xmm0-15 as lo/hi words, mxcsr
+
+
+def code_of(fn, *args):
+    with pytest.raises(KernError) as ei:
+        fn(*args)
+    return ei.value.code
+
+
+def info(th):
+    return mach.thread_info(th, 3)
+
+
+def sample_thread_state(seed=0) -> X86ThreadState64:
+    vals = [((i + 1 + seed) * 0x0123_4567_89AB_CDEF) & U64 for i in range(NWORDS_THREAD)]
+    return X86ThreadState64(**dict(zip(GPRS, vals)))
+
+
+def sample_float_state() -> X86FloatState64:
+    xmm = [((i + 1) * 0x0011_2233_4455_6677_8899_AABB_CCDD_EEFF) & U128 for i in range(16)]
+    return X86FloatState64(xmm=xmm, mxcsr=0x1F80 | 0x3F)
+
+
+@pytest.fixture
+def thread(task):
+    return mach.thread_create(task)
+
+
+@pytest.fixture
+def dead_thread(task):
+    th = mach.thread_create(task)
+    mach.thread_terminate(th)
+    return th
+
+
+# -- T7.1 thread_create ---------------------------------------------------------------------
+
+def test_T7_1_thread_created_suspended(thread):
+    i = info(thread)
+    assert i["suspend_count"] == 1
+    assert i["run_state"] == ThreadRunState.STOPPED
+
+
+def test_T7_1_thread_runs_after_resume(thread):
+    mach.thread_resume(thread)
+    i = info(thread)
+    assert i["suspend_count"] == 0
+    assert i["run_state"] == ThreadRunState.RUNNING
+
+
+def test_T7_1_thread_joins_task(task):
+    assert mach.task_info(task, 1)["thread_count"] == 0
+    th = mach.thread_create(task)
+    assert mach.task_info(task, 1)["thread_count"] == 1
+    assert [h.port for h in mach.task_threads(task)] == [th.port]
+
+
+def test_T7_1_threads_are_distinct(task):
+    a, b = mach.thread_create(task), mach.thread_create(task)
+    assert a.port is not b.port
+    mach.thread_resume(a)
+    assert info(b)["run_state"] == ThreadRunState.STOPPED
+
+
+def test_T7_1_thread_create_in_suspended_task_not_run_by_thread_resume(task):
+    mach.task_suspend(task)
+    th = mach.thread_create(task)
+    mach.thread_resume(th)
+    assert info(th)["run_state"] == ThreadRunState.STOPPED
+    mach.task_resume(task)
+    assert info(th)["run_state"] == ThreadRunState.RUNNING
+
+
+def test_T7_1_thread_create_on_terminated_task_is_invalid_argument(cluster):
+    t = cluster.task_create()
+    mach.task_terminate(t)
+    assert code_of(mach.thread_create, t) == K.KERN_INVALID_ARGUMENT
+
+
+@pytest.mark.parametrize("target", [None, 0, 5, "task"])
+def test_T7_1_thread_create_non_handle_is_send_invalid_dest(target):
+    assert code_of(mach.thread_create, target) == K.MACH_SEND_INVALID_DEST
+
+
+def test_T7_1_thread_create_on_thread_handle_is_invalid_argument(thread):
+    assert code_of(mach.thread_create, thread) == K.KERN_INVALID_ARGUMENT
+
+
+def test_T7_1_thread_limit_is_resource_shortage(task):
+    mach.task_set_limits(task, max_threads=2)
+    a = mach.thread_create(task)
+    mach.thread_create(task)
+    assert code_of(mach.thread_create, task) == K.KERN_RESOURCE_SHORTAGE
+    assert mach.task_info(task, 1)["thread_count"] == 2
+    mach.thread_terminate(a)                   # a terminated thread no longer counts
+    mach.thread_create(task)
+    assert code_of(mach.thread_create, task) == K.KERN_RESOURCE_SHORTAGE
+
+
+def test_T7_1_thread_limit_zero(task):
+    mach.task_set_limits(task, max_threads=0)
+    assert code_of(mach.thread_create, task) == K.KERN_RESOURCE_SHORTAGE
+
+
+@pytest.mark.parametrize("inherit_memory", [True, False])
+def test_T7_1_thread_limit_inherited_by_child(task, inherit_memory):
+    mach.task_set_limits(task, max_threads=1)
+    child = mach.task_create(task, inherit_memory)
+    mach.thread_create(child)
+    assert code_of(mach.thread_create, child) == K.KERN_RESOURCE_SHORTAGE
+    assert mach.task_info(child, 1)["threads_max"] == 1
+
+
+def test_T7_1_thread_limit_counts_per_task(task):
+    mach.task_set_limits(task, max_threads=1)
+    child = mach.task_create(task, False)
+    mach.thread_create(task)
+    mach.thread_create(child)                   # the child has its own count
+
+
+def test_T7_1_thread_limit_inherited_by_grandchild(task):
+    mach.task_set_limits(task, max_threads=0)
+    gc = mach.task_create(mach.task_create(task, False), False)
+    assert code_of(mach.thread_create, gc) == K.KERN_RESOURCE_SHORTAGE
+
+
+# -- T7.3 thread_suspend / thread_resume ------------------------------------------------------
+
+def test_T7_3_resume_from_zero_is_failure(thread):
+    mach.thread_resume(thread)
+    assert code_of(mach.thread_resume, thread) == K.KERN_FAILURE
+    assert info(thread)["suspend_count"] == 0
+    assert info(thread)["run_state"] == ThreadRunState.RUNNING
+
+
+def test_T7_3_suspend_counts_nest(thread):
+    mach.thread_resume(thread)
+    for n in range(1, 4):
+        mach.thread_suspend(thread)
+        assert info(thread)["suspend_count"] == n
+        assert info(thread)["run_state"] == ThreadRunState.STOPPED
+    for n in (2, 1):
+        mach.thread_resume(thread)
+        assert info(thread)["suspend_count"] == n
+        assert info(thread)["run_state"] == ThreadRunState.STOPPED
+    mach.thread_resume(thread)
+    assert info(thread)["run_state"] == ThreadRunState.RUNNING
+
+
+def test_T7_3_suspend_of_created_thread_counts_from_one(thread):
+    mach.thread_suspend(thread)
+    assert info(thread)["suspend_count"] == 2
+    mach.thread_resume(thread)
+    assert info(thread)["run_state"] == ThreadRunState.STOPPED
+    mach.thread_resume(thread)
+    assert info(thread)["run_state"] == ThreadRunState.RUNNING
+
+
+def test_T7_3_thread_and_task_suspension_combine(task, thread):
+    mach.thread_resume(thread)
+    mach.thread_suspend(thread)
+    mach.task_suspend(task)
+    mach.thread_resume(thread)
+    assert info(thread)["run_state"] == ThreadRunState.STOPPED     # task still suspended
+    mach.thread_suspend(thread)
+    mach.task_resume(task)
+    assert info(thread)["run_state"] == ThreadRunState.STOPPED     # thread still suspended
+    mach.thread_resume(thread)
+    assert info(thread)["run_state"] == ThreadRunState.RUNNING
+
+
+@pytest.mark.parametrize("target", [None, 0, 5, "thread"])
+def test_T7_3_non_handle_is_send_invalid_dest(target):
+    assert code_of(mach.thread_suspend, target) == K.MACH_SEND_INVALID_DEST
+    assert code_of(mach.thread_resume, target) == K.MACH_SEND_INVALID_DEST
+
+
+def test_T7_3_task_handle_is_invalid_argument(task):
+    assert code_of(mach.thread_suspend, task) == K.KERN_INVALID_ARGUMENT
+    assert code_of(mach.thread_resume, task) == K.KERN_INVALID_ARGUMENT
+    assert code_of(mach.thread_get_state, task, F.x86_THREAD_STATE64) == K.KERN_INVALID_ARGUMENT
+    assert code_of(mach.thread_terminate, task) == K.KERN_INVALID_ARGUMENT
+    assert code_of(mach.thread_info, task, 3) == K.KERN_INVALID_ARGUMENT
+
+
+# -- T7.4 thread_get_state / thread_set_state ---------------------------------------------------
+
+def test_T7_4_thread_state_round_trip_dataclass(thread):
+    st = sample_thread_state()
+    mach.thread_set_state(thread, F.x86_THREAD_STATE64, st)
+    got = mach.thread_get_state(thread, F.x86_THREAD_STATE64)
+    assert isinstance(got, X86ThreadState64)
+    assert got == st
+
+
+def test_T7_4_thread_state_round_trip_64_bit_extremes(thread):
+    for fill in (0, U64, 1 << 63, (1 << 63) - 1):
+        st = X86ThreadState64(**{n: fill for n in GPRS})
+        mach.thread_set_state(thread, F.x86_THREAD_STATE64, st)
+        assert mach.thread_get_state(thread, F.x86_THREAD_STATE64) == st
+
+
+def test_T7_4_thread_state_round_trip_dict(thread):
+    d = {n: (i * 0x1111_1111_1111_1111) & U64 for i, n in enumerate(GPRS)}
+    mach.thread_set_state(thread, F.x86_THREAD_STATE64, d)
+    assert dataclasses.asdict(mach.thread_get_state(thread, F.x86_THREAD_STATE64)) == d
+
+
+def test_T7_4_thread_state_round_trip_word_list(thread):
+    words = [U64 - i for i in range(NWORDS_THREAD)]
+    mach.thread_set_state(thread, F.x86_THREAD_STATE64, words)
+    got = mach.thread_get_state(thread, F.x86_THREAD_STATE64)
+    assert got.to_words() == words
+    assert got.rax == U64 and got.gs_base == U64 - (NWORDS_THREAD - 1)
+
+
+def test_T7_4_thread_state_word_tuple(thread):
+    words = tuple(range(NWORDS_THREAD))
+    mach.thread_set_state(thread, F.x86_THREAD_STATE64, words)
+    assert mach.thread_get_state(thread, F.x86_THREAD_STATE64).to_words() == list(words)
+
+
+def test_T7_4_float_state_round_trip_dataclass(thread):
+    st = sample_float_state()
+    mach.thread_set_state(thread, F.x86_FLOAT_STATE64, st)
+    got = mach.thread_get_state(thread, F.x86_FLOAT_STATE64)
+    assert isinstance(got, X86FloatState64)
+    assert got.xmm == st.xmm
+    assert got.mxcsr == st.mxcsr
+
+
+def test_T7_4_float_state_full_128_bit_xmm(thread):
+    xmm = [U128, 1 << 127, 1 << 64, U64, 0, 1, (1 << 64) | 1, U128 - 1] * 2
+    mach.thread_set_state(thread, F.x86_FLOAT_STATE64, X86FloatState64(xmm=xmm, mxcsr=0))
+    got = mach.thread_get_state(thread, F.x86_FLOAT_STATE64)
+    assert got.xmm == xmm
+    assert got.mxcsr == 0
+
+
+def test_T7_4_float_state_round_trip_dict(thread):
+    st = sample_float_state()
+    mach.thread_set_state(thread, F.x86_FLOAT_STATE64, {"xmm": list(st.xmm), "mxcsr": st.mxcsr})
+    got = mach.thread_get_state(thread, F.x86_FLOAT_STATE64)
+    assert (got.xmm, got.mxcsr) == (st.xmm, st.mxcsr)
+
+
+def test_T7_4_float_state_word_list_is_lo_hi_pairs(thread):
+    words = []
+    for i in range(16):
+        words += [i, U64 - i]                     # lo, hi
+    words.append(0x1F80)
+    mach.thread_set_state(thread, F.x86_FLOAT_STATE64, words)
+    got = mach.thread_get_state(thread, F.x86_FLOAT_STATE64)
+    assert got.xmm == [((U64 - i) << 64) | i for i in range(16)]
+    assert got.to_words() == words
+
+
+def test_T7_4_flavors_are_independent(thread):
+    ts, fs = sample_thread_state(), sample_float_state()
+    mach.thread_set_state(thread, F.x86_THREAD_STATE64, ts)
+    mach.thread_set_state(thread, F.x86_FLOAT_STATE64, fs)
+    assert mach.thread_get_state(thread, F.x86_THREAD_STATE64) == ts
+    mach.thread_set_state(thread, F.x86_THREAD_STATE64, sample_thread_state(7))
+    assert mach.thread_get_state(thread, F.x86_FLOAT_STATE64).xmm == fs.xmm
+
+
+def test_T7_4_state_is_per_thread(task):
+    a, b = mach.thread_create(task), mach.thread_create(task)
+    mach.thread_set_state(a, F.x86_THREAD_STATE64, sample_thread_state(1))
+    mach.thread_set_state(b, F.x86_THREAD_STATE64, sample_thread_state(2))
+    assert mach.thread_get_state(a, F.x86_THREAD_STATE64) == sample_thread_state(1)
+    assert mach.thread_get_state(b, F.x86_THREAD_STATE64) == sample_thread_state(2)
+
+
+def test_T7_4_get_returns_a_copy(thread):
+    mach.thread_set_state(thread, F.x86_FLOAT_STATE64, sample_float_state())
+    got = mach.thread_get_state(thread, F.x86_FLOAT_STATE64)
+    got.xmm[0] = 0xDEAD
+    got.mxcsr = 0
+    again = mach.thread_get_state(thread, F.x86_FLOAT_STATE64)
+    assert again.xmm == sample_float_state().xmm and again.mxcsr == sample_float_state().mxcsr
+
+
+def test_T7_4_set_copies_the_callers_state(thread):
+    st = sample_float_state()
+    mach.thread_set_state(thread, F.x86_FLOAT_STATE64, st)
+    st.xmm[3] = 0
+    ts = sample_thread_state()
+    mach.thread_set_state(thread, F.x86_THREAD_STATE64, ts)
+    ts.rax = 0
+    assert mach.thread_get_state(thread, F.x86_FLOAT_STATE64).xmm == sample_float_state().xmm
+    assert mach.thread_get_state(thread, F.x86_THREAD_STATE64) == sample_thread_state()
+
+
+def test_T7_4_state_copied_between_threads_of_different_tasks(task):
+    other = mach.task_create(task, False)
+    a, b = mach.thread_create(task), mach.thread_create(other)
+    mach.thread_set_state(a, F.x86_THREAD_STATE64, sample_thread_state(3))
+    mach.thread_set_state(b, F.x86_THREAD_STATE64, mach.thread_get_state(a, F.x86_THREAD_STATE64))
+    assert mach.thread_get_state(b, F.x86_THREAD_STATE64) == sample_thread_state(3)
+
+
+def test_T7_4_state_kept_across_suspend_resume(thread):
+    mach.thread_set_state(thread, F.x86_THREAD_STATE64, sample_thread_state())
+    mach.thread_resume(thread)
+    mach.thread_suspend(thread)
+    assert mach.thread_get_state(thread, F.x86_THREAD_STATE64) == sample_thread_state()
+
+
+@pytest.mark.parametrize("flavor", [0, 1, 3, 6, 99, -1, 1 << 64, None, "x86_THREAD_STATE64"])
+def test_T7_4_unknown_flavor_is_invalid_argument(thread, flavor):
+    assert code_of(mach.thread_get_state, thread, flavor) == K.KERN_INVALID_ARGUMENT
+    assert code_of(mach.thread_set_state, thread, flavor, [0] * 64) == K.KERN_INVALID_ARGUMENT
+
+
+@pytest.mark.parametrize("n", [0, 1, NWORDS_THREAD - 1])
+def test_T7_4_short_thread_state_is_invalid_argument(thread, n):
+    mach.thread_set_state(thread, F.x86_THREAD_STATE64, sample_thread_state())
+    assert code_of(mach.thread_set_state, thread, F.x86_THREAD_STATE64, [1] * n) == \
+        K.KERN_INVALID_ARGUMENT
+    assert mach.thread_get_state(thread, F.x86_THREAD_STATE64) == sample_thread_state()
+
+
+@pytest.mark.parametrize("n", [0, 16, NWORDS_FLOAT - 1])
+def test_T7_4_short_float_state_is_invalid_argument(thread, n):
+    assert code_of(mach.thread_set_state, thread, F.x86_FLOAT_STATE64, [1] * n) == \
+        K.KERN_INVALID_ARGUMENT
+
+
+def test_T7_4_dict_missing_or_extra_field_is_invalid_argument(thread):
+    d = dataclasses.asdict(sample_thread_state())
+    missing = dict(d)
+    del missing["rip"]
+    assert code_of(mach.thread_set_state, thread, F.x86_THREAD_STATE64, missing) == \
+        K.KERN_INVALID_ARGUMENT
+    extra = dict(d, r16=0)
+    assert code_of(mach.thread_set_state, thread, F.x86_THREAD_STATE64, extra) == \
+        K.KERN_INVALID_ARGUMENT
+    assert code_of(mach.thread_set_state, thread, F.x86_FLOAT_STATE64, {"xmm": [0] * 16}) == \
+        K.KERN_INVALID_ARGUMENT
+
+
+@pytest.mark.parametrize("field", ["rax", "rip", "rflags", "gs_base"])
+@pytest.mark.parametrize("value", [1 << 64, (1 << 64) + 5, 1 << 100, -1])
+def test_T7_4_thread_state_value_not_unsigned_64_is_invalid_argument(thread, field, value):
+    mach.thread_set_state(thread, F.x86_THREAD_STATE64, sample_thread_state())
+    bad = dataclasses.replace(sample_thread_state(), **{field: value})
+    assert code_of(mach.thread_set_state, thread, F.x86_THREAD_STATE64, bad) == \
+        K.KERN_INVALID_ARGUMENT
+    d = dict(dataclasses.asdict(sample_thread_state()), **{field: value})
+    assert code_of(mach.thread_set_state, thread, F.x86_THREAD_STATE64, d) == \
+        K.KERN_INVALID_ARGUMENT
+    assert mach.thread_get_state(thread, F.x86_THREAD_STATE64) == sample_thread_state()
+
+
+def test_T7_4_word_list_value_not_unsigned_64_is_invalid_argument(thread):
+    for v in (1 << 64, -1):
+        words = [0] * NWORDS_THREAD
+        words[5] = v
+        assert code_of(mach.thread_set_state, thread, F.x86_THREAD_STATE64, words) == \
+            K.KERN_INVALID_ARGUMENT
+
+
+@pytest.mark.parametrize("value", [1 << 128, (1 << 128) + 1, -1])
+def test_T7_4_xmm_value_not_unsigned_128_is_invalid_argument(thread, value):
+    mach.thread_set_state(thread, F.x86_FLOAT_STATE64, sample_float_state())
+    xmm = list(sample_float_state().xmm)
+    xmm[9] = value
+    assert code_of(mach.thread_set_state, thread, F.x86_FLOAT_STATE64,
+                   X86FloatState64(xmm=xmm, mxcsr=0x1F80)) == K.KERN_INVALID_ARGUMENT
+    assert code_of(mach.thread_set_state, thread, F.x86_FLOAT_STATE64,
+                   {"xmm": xmm, "mxcsr": 0x1F80}) == K.KERN_INVALID_ARGUMENT
+    assert mach.thread_get_state(thread, F.x86_FLOAT_STATE64).xmm == sample_float_state().xmm
+
+
+def test_T7_4_mxcsr_not_unsigned_64_is_invalid_argument(thread):
+    assert code_of(mach.thread_set_state, thread, F.x86_FLOAT_STATE64,
+                   X86FloatState64(mxcsr=1 << 64)) == K.KERN_INVALID_ARGUMENT
+
+
+@pytest.mark.parametrize("bad", ["1", 1.0, None, True])
+def test_T7_4_non_integer_register_is_invalid_argument(thread, bad):
+    words = [0] * NWORDS_THREAD
+    words[0] = bad
+    assert code_of(mach.thread_set_state, thread, F.x86_THREAD_STATE64, words) == \
+        K.KERN_INVALID_ARGUMENT
+    st = dataclasses.replace(sample_thread_state(), rbx=bad)
+    assert code_of(mach.thread_set_state, thread, F.x86_THREAD_STATE64, st) == \
+        K.KERN_INVALID_ARGUMENT
+
+
+@pytest.mark.parametrize("state", [None, 5, "state", b"\x00" * 184, object()])
+def test_T7_4_state_of_wrong_type_is_invalid_argument(thread, state):
+    assert code_of(mach.thread_set_state, thread, F.x86_THREAD_STATE64, state) == \
+        K.KERN_INVALID_ARGUMENT
+
+
+def test_T7_4_state_of_other_flavor_is_invalid_argument(thread):
+    assert code_of(mach.thread_set_state, thread, F.x86_THREAD_STATE64, sample_float_state()) == \
+        K.KERN_INVALID_ARGUMENT
+    assert code_of(mach.thread_set_state, thread, F.x86_FLOAT_STATE64, sample_thread_state()) == \
+        K.KERN_INVALID_ARGUMENT
+
+
+@pytest.mark.parametrize("xmm", [[0] * 15, [], "0123456789abcdef", [None] * 16,
+                                 [0] * 15 + ["x"]],
+                         ids=["15-regs", "no-regs", "string", "nones", "str-element"])
+def test_T7_4_malformed_xmm_list_is_invalid_argument(thread, xmm):
+    """Too few xmm registers is 'count too small'; non-integers are bad values: both are
+    KERN_INVALID_ARGUMENT, never a Python exception escaping the kernel."""
+    mach.thread_set_state(thread, F.x86_FLOAT_STATE64, sample_float_state())
+    assert code_of(mach.thread_set_state, thread, F.x86_FLOAT_STATE64,
+                   {"xmm": xmm, "mxcsr": 0x1F80}) == K.KERN_INVALID_ARGUMENT
+    assert code_of(mach.thread_set_state, thread, F.x86_FLOAT_STATE64,
+                   X86FloatState64(xmm=xmm, mxcsr=0x1F80)) == K.KERN_INVALID_ARGUMENT
+    assert mach.thread_get_state(thread, F.x86_FLOAT_STATE64).xmm == sample_float_state().xmm
+
+
+def test_T7_4_state_calls_on_non_handle_are_send_invalid_dest():
+    assert code_of(mach.thread_get_state, 7, F.x86_THREAD_STATE64) == K.MACH_SEND_INVALID_DEST
+    assert code_of(mach.thread_set_state, None, F.x86_THREAD_STATE64, [0] * 23) == \
+        K.MACH_SEND_INVALID_DEST
+
+
+# -- T7.5 thread_terminate, and calls on terminated threads (37) ------------------------------------
+
+def test_T7_5_terminate_shrinks_task_threads(task):
+    ths = [mach.thread_create(task) for _ in range(3)]
+    mach.thread_terminate(ths[1])
+    left = mach.task_threads(task)
+    assert [h.port for h in left] == [ths[0].port, ths[2].port]
+    assert mach.task_info(task, 1)["thread_count"] == 2
+    mach.thread_terminate(ths[0])
+    mach.thread_terminate(ths[2])
+    assert mach.task_threads(task) == []
+    assert mach.task_info(task, 1)["thread_count"] == 0
+
+
+def test_T7_5_terminate_running_thread(thread):
+    mach.thread_resume(thread)
+    mach.thread_terminate(thread)
+    assert code_of(mach.thread_info, thread, 3) == K.KERN_TERMINATED
+
+
+@pytest.mark.parametrize("call", [
+    lambda th: mach.thread_suspend(th),
+    lambda th: mach.thread_resume(th),
+    lambda th: mach.thread_get_state(th, F.x86_THREAD_STATE64),
+    lambda th: mach.thread_get_state(th, F.x86_FLOAT_STATE64),
+    lambda th: mach.thread_set_state(th, F.x86_THREAD_STATE64, [0] * NWORDS_THREAD),
+    lambda th: mach.thread_set_state(th, F.x86_FLOAT_STATE64, [0] * NWORDS_FLOAT),
+    lambda th: mach.thread_terminate(th),
+    lambda th: mach.thread_info(th, 3),
+], ids=["suspend", "resume", "get_state", "get_float", "set_state", "set_float", "terminate",
+        "info"])
+def test_T7_5_calls_on_terminated_thread_are_terminated(dead_thread, call):
+    assert code_of(call, dead_thread) == K.KERN_TERMINATED
+
+
+def test_T7_5_terminated_check_precedes_argument_check(dead_thread):
+    """A terminated thread answers KERN_TERMINATED even with an otherwise bad flavor/state."""
+    assert code_of(mach.thread_set_state, dead_thread, F.x86_THREAD_STATE64,
+                   [0] * NWORDS_THREAD) == K.KERN_TERMINATED
+
+
+def test_T7_5_threads_of_terminated_task_are_terminated(cluster):
+    t = cluster.task_create()
+    th = mach.thread_create(t)
+    mach.task_terminate(t)
+    for fn, args in [(mach.thread_suspend, ()), (mach.thread_resume, ()),
+                     (mach.thread_get_state, (F.x86_THREAD_STATE64,)),
+                     (mach.thread_set_state, (F.x86_THREAD_STATE64, [0] * NWORDS_THREAD)),
+                     (mach.thread_terminate, ())]:
+        assert code_of(fn, th, *args) == K.KERN_TERMINATED, fn.__name__
+
+
+def test_T7_5_terminate_suspended_thread(thread):
+    mach.thread_suspend(thread)
+    mach.thread_terminate(thread)
+    assert code_of(mach.thread_resume, thread) == K.KERN_TERMINATED
+
+
+def test_T7_5_terminate_one_thread_leaves_others(task):
+    a, b = mach.thread_create(task), mach.thread_create(task)
+    mach.thread_set_state(b, F.x86_THREAD_STATE64, sample_thread_state())
+    mach.thread_terminate(a)
+    mach.thread_resume(b)
+    assert info(b)["run_state"] == ThreadRunState.RUNNING
+    assert mach.thread_get_state(b, F.x86_THREAD_STATE64) == sample_thread_state()
+
+
+def test_T7_5_terminated_thread_does_not_reappear_after_task_resume(task):
+    th = mach.thread_create(task)
+    mach.task_suspend(task)
+    mach.thread_terminate(th)
+    mach.task_resume(task)
+    assert mach.task_threads(task) == []
+
+
+@pytest.mark.parametrize("flavor", [0, 1, 99])
+def test_thread_info_unknown_flavor_is_invalid_argument(thread, flavor):
+    assert code_of(mach.thread_info, thread, flavor) == K.KERN_INVALID_ARGUMENT
