@@ -10,17 +10,14 @@ spent; using it again gives MACH_SEND_INVALID_RIGHT.
 
 from __future__ import annotations
 
-import collections
+import collections  # noqa: F401  (the Counter type of kernel.handle_rights)
 
 from .mach_types import MsgType
 
 
 def external_rights(kernel) -> collections.Counter:
     """Counter {(port, received type): n} of rights held by handles on `kernel`."""
-    c = getattr(kernel, "handle_rights", None)
-    if c is None:
-        c = kernel.handle_rights = collections.Counter()
-    return c
+    return kernel.handle_rights
 
 
 class Port:

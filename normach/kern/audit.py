@@ -35,6 +35,16 @@ def kernel_held_send_rights(kernel) -> collections.Counter:
     return c
 
 
+def handle_held_rights(kernel, right) -> collections.Counter:
+    """Rights of received type `right` held by Python handles: Counter {Port: n}."""
+    from ..handles import external_rights
+    c = collections.Counter()
+    for (port, r), n in external_rights(kernel).items():
+        if r == right:
+            c[port] += n
+    return c
+
+
 def _transit_copies(kernel):
     from ..ipc.ipc_kernel import ipc_state
     from ..ipc.kmsg import OOLItem

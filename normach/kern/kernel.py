@@ -8,6 +8,7 @@ embedded cluster is simply several `Kernel` objects in one process.
 
 from __future__ import annotations
 
+import collections
 import itertools
 
 from .. import param
@@ -33,6 +34,7 @@ class Kernel:
         from ..vm.page import PhysicalMemory
         from ..vm.pager import DefaultPager
         from ..vm.statistics import VMStatistics
+        from ..ipc.ipc_kernel import IPCKernelState
         from .host import Host
 
         assert 0 <= node < nnodes
@@ -40,6 +42,8 @@ class Kernel:
         self.nnodes = nnodes
         self.lock = KernelLock()
         self.stats = VMStatistics()
+        self.ipc = IPCKernelState()          # port registry and IPC counters
+        self.handle_rights = collections.Counter()   # {(Port, right type): n} held by Python handles
         self.phys = PhysicalMemory(self, phys_bytes)
         self.default_pager = DefaultPager(self)
         self.tasks: set = set()
@@ -56,6 +60,18 @@ class Kernel:
         """Counter {Port: n} of send rights held by kernel state and handles (for audits)."""
         from .audit import kernel_held_send_rights
         return kernel_held_send_rights(self)
+
+    def kernel_held_sonce_rights(self):
+        """Counter {Port: n} of send-once rights held by Python handles (for audits)."""
+        from .audit import handle_held_rights
+        from ..mach_types import MsgType
+        return handle_held_rights(self, MsgType.PORT_SEND_ONCE)
+
+    def kernel_held_receive_rights(self):
+        """Counter {Port: n} of receive rights held by Python handles (for audits)."""
+        from .audit import handle_held_rights
+        from ..mach_types import MsgType
+        return handle_held_rights(self, MsgType.PORT_RECEIVE)
 
     def next_id(self) -> int:
         """A node-unique serial number (object ids, task ids)."""

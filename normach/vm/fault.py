@@ -103,11 +103,20 @@ def _find(top, offset: int):
 
 
 def _copy_up(top, offset: int, src):
+    """Copy `src` (found below `top`) into `top` before a write.
+
+    If other maps reach `top` (it is shared, or a copy object looks through
+    it), their read-only translations of `src` would now show stale data:
+    they are removed, and those maps fault again onto the new page.
+    """
+    from .pmap import pmap_page_protect
     src.wired += 1
     try:
         page = top.page_copy_in(offset, src)
     finally:
         src.wired -= 1
+    if top.ref_count > 1:
+        pmap_page_protect(top.kernel.phys, src.frame, 0)
     top.kernel.stats.cow_faults += 1
     return page
 
