@@ -20,7 +20,7 @@ import inspect
 from .handles import Host, Port, Task, Thread, external_rights, handle_for
 from .kern.errors import KernError, KernReturn
 from .kern.routines import BY_NAME, Routine, convert_target
-from .mach_types import MsgType
+from .mach_types import MACH_PORT_DEAD, MsgType
 
 K = KernReturn
 
@@ -97,6 +97,16 @@ def _release(port, msgt) -> None:
 
 # -- results -------------------------------------------------------------------------------
 
+def _handle(port, right: int = MsgType.PORT_SEND):
+    """A handle for a right the kernel gives the caller; MACH_PORT_DEAD for a dead one."""
+    from .ipc.port import IP_DEAD
+    if port is None:
+        return None
+    if port is IP_DEAD:
+        return MACH_PORT_DEAD
+    return handle_for(port, right)
+
+
 def _out(kind: str, value):
     from .ipc.port import ipc_port_make_send
     if kind == "task":
@@ -104,16 +114,16 @@ def _out(kind: str, value):
     if kind == "thread":
         return handle_for(ipc_port_make_send(value.ith_self))
     if kind == "port":
-        return None if value is None else handle_for(value)
+        return _handle(value)
     if kind == "sonce":
-        return None if value is None else Port(value, MsgType.PORT_SEND_ONCE)
+        return _handle(value, MsgType.PORT_SEND_ONCE)
     if kind == "right":
         port, msgt = value
-        return None if port is None else handle_for(port, msgt)
-    if kind in ("threads", "ports"):
-        if kind == "threads":
-            return [handle_for(ipc_port_make_send(th.ith_self)) for th in value]
-        return [None if p is None else handle_for(p) for p in value]
+        return _handle(port, msgt)
+    if kind == "threads":
+        return [handle_for(ipc_port_make_send(th.ith_self)) for th in value]
+    if kind == "ports":
+        return [_handle(p) for p in value]
     return value
 
 

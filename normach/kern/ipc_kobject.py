@@ -85,7 +85,7 @@ def _decode_args(kmsg, r) -> list:
 def _encode_out(kind: str, value) -> list:
     from ..ipc.kmsg import OOLPortsItem, PortItem
     from ..ipc.port import ipc_port_make_send
-    if kind == "int":
+    if kind in ("int", "int32"):
         return [int(value)]
     if kind == "bytes":
         return [bytes(value)]

@@ -36,6 +36,7 @@ class Kernel:
         from ..vm.statistics import VMStatistics
         from ..ipc.ipc_kernel import IPCKernelState
         from .host import Host
+        from ..machine.machine import Machine
 
         assert 0 <= node < nnodes
         self.node = node
@@ -52,6 +53,8 @@ class Kernel:
         self.host = Host(self, privileged=False)
         self.host_priv = Host(self, privileged=True)
         self.special_ports: dict = {}
+        self.task_events = self.lock.condition()   # notified whenever a task terminates
+        self.machine = Machine(self)
         with self.lock:
             self.host.init_port()
             self.host_priv.init_port()

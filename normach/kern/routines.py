@@ -21,7 +21,7 @@ right the caller passes: the kernel receives its own reference, MACH_PORT_NULL
 disposition — two arguments, port and disposition — reaching the
 implementation as (port, received type)), "state" (a thread state), "record"
 (a dict of ints).  Out kinds:
-"int", "bytes", "port" (a new send right given to the caller), "right" (a
+"int", "int32" (a 32-bit value: names, types, counts), "bytes", "port" (a new send right given to the caller), "right" (a
 (port, type) pair), "ports", "threads"/"task"/"thread" (send rights to objects'
 ports), "names" (two lists), "record" (a dict or dataclass of ints), "state".
 """
@@ -147,16 +147,17 @@ routine(2100, "thread_info", "thread", [("flavor", _I)], ["record"], _thread.thr
 
 # -- mach_port (3200) ----------------------------------------------------------------------
 routine(3200, "mach_port_names", "space", [], ["names"], _lazy(_mp, "mach_port_names"))
-routine(3201, "mach_port_type", "space", [("name", _I)], [_I], _lazy(_mp, "mach_port_type"))
+routine(3201, "mach_port_type", "space", [("name", _I)], ["int32"], _lazy(_mp, "mach_port_type"))
 routine(3202, "mach_port_rename", "space", [("old_name", _I), ("new_name", _I)], [],
         _lazy(_mp, "mach_port_rename"))
 routine(3203, "mach_port_allocate_name", "space", [("right", _I), ("name", _I)], [],
         _lazy(_mp, "mach_port_allocate_name"))
-routine(3204, "mach_port_allocate", "space", [("right", _I)], [_I], _lazy(_mp, "mach_port_allocate"))
+routine(3204, "mach_port_allocate", "space", [("right", _I)], ["int32"],
+        _lazy(_mp, "mach_port_allocate"))
 routine(3205, "mach_port_destroy", "space", [("name", _I)], [], _lazy(_mp, "mach_port_destroy"))
 routine(3206, "mach_port_deallocate", "space", [("name", _I)], [],
         _lazy(_mp, "mach_port_deallocate"))
-routine(3207, "mach_port_get_refs", "space", [("name", _I), ("right", _I)], [_I],
+routine(3207, "mach_port_get_refs", "space", [("name", _I), ("right", _I)], ["int32"],
         _lazy(_mp, "mach_port_get_refs"))
 routine(3208, "mach_port_mod_refs", "space", [("name", _I), ("right", _I), ("delta", _I)], [],
         _lazy(_mp, "mach_port_mod_refs"))

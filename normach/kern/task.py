@@ -48,6 +48,8 @@ class Task:
         self.threads: list = []
         self.suspend_count = 0
         self.child_node = -1
+        self.exit_status: int | None = None   # set by normach_task_exit or a fatal exception
+        self.exit_reason = ""
         kernel.tasks.add(self)
 
     @property
@@ -128,6 +130,9 @@ def task_terminate(task: Task) -> None:
     task.ledger.destroy()
     ipc_kobject_set(task.itk_self, None, None)
     task.kernel.tasks.discard(task)
+    if task.exit_status is None:
+        task.exit_status = 0 if not task.exit_reason else 1
+    task.kernel.task_events.notify_all()
 
 
 def _active(task: Task) -> None:
@@ -142,6 +147,8 @@ def task_suspend(task: Task) -> None:
     if task.suspend_count == 1:
         for th in task.threads:
             th.hold()
+        for th in list(task.threads):
+            th.wait_stopped()
 
 
 def task_resume(task: Task) -> None:

@@ -51,13 +51,13 @@ class X86ThreadState64:
 
 @dataclass
 class X86FloatState64:
-    """x86_FLOAT_STATE64: xmm0-15 (128-bit each) and mxcsr (count in 32-bit words: 65)."""
+    """x86_FLOAT_STATE64: xmm0-15 (128-bit each) and mxcsr (33 64-bit words; count in 32-bit words: 66)."""
 
     xmm: list = field(default_factory=lambda: [0] * 16)
     mxcsr: int = 0x1F80
 
     FLAVOR = ThreadStateFlavor.x86_FLOAT_STATE64
-    COUNT = 16 * 4 + 1
+    COUNT = 2 * (2 * 16 + 1)
 
     def to_words(self) -> list[int]:
         """As 64-bit words: xmm0.lo, xmm0.hi, ..., xmm15.hi, mxcsr."""
@@ -105,6 +105,7 @@ class Thread:
         self.state = {f: cls() for f, cls in STATE_CLASSES.items()}
         self.exc_ports: dict = {}
         self.cpu = None
+        self.has_state = False     # set by thread_set_state / the loader: only then can it run
         self.run_state = ThreadRunState.STOPPED
         self.ith_self = ipc_kobject_alloc(self.kernel, self, "thread")
         self.changed = self.kernel.lock.condition()   # signalled on suspend/resume/terminate
@@ -126,8 +127,12 @@ class Thread:
         if self.active and self.run_state != ThreadRunState.HALTED:
             self.run_state = ThreadRunState.RUNNING if self.runnable else ThreadRunState.STOPPED
         self.changed.notify_all()
-        if self.cpu is not None:
-            self.cpu.thread_changed(self)
+        self.kernel.machine.thread_changed(self)
+
+    def wait_stopped(self) -> None:
+        """Wait until the thread executes no guest code (unless it is the caller)."""
+        if self.cpu is not None and self is not current_thread():
+            self.cpu.wait_stopped()
 
     def held_send_rights(self):
         return [p for (p, _b, _f) in self.exc_ports.values() if p is not None]
@@ -161,6 +166,8 @@ def thread_suspend(thread: Thread) -> None:
     _check(thread)
     thread.suspend_count += 1
     thread._update()
+    if thread.suspend_count == 1:
+        thread.wait_stopped()
 
 
 def thread_resume(thread: Thread) -> None:
@@ -201,9 +208,13 @@ def thread_set_state(thread: Thread, flavor, state) -> None:
     """
     cls = _check_state_target(thread, flavor)
     new = _coerce_state(cls, state)
+    if thread.cpu is not None:
+        thread.cpu.save_state(thread)
     thread.state[flavor] = new
     if thread.cpu is not None:
         thread.cpu.load_state(thread)
+    thread.has_state = True
+    thread._update()
 
 
 def _coerce_state(cls, state):
@@ -244,8 +255,7 @@ def thread_terminate_internal(thread: Thread) -> None:
             ipc_port_release_send(port)
     thread.exc_ports = {}
     thread.changed.notify_all()
-    if thread.cpu is not None:
-        thread.cpu.thread_changed(thread)
+    thread.kernel.machine.thread_changed(thread)
 
 
 def thread_terminate(thread: Thread) -> None:

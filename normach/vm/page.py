@@ -15,6 +15,7 @@ frees the frames.
 from __future__ import annotations
 
 import collections
+import ctypes
 import mmap
 
 from .. import param
@@ -55,7 +56,10 @@ class PhysicalMemory:
         assert self.nframes > 0
         self.mem = mmap.mmap(-1, self.nframes * param.PAGE_SIZE)
         self.view = memoryview(self.mem)
-        self.free: list[int] = list(range(self.nframes - 1, -1, -1))
+        self.base_address = ctypes.addressof(ctypes.c_char.from_buffer(self.mem))
+        # frame 0 is never given out: CPUs map it, read/execute-only, as the
+        # landing page of their emulation stop address
+        self.free: list[int] = list(range(self.nframes - 1, 0, -1))
         self.pages: dict[int, VMPage] = {}
         self.pv: dict[int, set] = collections.defaultdict(set)
         self.fifo: collections.OrderedDict[int, VMPage] = collections.OrderedDict()
@@ -126,8 +130,10 @@ class PhysicalMemory:
             errs.append("duplicate frame in free list")
         if free & set(self.pages):
             errs.append("frame both free and resident")
-        if len(free) + len(self.pages) != self.nframes:
-            errs.append(f"frames leaked: {self.nframes - len(free) - len(self.pages)}")
+        if 0 in free or 0 in self.pages:
+            errs.append("reserved frame 0 in use")
+        if len(free) + len(self.pages) != self.nframes - 1:
+            errs.append(f"frames leaked: {self.nframes - 1 - len(free) - len(self.pages)}")
         for frame, page in self.pages.items():
             if page.object.pages.get(page.offset) is not page:
                 errs.append(f"{page} not in its object")

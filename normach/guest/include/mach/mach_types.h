@@ -1,0 +1,196 @@
+/* Mach types of the normach guest ABI (docs/guest-abi.md), x86-64 (LP64). */
+#ifndef _MACH_MACH_TYPES_H_
+#define _MACH_MACH_TYPES_H_
+
+#include <stdint.h>
+#include <stddef.h>
+#include <kern_return.h>
+#include <mach_constants.h>
+
+typedef uint32_t natural_t;
+typedef int32_t integer_t;
+typedef int boolean_t;
+
+/* Port names: 32-bit, in the caller's space. */
+typedef natural_t mach_port_name_t;
+typedef mach_port_name_t mach_port_t;
+typedef mach_port_t *mach_port_array_t;
+typedef mach_port_name_t *mach_port_name_array_t;
+typedef natural_t mach_port_right_t;
+typedef natural_t mach_port_type_t;
+typedef mach_port_type_t *mach_port_type_array_t;
+typedef natural_t mach_port_urefs_t;
+typedef integer_t mach_port_delta_t;
+typedef natural_t mach_port_seqno_t;
+typedef natural_t mach_port_mscount_t;
+typedef natural_t mach_port_msgcount_t;
+typedef natural_t mach_port_rights_t;
+typedef int mach_port_flavor_t;
+
+typedef mach_port_t task_t;
+typedef mach_port_t thread_t;
+typedef mach_port_t thread_act_t;
+typedef mach_port_t host_t;
+typedef mach_port_t host_priv_t;
+typedef mach_port_t ipc_space_t;
+typedef mach_port_t vm_map_t;
+typedef mach_port_t vm_task_t;
+typedef mach_port_t memory_object_t;
+typedef mach_port_t ledger_t;
+typedef mach_port_t exception_port_t;
+typedef task_t *task_array_t;
+typedef thread_t *thread_array_t;
+typedef thread_act_t *thread_act_array_t;
+typedef ledger_t *ledger_array_t;
+
+/* Memory: 64-bit addresses and sizes. */
+typedef uint64_t vm_offset_t;
+typedef uint64_t vm_address_t;
+typedef uint64_t vm_size_t;
+typedef vm_offset_t pointer_t;
+typedef int vm_prot_t;
+typedef unsigned int vm_inherit_t;
+typedef int vm_region_flavor_t;
+typedef int *vm_region_info_t;
+
+/* Messages. */
+typedef natural_t mach_msg_type_number_t;
+typedef unsigned int mach_msg_type_name_t;
+typedef unsigned int mach_msg_bits_t;
+typedef natural_t mach_msg_size_t;
+typedef integer_t mach_msg_id_t;
+typedef integer_t mach_msg_option_t;
+typedef natural_t mach_msg_timeout_t;
+typedef unsigned int mach_msg_descriptor_type_t;
+typedef unsigned int mach_msg_copy_options_t;
+
+/* Threads and tasks. */
+typedef int thread_state_flavor_t;
+typedef natural_t *thread_state_t;       /* the state as u32 words */
+typedef int task_flavor_t;
+typedef integer_t *task_info_t;
+typedef int thread_flavor_t;
+typedef integer_t *thread_info_t;
+typedef integer_t *mach_port_info_t;
+typedef int exception_type_t;
+typedef int64_t exception_data_type_t;
+typedef exception_data_type_t *exception_data_t;
+typedef unsigned int exception_mask_t;
+typedef int exception_behavior_t;
+
+/*
+ * Records: the kernel writes one u64 per field, in the field order of the
+ * Python object it returns (docs/guest-abi.md); counts are in u32 units.
+ */
+
+/* x86_THREAD_STATE64 (kern/thread.py X86ThreadState64). */
+typedef struct {
+    uint64_t rax, rbx, rcx, rdx, rdi, rsi, rbp, rsp;
+    uint64_t r8, r9, r10, r11, r12, r13, r14, r15;
+    uint64_t rip, rflags, cs, fs, gs, fs_base, gs_base;
+} x86_thread_state64_t;
+
+/* x86_FLOAT_STATE64 (kern/thread.py X86FloatState64): xmm[i] = {low, high}. */
+typedef struct {
+    uint64_t xmm[16][2];
+    uint64_t mxcsr;
+} x86_float_state64_t;
+
+/* TASK_BASIC_INFO (kern/task.py task_info). */
+typedef struct task_basic_info {
+    uint64_t suspend_count;
+    uint64_t virtual_size;
+    uint64_t resident_size;
+    uint64_t user_time;
+    uint64_t system_time;
+    uint64_t policy;
+    uint64_t thread_count;
+    uint64_t port_names;
+    uint64_t node;
+    uint64_t vm_max;
+    uint64_t threads_max;
+} task_basic_info_data_t;
+typedef task_basic_info_data_t *task_basic_info_t;
+#define TASK_BASIC_INFO_COUNT ((mach_msg_type_number_t)(sizeof(task_basic_info_data_t) / 4))
+
+/* THREAD_BASIC_INFO (kern/thread.py thread_info). */
+typedef struct thread_basic_info {
+    uint64_t user_time;
+    uint64_t system_time;
+    uint64_t cpu_usage;
+    uint64_t policy;
+    uint64_t run_state;
+    uint64_t flags;
+    uint64_t suspend_count;
+    uint64_t sleep_time;
+} thread_basic_info_data_t;
+typedef thread_basic_info_data_t *thread_basic_info_t;
+#define THREAD_BASIC_INFO_COUNT ((mach_msg_type_number_t)(sizeof(thread_basic_info_data_t) / 4))
+
+/* vm_region's record as the kernel writes it (vm/user.py Region). */
+typedef struct normach_region_record {
+    uint64_t address;
+    uint64_t size;
+    uint64_t protection;
+    uint64_t max_protection;
+    uint64_t inheritance;
+    uint64_t shared;
+    uint64_t offset;
+    uint64_t reserved;
+} normach_region_record_t;
+
+/* VM_REGION_BASIC_INFO as vm_region returns it (Mach's field order, u64 each). */
+typedef struct vm_region_basic_info {
+    uint64_t protection;
+    uint64_t max_protection;
+    uint64_t inheritance;
+    uint64_t shared;
+    uint64_t reserved;
+    uint64_t offset;
+} vm_region_basic_info_data_t;
+typedef vm_region_basic_info_data_t *vm_region_basic_info_t;
+#define VM_REGION_BASIC_INFO_COUNT ((mach_msg_type_number_t)(sizeof(vm_region_basic_info_data_t) / 4))
+
+/* vm_statistics (vm/statistics.py VMStatistics.snapshot). */
+typedef struct vm_statistics {
+    uint64_t zero_fill_count;
+    uint64_t reactivations;
+    uint64_t pageins;
+    uint64_t pageouts;
+    uint64_t faults;
+    uint64_t cow_faults;
+    uint64_t lookups;
+    uint64_t hits;
+    uint64_t pushes;
+    uint64_t pagesize;
+    uint64_t free_count;
+    uint64_t active_count;
+    uint64_t inactive_count;
+    uint64_t wire_count;
+} vm_statistics_data_t;
+typedef vm_statistics_data_t *vm_statistics_t;
+#define VM_STATISTICS_COUNT ((mach_msg_type_number_t)(sizeof(vm_statistics_data_t) / 4))
+
+/* mach_port_get/set_attributes (ipc/mach_port.py PortLimits, PortStatus). */
+typedef struct mach_port_limits {
+    uint64_t mpl_qlimit;
+} mach_port_limits_t;
+
+typedef struct mach_port_status {
+    uint64_t mps_pset;
+    uint64_t mps_seqno;
+    uint64_t mps_mscount;
+    uint64_t mps_qlimit;
+    uint64_t mps_msgcount;
+    uint64_t mps_sorights;
+    uint64_t mps_srights;       /* 0 none, 1 some, 2 no no-senders information */
+    uint64_t mps_pdrequest;
+    uint64_t mps_nsrequest;
+    uint64_t mps_flags;
+} mach_port_status_t;
+
+#define MACH_PORT_LIMITS_INFO_COUNT ((mach_msg_type_number_t)(sizeof(mach_port_limits_t) / 4))
+#define MACH_PORT_RECEIVE_STATUS_COUNT ((mach_msg_type_number_t)(sizeof(mach_port_status_t) / 4))
+#define MACH_PORT_DNREQUESTS_SIZE_COUNT 2     /* one u64 */
+
+#endif /* _MACH_MACH_TYPES_H_ */

@@ -1,0 +1,98 @@
+/* Mach traps, mach_msg, runtime start-up and spin locks. */
+#include <mach.h>
+#include "libc_private.h"
+#include "syscall.h"
+
+vm_size_t vm_page_size = NORMACH_PAGE_SIZE;
+mach_port_t mach_task_self_ = MACH_PORT_NULL;
+char **environ;
+
+mach_port_t mach_reply_port(void)
+{
+    return (mach_port_t)normach_trap0(MACH_TRAP_mach_reply_port);
+}
+
+mach_port_t thread_self_trap(void)
+{
+    return (mach_port_t)normach_trap0(MACH_TRAP_thread_self);
+}
+
+mach_port_t task_self_trap(void)
+{
+    return (mach_port_t)normach_trap0(MACH_TRAP_task_self);
+}
+
+mach_port_t host_self_trap(void)
+{
+    return (mach_port_t)normach_trap0(MACH_TRAP_host_self);
+}
+
+mach_port_t mach_thread_self(void)
+{
+    return thread_self_trap();
+}
+
+mach_port_t mach_host_self(void)
+{
+    return host_self_trap();
+}
+
+mach_port_t normach_host_priv_self(void)
+{
+    return (mach_port_t)normach_trap0(MACH_TRAP_normach_host_priv_self);
+}
+
+boolean_t swtch_pri(int pri)
+{
+    return (boolean_t)normach_trap1(MACH_TRAP_swtch_pri, pri);
+}
+
+void normach_task_exit(int status)
+{
+    for (;;)
+        normach_trap1(MACH_TRAP_normach_task_exit, status);
+}
+
+mach_msg_return_t mach_msg_trap(mach_msg_header_t *msg, mach_msg_option_t option,
+                                mach_msg_size_t send_size, mach_msg_size_t rcv_size,
+                                mach_port_name_t rcv_name, mach_msg_timeout_t timeout)
+{
+    return (mach_msg_return_t)normach_trap6(MACH_TRAP_mach_msg, (long)msg,
+                                            (long)(unsigned)option, send_size, rcv_size,
+                                            rcv_name, timeout);
+}
+
+mach_msg_return_t mach_msg(mach_msg_header_t *msg, mach_msg_option_t option,
+                           mach_msg_size_t send_size, mach_msg_size_t rcv_size,
+                           mach_port_name_t rcv_name, mach_msg_timeout_t timeout,
+                           mach_port_name_t notify)
+{
+    (void)notify;
+    return mach_msg_trap(msg, option, send_size, rcv_size, rcv_name, timeout);
+}
+
+void mach_init(void)
+{
+    mach_task_self_ = task_self_trap();
+    __stdio_init();
+}
+
+void __libc_init(int argc, char **argv, char **envp)
+{
+    (void)argc;
+    (void)argv;
+    environ = envp;
+    mach_init();
+}
+
+void spin_lock(spin_lock_t *l)
+{
+    while (__atomic_exchange_n(&l->locked, 1, __ATOMIC_ACQUIRE))
+        while (__atomic_load_n(&l->locked, __ATOMIC_RELAXED))
+            swtch_pri(0);
+}
+
+void spin_unlock(spin_lock_t *l)
+{
+    __atomic_store_n(&l->locked, 0, __ATOMIC_RELEASE);
+}

@@ -1,0 +1,294 @@
+"""One x86-64 CPU per Mach thread, on unicorn.
+
+Memory.  Every CPU maps the node's whole physical pool once, at guest-physical
+0, and runs in unicorn's virtual-TLB mode: the TLB-fill hook translates a
+guest virtual address through the task's pmap.  A hit (the common case) is a
+dict lookup; a miss, or an access the translation does not allow, calls
+`vm_fault` under the kernel lock and retries.  A fault the kernel cannot
+resolve stops the CPU with a pending Mach exception.
+
+Modes (guarded by `CPU.lock`, a small lock that is never held while blocking):
+  GUEST    executing guest code (inside emu_start, no hook running the kernel)
+  KERNEL   inside a hook or the run loop, about to return to guest code
+  BLOCKED  inside a trap that may wait (registers saved in the thread state)
+  PARKED   in the run loop, waiting to be runnable
+  EXITED   the thread is gone
+
+TLB shootdown.  A revocation (pmap.revoke) asks every CPU of the task to flush
+its TLB.  A CPU that is not in GUEST mode executes no guest code: it only gets
+`flush_pending`, and flushes before it next enters guest code.  A CPU in GUEST
+mode is stopped with emu_stop and the revoker waits for its acknowledgement,
+which the CPU gives after it has left emu_start and flushed.  The revoker holds
+the kernel lock while waiting; acknowledging needs only `CPU.lock`, so a CPU
+never waits for the revoker that waits for it.
+"""
+
+from __future__ import annotations
+
+import threading
+
+from unicorn import (UC_ARCH_X86, UC_CTL_IO_WRITE, UC_CTL_TLB_FLUSH, UC_HOOK_INSN,
+                     UC_HOOK_INSN_INVALID, UC_HOOK_INTR, UC_HOOK_TLB_FILL, UC_MODE_64,
+                     UC_TLB_VIRTUAL, Uc, UcError)
+from unicorn.unicorn_const import UC_MEM_FETCH, UC_MEM_READ, UC_MEM_WRITE, UC_PROT_ALL
+from unicorn.x86_const import UC_X86_INS_SYSCALL, UC_X86_REG_RAX, UC_X86_REG_RIP
+
+from .. import param
+from ..kern.errors import KernError, KernReturn
+from ..kern.thread import set_current_thread
+from ..mach_types import ThreadStateFlavor
+from . import regs
+
+GUEST, KERNEL, BLOCKED, PARKED, EXITED = "guest", "kernel", "blocked", "parked", "exited"
+UNTIL = 0xFFFF_FFFF_FFFF_F000          # emulation stop address, mapped to reserved frame 0
+_UNTIL_VPN = UNTIL >> param.PAGE_SHIFT
+_ACCESS = {UC_MEM_READ: 1, UC_MEM_WRITE: 2, UC_MEM_FETCH: 4}
+TCG_BUFFER = 32 << 20                  # translation cache per CPU (unicorn's default is 1 GiB)
+
+EXC_BAD_ACCESS, EXC_BAD_INSTRUCTION, EXC_ARITHMETIC, EXC_BREAKPOINT = 1, 2, 3, 6
+
+
+class CPU:
+    """A unicorn CPU executing one Mach thread in its own OS thread.
+
+    Fields: lock guards mode, flush_pending; the kernel lock guards the rest.
+      load_pending  the thread's saved state must be loaded before running
+      pending_exc   (exception, codes) recorded by a hook, delivered by the run loop
+      stats         fills, faults, traps, stops, flushes
+    """
+
+    def __init__(self, machine, thread):
+        self.machine = machine
+        self.kernel = machine.kernel
+        self.thread = thread
+        self.pmap = thread.task.map.pmap
+        self.lock = threading.Lock()
+        self.mode = PARKED
+        self.flush_pending = False
+        self.ack = threading.Event()
+        self.load_pending = True
+        self.restart = False
+        self.pending_exc = None
+        self.stats = {"fills": 0, "faults": 0, "traps": 0, "stops": 0, "flushes": 0}
+        self.uc = self._make_uc()
+        self.os_thread = threading.Thread(target=self._run, daemon=True,
+                                          name=f"cpu-{thread.task.name}-{thread.id}")
+
+    def _make_uc(self) -> Uc:
+        phys = self.kernel.phys
+        uc = Uc(UC_ARCH_X86, UC_MODE_64)
+        uc.ctl_set_tlb_mode(UC_TLB_VIRTUAL)
+        uc.ctl_set_tcg_buffer_size(TCG_BUFFER)
+        uc.mem_map_ptr(0, phys.nframes * param.PAGE_SIZE, UC_PROT_ALL, phys.base_address)
+        uc.hook_add(UC_HOOK_TLB_FILL, self._fill)
+        uc.hook_add(UC_HOOK_INSN, self._syscall, None, 1, 0, UC_X86_INS_SYSCALL)
+        uc.hook_add(UC_HOOK_INTR, self._interrupt)
+        uc.hook_add(UC_HOOK_INSN_INVALID, self._invalid)
+        return uc
+
+    def start(self) -> None:
+        self.os_thread.start()
+
+    # -- mode transitions ------------------------------------------------------------
+    def _set_mode(self, mode: str) -> None:
+        """Leave or enter guest code; flushes a pending TLB flush before guest code."""
+        with self.lock:
+            if self.flush_pending:
+                self.uc.ctl(UC_CTL_TLB_FLUSH, UC_CTL_IO_WRITE)
+                self.flush_pending = False
+                self.stats["flushes"] += 1
+            self.mode = mode
+            if mode != GUEST:
+                self.ack.set()
+
+    def request_flush(self) -> bool:
+        """A revocation touched this CPU's pmap.  Returns True if the caller must wait."""
+        with self.lock:
+            self.flush_pending = True
+            if self.mode != GUEST:
+                return False
+            self.ack.clear()
+        self.uc.emu_stop()
+        return True
+
+    def wait_flushed(self) -> None:
+        """Wait for the acknowledgement of a flush requested while in guest code."""
+        while not self.ack.wait(0.002):
+            with self.lock:
+                if self.mode != GUEST:
+                    return
+            self.uc.emu_stop()           # a stop issued just before emu_start is lost: repeat
+
+    # -- kernel side: thread control ----------------------------------------------------
+    def thread_changed(self, thread) -> None:
+        """The thread's run state changed (kernel lock held): stop guest code if it must stop."""
+        if not thread.runnable:
+            with self.lock:
+                running = self.mode == GUEST
+            if running:
+                self.uc.emu_stop()
+
+    def wait_stopped(self) -> None:
+        """Wait until the thread executes nothing (kernel lock held; released while waiting)."""
+        assert self.kernel.lock.held()
+        th = self.thread
+        while self.mode in (GUEST, KERNEL) and not (th.runnable and th.has_state):
+            if self.mode == GUEST:
+                self.uc.emu_stop()
+            th.changed.wait(0.01)
+
+    def save_state(self, thread) -> None:
+        """Make thread.state current: stop the CPU for the duration if it runs guest code."""
+        if self.mode in (GUEST, KERNEL):
+            thread.hold()
+            try:
+                self.wait_stopped()
+            finally:
+                thread.release()
+
+    def load_state(self, thread) -> None:
+        """thread.state was replaced (after save_state stopped the CPU): load it before the
+        thread next runs guest code; a thread blocked in a trap restarts at the new state."""
+        self.load_pending = True
+        if self.mode == BLOCKED:
+            self.restart = True
+
+    # -- the run loop ------------------------------------------------------------------
+    def _run(self) -> None:
+        set_current_thread(self.thread)
+        k, th = self.kernel, self.thread
+        try:
+            while True:
+                with k.lock:
+                    if not self._park():
+                        break
+                    self._load()
+                    rip = th.state[ThreadStateFlavor.x86_THREAD_STATE64].rip
+                    self._set_mode(GUEST)
+                err = self._emulate(rip)
+                self._set_mode(KERNEL)
+                with k.lock:
+                    if not self.load_pending:
+                        regs.save(self.uc, th.state)
+                    exc, self.pending_exc = self.pending_exc, None
+                    if exc is None and err is not None:
+                        exc = (EXC_BAD_INSTRUCTION, [int(KernReturn.KERN_FAILURE), 0])
+                if exc is not None:
+                    self.machine.deliver_exception(self, *exc)
+        finally:
+            with k.lock:
+                self._set_mode(EXITED)
+                th.changed.notify_all()
+                self.machine.cpu_exited(self)
+
+    def _park(self) -> bool:
+        """Wait (kernel lock held) until the thread may run; False if it is gone."""
+        th = self.thread
+        self.mode = PARKED
+        th.changed.notify_all()
+        while th.active and not (th.runnable and th.has_state):
+            th.changed.wait()
+        return th.active
+
+    def _load(self) -> None:
+        if self.load_pending:
+            regs.load(self.uc, self.thread.state)
+            self.load_pending = False
+
+    def _emulate(self, rip: int):
+        try:
+            self.uc.emu_start(rip, UNTIL)
+        except UcError as e:
+            return e
+        finally:
+            self.stats["stops"] += 1
+        return None
+
+    # -- hooks (the CPU's own OS thread, GIL held, kernel lock not held) -----------------
+    def _fill(self, uc, vaddr, access, entry, _ud) -> bool:
+        vpn = vaddr >> param.PAGE_SHIFT
+        e = self.pmap.entries.get(vpn)
+        need = _ACCESS.get(access, 1)
+        if e is not None and e[1] & need:
+            entry.paddr = e[0] << param.PAGE_SHIFT
+            entry.perms = e[1]
+            self.stats["fills"] += 1
+            return True
+        if vpn == _UNTIL_VPN:
+            entry.paddr, entry.perms = 0, 5
+            return True
+        return self._fill_slow(vaddr, vpn, need, entry)
+
+    def _fill_slow(self, vaddr: int, vpn: int, need: int, entry) -> bool:
+        from ..vm.fault import vm_fault
+        self._set_mode(KERNEL)
+        self.stats["faults"] += 1
+        while True:
+            with self.kernel.lock:
+                try:
+                    vm_fault(self.thread.task.map, vaddr, need)
+                except KernError as err:
+                    self.pending_exc = (EXC_BAD_ACCESS, [err.code, vaddr])
+                    return False
+            self._set_mode(GUEST)
+            e = self.pmap.entries.get(vpn)          # re-read after any flush
+            if e is not None and e[1] & need:
+                entry.paddr = e[0] << param.PAGE_SHIFT
+                entry.perms = e[1]
+                return True
+            self._set_mode(KERNEL)
+
+    def _syscall(self, uc, _ud) -> None:
+        from ..kern.traps import TRAPS, trap_unknown
+        self.stats["traps"] += 1
+        number = uc.reg_read(UC_X86_REG_RAX)
+        if number >> 63:
+            number -= 1 << 64
+        trap = TRAPS.get(number)
+        if trap is None:
+            trap = trap_unknown(number)
+        self._set_mode(KERNEL)
+        args = regs.syscall_args(uc)
+        self.restart = False
+        with self.kernel.lock:
+            if trap.blocking:
+                regs.save(uc, self.thread.state)
+                self.thread.state[ThreadStateFlavor.x86_THREAD_STATE64].rip = \
+                    uc.reg_read(UC_X86_REG_RIP)
+                self.mode = BLOCKED
+                self.thread.changed.notify_all()
+            result = trap.call(self.thread, args)
+            self._return_to_guest(uc, result)
+
+    def _return_to_guest(self, uc, result) -> None:
+        """End a trap (kernel lock held): result in rax, stop if the thread must not go on."""
+        th = self.thread
+        ts = th.state[ThreadStateFlavor.x86_THREAD_STATE64]
+        if result is not None:
+            value = result & 0xFFFF_FFFF_FFFF_FFFF
+            if self.load_pending and self.restart:
+                pass                              # a new state was set meanwhile: it wins
+            else:
+                uc.reg_write(UC_X86_REG_RAX, value)
+                ts.rax = value
+        must_stop = not (th.active and th.runnable) or self.restart
+        self._set_mode(GUEST)
+        if must_stop:
+            uc.emu_stop()
+
+    def _interrupt(self, uc, intno, _ud) -> None:
+        rip = uc.reg_read(UC_X86_REG_RIP)
+        if intno == 0:
+            self.pending_exc = (EXC_ARITHMETIC, [1, rip])          # EXC_I386_DIV
+        elif intno == 3:
+            self.pending_exc = (EXC_BREAKPOINT, [1, rip])
+        else:
+            self.pending_exc = (EXC_BAD_INSTRUCTION, [intno, rip])
+        uc.emu_stop()
+
+    def _invalid(self, uc, _ud) -> bool:
+        self.pending_exc = (EXC_BAD_INSTRUCTION, [1, uc.reg_read(UC_X86_REG_RIP)])  # EXC_I386_INVOP
+        return False
+
+    def __repr__(self) -> str:
+        return f"<CPU {self.thread.task.name}/{self.thread.id} {self.mode} {self.stats}>"
