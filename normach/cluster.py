@@ -9,6 +9,8 @@ tasks, hands out host ports, and checks the kernels' invariants (`audit`).
 from __future__ import annotations
 
 from . import param
+import os
+
 from .handles import Host, Task
 from .kern.errors import KernError, KernReturn
 from .kern.kernel import Kernel
@@ -25,6 +27,7 @@ class Cluster:
             raise KernError(KernReturn.KERN_INVALID_ARGUMENT, "a cluster needs at least one node")
         self.kernels = [Kernel(i, nodes, phys_bytes) for i in range(nodes)]
         self.closed = False
+        self._consoles: dict = {}
 
     def __enter__(self) -> "Cluster":
         return self
@@ -58,6 +61,62 @@ class Cluster:
         with k.lock:
             return Host(ipc_port_make_send(k.host_priv.port))
 
+    # -- programs ---------------------------------------------------------------------
+    def console(self, node: int):
+        """The console server of `node` (started on first use)."""
+        from .servers.console import ConsoleServer
+        if node not in self._consoles:
+            self._consoles[node] = ConsoleServer(self, node)
+        return self._consoles[node]
+
+    def spawn(self, prog: str, args=(), node: int = 0, env=(), sink=None) -> "Program":
+        """Load and start a guest program on `node`: an ELF path, or C sources to build.
+
+        Its console output is collected (and passed to `sink(bytes)` as it
+        arrives); `wait` gives its exit status.
+        Raises: KernError KERN_INVALID_ARGUMENT (not a program), and the codes of task creation.
+        """
+        from .servers.console import Output
+        image = _load_program(prog)
+        k = self.kernel(node)
+        out = Output(sink)
+        console = self.console(node).open(out)
+        from .ipc.port import ipc_port_make_send
+        from .kern.exec import exec_image
+        from .kern.task import task_create, task_terminate
+        from .kern.thread import thread_resume
+        with k.lock:
+            task = task_create(None, False, kernel=k, name=os.path.basename(prog))
+            try:
+                thread = exec_image(task, image, [prog, *map(str, args)], list(env))
+            except KernError:
+                task_terminate(task)
+                raise
+            task.itk_bootstrap = console.take()
+            handle = Task(ipc_port_make_send(task.itk_self))
+            thread_resume(thread)
+        return Program(handle, task, out, node)
+
+    def wait(self, program: "Program", timeout: float | None = None) -> int:
+        """Wait for the program's task to end; returns its exit status.
+
+        Raises: KernError KERN_OPERATION_TIMED_OUT if it is still running after `timeout` s.
+        """
+        import time
+        k = self.kernel(program.node)
+        end = None if timeout is None else time.monotonic() + timeout
+        with k.lock:
+            while program.task.active:
+                left = None if end is None else end - time.monotonic()
+                if left is not None and left <= 0:
+                    raise KernError(KernReturn.KERN_OPERATION_TIMED_OUT, f"{program} still running")
+                k.task_events.wait(left)
+        return program.task.exit_status
+
+    def output(self, program: "Program") -> str:
+        """The program's console text so far."""
+        return program.out.text()
+
     def tasks(self, node: int | None = None) -> list:
         """The live kernel Task objects (for `normach ps` and tests)."""
         ks = self.kernels if node is None else [self.kernel(node)]
@@ -82,3 +141,41 @@ class Cluster:
 
     def __repr__(self) -> str:
         return f"<Cluster {len(self.kernels)} nodes, {sum(len(k.tasks) for k in self.kernels)} tasks>"
+
+
+class Program:
+    """A guest program started by `Cluster.spawn`: its task and console output."""
+
+    def __init__(self, task_handle, task, out, node: int):
+        self.task_handle = task_handle
+        self.task = task
+        self.out = out
+        self.node = node
+
+    @property
+    def reason(self) -> str:
+        """Why the task ended, if an exception killed it ('' otherwise)."""
+        return self.task.exit_reason
+
+    def __repr__(self) -> str:
+        state = "running" if self.task.active else f"exited {self.task.exit_status}"
+        return f"<Program {self.task.name} node={self.node} {state}>"
+
+
+def _load_program(prog: str) -> bytes:
+    """The ELF image of `prog`: a path to an executable, or C sources (built first)."""
+    if prog.endswith(".c"):
+        import hashlib
+        import tempfile
+        from .guest.build import compile_program
+        src = open(prog, "rb").read()
+        key = hashlib.sha256(src).hexdigest()[:16]
+        out = os.path.join(tempfile.gettempdir(), f"normach-{key}-{os.path.basename(prog)[:-2]}")
+        if not os.path.exists(out):
+            compile_program(out, [prog])
+        prog = out
+    try:
+        with open(prog, "rb") as f:
+            return f.read()
+    except OSError as e:
+        raise KernError(KernReturn.KERN_INVALID_ARGUMENT, f"{prog}: {e.strerror}") from None

@@ -93,6 +93,11 @@ def _mp(fn):
     return getattr(mach_port, fn)
 
 
+def _exc(fn):
+    from . import exception
+    return getattr(exception, fn)
+
+
 def _lazy(getter, fn):
     """An implementation looked up at call time (breaks import cycles)."""
     def call(*args):
@@ -180,6 +185,12 @@ routine(3217, "mach_port_get_attributes", "space", [("name", _I), ("flavor", _I)
         _lazy(_mp, "mach_port_get_attributes"))
 routine(3218, "mach_port_set_attributes", "space", [("name", _I), ("flavor", _I),
         ("info", "record")], [], _lazy(_mp, "mach_port_set_attributes"))
+
+# -- mach_host (2600): exception ports ----------------------------------------------------
+routine(2603, "task_set_exception_ports", "task", [("exception_mask", _I), ("new_port", _P),
+        ("behavior", _I), ("new_flavor", _I)], [], _lazy(_exc, "task_set_exception_ports"))
+routine(2604, "thread_set_exception_ports", "thread", [("exception_mask", _I), ("new_port", _P),
+        ("behavior", _I), ("new_flavor", _I)], [], _lazy(_exc, "thread_set_exception_ports"))
 
 # -- normach extension (resource limits), outside the MIG ranges --------------------------
 routine(2999, "task_set_limits", "task", [("vm_max", _I), ("threads_max", _I)], [],

@@ -131,7 +131,8 @@ def task_terminate(task: Task) -> None:
     ipc_kobject_set(task.itk_self, None, None)
     task.kernel.tasks.discard(task)
     if task.exit_status is None:
-        task.exit_status = 0 if not task.exit_reason else 1
+        task.exit_status = 128 + 9          # killed, as a shell reports SIGKILL
+        task.exit_reason = task.exit_reason or "terminated by task_terminate"
     task.kernel.task_events.notify_all()
 
 

@@ -41,7 +41,7 @@ from . import regs
 
 GUEST, KERNEL, BLOCKED, PARKED, EXITED = "guest", "kernel", "blocked", "parked", "exited"
 UNTIL = 0xFFFF_FFFF_FFFF_F000          # emulation stop address, mapped to reserved frame 0
-_UNTIL_VPN = UNTIL >> param.PAGE_SHIFT
+_RESERVED_VPN = (UNTIL - 15 * param.PAGE_SIZE) >> param.PAGE_SHIFT   # never user memory
 _ACCESS = {UC_MEM_READ: 1, UC_MEM_WRITE: 2, UC_MEM_FETCH: 4}
 TCG_BUFFER = 32 << 20                  # translation cache per CPU (unicorn's default is 1 GiB)
 
@@ -214,8 +214,8 @@ class CPU:
             entry.perms = e[1]
             self.stats["fills"] += 1
             return True
-        if vpn == _UNTIL_VPN:
-            entry.paddr, entry.perms = 0, 5
+        if vpn >= _RESERVED_VPN:
+            entry.paddr, entry.perms = 0, 5       # the stop page (and unicorn's look-ahead)
             return True
         return self._fill_slow(vaddr, vpn, need, entry)
 
@@ -228,7 +228,8 @@ class CPU:
                 try:
                     vm_fault(self.thread.task.map, vaddr, need)
                 except KernError as err:
-                    self.pending_exc = (EXC_BAD_ACCESS, [err.code, vaddr])
+                    if self.pending_exc is None:
+                        self.pending_exc = (EXC_BAD_ACCESS, [err.code, vaddr])
                     return False
             self._set_mode(GUEST)
             e = self.pmap.entries.get(vpn)          # re-read after any flush

@@ -151,7 +151,9 @@ def vm_inherit(vmap: VMMap, address, size, new_inheritance) -> None:
             e.inheritance = inh
 
 
-def _check_access(vmap: VMMap, address: int, size: int, access: int) -> None:
+def vm_check_access(vmap: VMMap, address: int, size: int, access: int) -> None:
+    """Raises KERN_INVALID_ADDRESS (a hole) or KERN_PROTECTION_FAILURE unless all of
+    [address, address+size) allows `access`."""
     start, end = trunc_page(address), round_page(address + size)
     if end > vmap.max_address or not vmap.is_mapped(start, end):
         raise KernError(KernReturn.KERN_INVALID_ADDRESS, f"[{address:#x}, +{size:#x}) not mapped")
@@ -169,7 +171,7 @@ def vm_read(vmap: VMMap, address, size) -> bytes:
     _range(vmap, address, size)
     if size == 0:
         return b""
-    _check_access(vmap, address, size, READ)
+    vm_check_access(vmap, address, size, READ)
     phys = vmap.kernel.phys
     out = bytearray()
     for page, off, n in vm_fault_range(vmap, address, size, READ):
@@ -188,7 +190,7 @@ def vm_write(vmap: VMMap, address, data) -> None:
     _range(vmap, address, len(data))
     if not data:
         return
-    _check_access(vmap, address, len(data), WRITE)
+    vm_check_access(vmap, address, len(data), WRITE)
     _write(vmap, address, data)
 
 
@@ -209,8 +211,8 @@ def vm_copy(vmap: VMMap, source_address, size, dest_address) -> None:
     _range(vmap, dest_address, size)
     if size == 0:
         return
-    _check_access(vmap, source_address, size, READ)
-    _check_access(vmap, dest_address, size, WRITE)
+    vm_check_access(vmap, source_address, size, READ)
+    vm_check_access(vmap, dest_address, size, WRITE)
     _write(vmap, dest_address, vm_read(vmap, source_address, size))
 
 

@@ -1,0 +1,150 @@
+"""Building guest programs with the system C compiler and the guest runtime.
+
+`compile_program(output, sources)` produces a static, non-PIE x86-64 ELF
+(docs/guest-abi.md, "Programs"): the flags of the ABI, `-nostdinc` with the
+compiler's own freestanding headers (stdint.h, stddef.h, stdarg.h) plus the
+runtime's `include/` and the headers generated from the Python declarations
+(`gen.py`), linked with `crt0` first, the program, the runtime and libgcc.
+
+The generated headers and the runtime objects are cached in a directory keyed
+by a hash of everything they depend on (routine table, constants, runtime
+sources, compiler and flags), so they are rebuilt exactly when one changes.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+import subprocess
+import tempfile
+from functools import lru_cache
+from pathlib import Path
+
+from . import gen
+
+HERE = Path(__file__).resolve().parent
+INCLUDE_DIR = HERE / "include"
+LIB_DIR = HERE / "lib"
+
+# The ABI's flags (docs/guest-abi.md); -fcf-protection=none keeps CET's endbr64
+# out of the image on compilers that enable it by default.
+ABI_FLAGS = ("-O2", "-ffreestanding", "-nostdlib", "-static", "-fno-pie", "-no-pie",
+             "-fno-stack-protector", "-fcf-protection=none", "-Wl,--build-id=none")
+RUNTIME_FLAGS = ("-std=gnu11", "-Wall", "-Wextra", "-Wno-unused-parameter")
+RUNTIME_SOURCES = ("crt0.S", "traps.c", "mach_calls.c", "mach_port_calls.c", "format.c",
+                   "stdio.c", "stdlib.c", "string.c", "malloc.c", "thread.c")
+COMPILERS = ("cc", "gcc", "clang")
+
+
+class GuestBuildError(Exception):
+    """No usable C compiler, or the compiler rejected a source."""
+
+
+@lru_cache(maxsize=None)
+def find_compiler() -> str:
+    """The C compiler: $NORMACH_CC, else $CC, else the first of cc, gcc, clang found."""
+    for candidate in (os.environ.get("NORMACH_CC"), os.environ.get("CC"), *COMPILERS):
+        if candidate:
+            path = shutil.which(candidate)
+            if path:
+                return path
+    raise GuestBuildError("no C compiler found: install gcc or clang (tried $NORMACH_CC, $CC, "
+                          + ", ".join(COMPILERS) + ")")
+
+
+def _query(compiler: str, *args: str) -> str:
+    try:
+        out = subprocess.run([compiler, *args], capture_output=True, text=True, check=False)
+    except OSError:
+        return ""
+    return out.stdout.strip() if out.returncode == 0 else ""
+
+
+@lru_cache(maxsize=None)
+def _toolchain(compiler: str) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """(include flags for the compiler's freestanding headers, libgcc to link)."""
+    include = None
+    for cand in (_query(compiler, "-print-file-name=include"),
+                 os.path.join(_query(compiler, "-print-resource-dir"), "include")):
+        if cand and os.path.isfile(os.path.join(cand, "stddef.h")):
+            include = cand
+            break
+    inc_flags = ("-nostdinc", "-isystem", include) if include else ()
+    libgcc = _query(compiler, "-print-libgcc-file-name")
+    libs = (libgcc,) if libgcc and os.path.isfile(libgcc) else ()
+    return inc_flags, libs
+
+
+def _runtime_files() -> list[Path]:
+    files = [p for p in sorted(LIB_DIR.iterdir()) if p.suffix in (".c", ".S", ".h")]
+    return files + sorted(INCLUDE_DIR.rglob("*.h"))
+
+
+def _cache_key(compiler: str) -> str:
+    h = hashlib.sha256()
+    h.update(gen.fingerprint().encode())
+    h.update(compiler.encode())
+    h.update(_query(compiler, "--version").encode())
+    h.update(repr((ABI_FLAGS, RUNTIME_FLAGS)).encode())
+    for path in _runtime_files():
+        h.update(str(path.relative_to(HERE)).encode() + b"\0" + path.read_bytes())
+    return h.hexdigest()[:16]
+
+
+def cache_dir(compiler: str | None = None) -> Path:
+    """Where the generated headers and runtime objects of this build live."""
+    compiler = compiler or find_compiler()
+    root = os.environ.get("NORMACH_GUEST_CACHE") or os.path.join(
+        tempfile.gettempdir(), f"normach-guest-{os.getuid()}")
+    return Path(root) / _cache_key(compiler)
+
+
+def _run(cmd: list[str]) -> None:
+    proc = subprocess.run(cmd, capture_output=True, text=True)
+    if proc.returncode != 0:
+        raise GuestBuildError(f"{' '.join(cmd)}\n{proc.stdout}{proc.stderr}".rstrip())
+
+
+def _include_flags(compiler: str, gen_dir: Path) -> list[str]:
+    inc_flags, _ = _toolchain(compiler)
+    return [*inc_flags, "-I", str(gen_dir), "-I", str(INCLUDE_DIR)]
+
+
+def build_runtime(compiler: str | None = None) -> tuple[Path, list[Path]]:
+    """Generate the headers and compile the runtime (once per cache key).
+
+    Returns: (generated header directory, runtime objects with crt0 first).
+    """
+    compiler = compiler or find_compiler()
+    root = cache_dir(compiler)
+    gen_dir = root / "include"
+    gen.generate(str(gen_dir))
+    objs = []
+    for name in RUNTIME_SOURCES:
+        obj = root / (Path(name).stem + ".o")
+        if not obj.exists():
+            tmp = obj.with_name(f"{obj.name}.{os.getpid()}.tmp.o")
+            _run([compiler, *ABI_FLAGS, *RUNTIME_FLAGS, *_include_flags(compiler, gen_dir),
+                  "-c", str(LIB_DIR / name), "-o", str(tmp)])
+            os.replace(tmp, obj)
+        objs.append(obj)
+    return gen_dir, objs
+
+
+def compile_program(output: str, sources: list[str], extra_flags=()) -> None:
+    """Build the guest executable `output` from C (or assembly) `sources`.
+
+    Raises: GuestBuildError (no compiler, or a compile or link error, with the
+    compiler's messages).
+    """
+    if not sources:
+        raise GuestBuildError("no source files given")
+    compiler = find_compiler()
+    gen_dir, objs = build_runtime(compiler)
+    _, libs = _toolchain(compiler)
+    crt0, runtime = objs[0], objs[1:]
+    out_dir = os.path.dirname(os.path.abspath(output))
+    os.makedirs(out_dir, exist_ok=True)
+    _run([compiler, *ABI_FLAGS, *_include_flags(compiler, gen_dir), *extra_flags,
+          "-o", output, str(crt0), *map(str, sources), *map(str, runtime), *libs])

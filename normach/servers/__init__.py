@@ -1,0 +1,1 @@
+"""User-level servers written in Python on top of `normach.mach`."""

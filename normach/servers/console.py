@@ -1,0 +1,81 @@
+"""The console server: where guest programs' printf output goes.
+
+One console server runs per node as an ordinary task with a Python thread
+receiving on a port set.  Each program started by `Cluster.spawn` gets its own
+console port (a member of the set) as its bootstrap port; the guest libc sends
+NORMACH_CONSOLE_WRITE messages (inline text, a send-once reply right) and the
+server appends the text to that program's output and replies.
+"""
+
+from __future__ import annotations
+
+import threading
+
+from .. import mach
+from ..ipc.message import Message
+from ..kern.errors import KernError
+from ..mach_types import MsgType, PortRight
+
+CONSOLE_WRITE = 0x4E430001
+
+
+class ConsoleServer:
+    """Fields: task (the server's task handle), pset (its port set name), outputs
+    {port name: Output}; guarded by `lock` for outputs."""
+
+    def __init__(self, cluster, node: int):
+        self.task = cluster.task_create(node=node, name=f"console{node}")
+        self.pset = mach.mach_port_allocate(self.task, PortRight.PORT_SET)
+        self.lock = threading.Lock()
+        self.outputs: dict = {}
+        self.messages = 0
+        self.thread = threading.Thread(target=self._serve, daemon=True, name=f"console{node}")
+        self.thread.start()
+
+    def open(self, output) -> "mach.Port":
+        """A new console port for one program; returns a send right to it (a handle)."""
+        name = mach.mach_port_allocate(self.task, PortRight.RECEIVE)
+        mach.mach_port_move_member(self.task, name, self.pset)
+        with self.lock:
+            self.outputs[name] = output
+        return mach.mach_port_extract_right(self.task, name, MsgType.MAKE_SEND)
+
+    def _serve(self) -> None:
+        while True:
+            try:
+                m = mach.mach_msg_receive(self.task, self.pset)
+            except KernError:
+                return                      # the server's task is gone
+            self.messages += 1
+            if m.id == CONSOLE_WRITE:
+                text = b"".join(i for i in m.body if isinstance(i, (bytes, bytearray)))
+                with self.lock:
+                    out = self.outputs.get(m.local_port)
+                if out is not None:
+                    out.write(text)
+            if m.remote_port:
+                try:
+                    mach.mach_msg_send(self.task, Message(remote_port=m.remote_port,
+                                                          remote_disp=MsgType.MOVE_SEND_ONCE,
+                                                          id=m.id + 100, body=[b"\0\0\0\0"]))
+                except KernError:
+                    pass
+
+
+class Output:
+    """The console text of one program; `sink(text)` sees it as it arrives."""
+
+    def __init__(self, sink=None):
+        self.data = bytearray()
+        self.sink = sink
+        self.lock = threading.Lock()
+
+    def write(self, text: bytes) -> None:
+        with self.lock:
+            self.data += text
+        if self.sink is not None:
+            self.sink(text)
+
+    def text(self) -> str:
+        with self.lock:
+            return self.data.decode("utf-8", errors="replace")
