@@ -20,6 +20,46 @@ def demo() -> None:
     sys.exit(run())
 
 
+@main.command(context_settings={"ignore_unknown_options": True, "allow_interspersed_args": False})
+@click.argument("prog")
+@click.argument("args", nargs=-1, type=click.UNPROCESSED)
+@click.option("--nodes", default=1, show_default=True, help="nodes in the embedded cluster")
+@click.option("--node", default=0, show_default=True, help="the node the program runs on")
+@click.option("--timeout", default=None, type=float, help="seconds before the program is killed")
+def run(prog: str, args: tuple, nodes: int, node: int, timeout: float | None) -> None:
+    """Run a guest program (an ELF, or C sources to build) on an embedded cluster.
+
+    Its console output goes to stdout; its exit status becomes normach's.
+    """
+    from .. import Cluster, KernError
+    try:
+        with Cluster(nodes=nodes) as c:
+            p = c.spawn(prog, args=list(args), node=node,
+                        sink=lambda b: (sys.stdout.buffer.write(b), sys.stdout.flush()))
+            try:
+                status = c.wait(p, timeout=timeout)
+            except KernError:
+                click.echo(f"normach: {prog}: killed after {timeout} s", err=True)
+                sys.exit(124)
+            if p.reason:
+                click.echo(f"normach: {prog}: {p.reason}", err=True)
+    except KernError as e:
+        raise click.ClickException(f"{prog}: {e}")
+    sys.exit(status)
+
+
+@main.command(name="cc", context_settings={"ignore_unknown_options": True})
+@click.option("-o", "output", required=True, help="the executable to write")
+@click.argument("sources", nargs=-1, required=True, type=click.UNPROCESSED)
+def cc(output: str, sources: tuple) -> None:
+    """Build a guest program with the system C compiler and the guest runtime."""
+    from ..guest.build import compile_program
+    try:
+        compile_program(output, list(sources))
+    except Exception as e:          # the compiler's diagnostics are in the message
+        raise click.ClickException(str(e))
+
+
 @main.command()
 @click.option("--json", "json_path", default="benchmarks/results/latest.json",
               help="where to write the results as JSON")
