@@ -48,8 +48,8 @@ _COPYIN = {MsgType.COPY_SEND: MsgType.PORT_SEND, MsgType.MOVE_SEND: MsgType.PORT
 def _copyin_handle(h: Port, disp: int):
     """Take a right of disposition `disp` out of handle `h` for the kernel: (port, type)."""
     from .ipc.port import ipc_port_copy_send, ipc_port_make_send, ipc_port_make_sonce
-    bad = KernError(K.MACH_SEND_INVALID_RIGHT, f"{h!r} cannot give {MsgType(disp).name}")
-    if h.port is None or disp not in _COPYIN:
+    bad = KernError(K.MACH_SEND_INVALID_RIGHT, f"{h!r} cannot give disposition {disp!r}")
+    if h.port is None or not isinstance(disp, int) or isinstance(disp, bool) or disp not in _COPYIN:
         raise bad
     need = {MsgType.COPY_SEND: MsgType.PORT_SEND, MsgType.MOVE_SEND: MsgType.PORT_SEND,
             MsgType.MOVE_SEND_ONCE: MsgType.PORT_SEND_ONCE}.get(disp, MsgType.PORT_RECEIVE)
@@ -147,8 +147,12 @@ def _call(r: Routine, target, args):
                     held.append((p, t))
                     params.append(p)
                 elif kind == "ports":
-                    ps = [_copyin_poly(v, MsgType.COPY_SEND, _space_of(port)) for v in value]
-                    held += ps
+                    if not isinstance(value, (list, tuple)):
+                        raise KernError(K.MIG_BAD_ARGUMENTS, f"{pname} is not a list of ports")
+                    ps = []
+                    for v in value:
+                        ps.append(_copyin_poly(v, MsgType.COPY_SEND, _space_of(port)))
+                        held.append(ps[-1])
                     params.append([p for p, _t in ps])
                 else:
                     params.append(value)

@@ -17,6 +17,7 @@ import hashlib
 import os
 import shutil
 import subprocess
+import sys
 import tempfile
 from functools import lru_cache
 from pathlib import Path
@@ -101,9 +102,12 @@ def cache_dir(compiler: str | None = None) -> Path:
 
 
 def _run(cmd: list[str]) -> None:
+    """Runs the compiler; its warnings go to stderr, its errors into GuestBuildError."""
     proc = subprocess.run(cmd, capture_output=True, text=True)
     if proc.returncode != 0:
         raise GuestBuildError(f"{' '.join(cmd)}\n{proc.stdout}{proc.stderr}".rstrip())
+    if proc.stderr:
+        sys.stderr.write(proc.stderr)
 
 
 def _include_flags(compiler: str, gen_dir: Path) -> list[str]:

@@ -345,6 +345,7 @@ def mach_port_request_notification(space, name: int, msg_id: int, sync: int, not
     """
     try:
         _active(space)
+        _natural(sync, "sync")
         if msg_id not in (Notify.PORT_DESTROYED, Notify.NO_SENDERS, Notify.DEAD_NAME):
             raise _fail(E.KERN_INVALID_VALUE, f"notification id {msg_id}")
         if msg_id == Notify.PORT_DESTROYED and sync != 0:
@@ -435,11 +436,20 @@ def mach_port_set_attributes(space, name: int, flavor: int, info) -> None:
         raise _fail(E.KERN_INVALID_ARGUMENT, f"flavor {flavor!r}")
 
 
+def _natural(value, what: str) -> int:
+    """A natural_t argument (unsigned 32-bit).  Raises KERN_INVALID_VALUE."""
+    if not isinstance(value, int) or isinstance(value, bool) or not 0 <= value < 1 << 32:
+        raise _fail(E.KERN_INVALID_VALUE, f"{what} {value!r}")
+    return int(value)
+
+
 def mach_port_set_mscount(space, name: int, mscount: int) -> None:
     _active(space)
-    _receive(space, name).mscount = int(mscount)
+    port = _receive(space, name)
+    port.mscount = _natural(mscount, "mscount")
 
 
 def mach_port_set_seqno(space, name: int, seqno: int) -> None:
     _active(space)
-    _receive(space, name).seqno = int(seqno)
+    port = _receive(space, name)
+    port.seqno = _natural(seqno, "seqno")

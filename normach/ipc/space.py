@@ -238,8 +238,10 @@ class IPCSpace:
         assert self.kernel.lock.held()
         if not self.active:
             raise KernError(KernReturn.KERN_INVALID_TASK)
-        if disposition not in DISPOSITIONS:
-            raise KernError(KernReturn.KERN_INVALID_VALUE, f"disposition {disposition}")
+        if not isinstance(disposition, int) or disposition not in DISPOSITIONS:
+            raise KernError(KernReturn.KERN_INVALID_VALUE, f"disposition {disposition!r}")
+        if not isinstance(name, int) or isinstance(name, bool):
+            raise KernError(KernReturn.KERN_INVALID_NAME, repr(name))
         if name == MACH_PORT_NULL:
             return None, 0
         if name != MACH_PORT_DEAD and name not in self.table:

@@ -21,6 +21,7 @@ EXC_NAMES = {1: "EXC_BAD_ACCESS", 2: "EXC_BAD_INSTRUCTION", 3: "EXC_ARITHMETIC",
              4: "EXC_EMULATION", 5: "EXC_SOFTWARE", 6: "EXC_BREAKPOINT"}
 EXC_STATUS = {1: 128 + 11, 2: 128 + 4, 3: 128 + 8, 6: 128 + 5}   # as a shell reports signals
 EXC_TYPES_MAX = 9
+BEHAVIORS = (1, 2, 3)          # EXCEPTION_DEFAULT, _STATE, _STATE_IDENTITY (all sent as DEFAULT)
 
 
 def exc_reason(exc: int, codes: list) -> str:
@@ -38,6 +39,10 @@ def set_exception_ports(holder, mask: int, port, behavior: int, flavor: int) -> 
     Raises: KERN_INVALID_ARGUMENT for a mask outside exception types 1..9.
     """
     from ..ipc.port import ipc_port_copy_send, ipc_port_release_send
+    ints = all(isinstance(v, int) and not isinstance(v, bool) for v in (mask, behavior, flavor))
+    if not ints or behavior not in BEHAVIORS or not 0 <= flavor < 1 << 32:
+        ipc_port_release_send(port)
+        raise KernError(KernReturn.KERN_INVALID_ARGUMENT, "bad exception behavior or flavor")
     if mask & ~(((1 << (EXC_TYPES_MAX + 1)) - 1) & ~1) or mask < 0:
         ipc_port_release_send(port)
         raise KernError(KernReturn.KERN_INVALID_ARGUMENT, f"exception mask {mask:#x}")

@@ -192,7 +192,7 @@ _SPECIAL = {TaskSpecialPort.KERNEL, TaskSpecialPort.BOOTSTRAP,
 
 
 def _check_special(task: Task, which: int) -> None:
-    if which not in _SPECIAL:
+    if not isinstance(which, int) or which not in _SPECIAL:
         raise KernError(KERN.KERN_INVALID_ARGUMENT, f"special port id {which}")
     _active(task)
 

@@ -183,7 +183,7 @@ def _check_state_target(thread: Thread, flavor) -> type:
     if thread is current_thread():
         raise KernError(KERN.KERN_INVALID_ARGUMENT, "not on the calling thread")
     _check(thread)
-    cls = STATE_CLASSES.get(flavor)
+    cls = STATE_CLASSES.get(flavor) if isinstance(flavor, int) else None
     if cls is None:
         raise KernError(KERN.KERN_INVALID_ARGUMENT, f"unknown thread state flavor {flavor}")
     return cls

@@ -76,6 +76,10 @@ def vm_map(vmap: VMMap, address, size, mask, anywhere, memory_object, offset, co
     Raises: as vm_allocate; KERN_INVALID_ARGUMENT for a memory object (no external
     pagers on this node yet), bad protections or inheritance.
     """
+    if memory_object is not None:        # no external pagers: the right is consumed, refused
+        from ..ipc.port import ipc_port_release_send
+        ipc_port_release_send(memory_object)
+        raise KernError(KernReturn.KERN_INVALID_ARGUMENT, "only anonymous memory can be mapped")
     cur, mx = _prot(cur_protection), _prot(max_protection, "max protection")
     inh = _inherit(inheritance)
     mask, offset = _int(mask, "mask"), _int(offset, "offset")
@@ -84,9 +88,7 @@ def vm_map(vmap: VMMap, address, size, mask, anywhere, memory_object, offset, co
         raise KernError(KernReturn.KERN_INVALID_ARGUMENT, "address must be unsigned 64-bit")
     if cur & ~mx:
         raise KernError(KernReturn.KERN_INVALID_ARGUMENT, "protection exceeds max protection")
-    if memory_object is not None:
-        raise KernError(KernReturn.KERN_INVALID_ARGUMENT, "only anonymous memory can be mapped")
-    if mask < 0 or offset < 0:
+    if not (0 <= mask < _ADDR_MAX and 0 <= offset < _ADDR_MAX):
         raise KernError(KernReturn.KERN_INVALID_ARGUMENT, "negative mask or offset")
     size = _int(size, "size")
     if size < 0 or size >= _ADDR_MAX:

@@ -20,7 +20,7 @@
 #define EXCEPTION_CODE_MAX 2
 
 /* exception_raise as received: thread and task port descriptors, then inline data. */
-typedef struct __attribute__((packed)) {
+typedef struct __attribute__((packed, aligned(4))) {
     mach_msg_header_t Head;
     mach_msg_body_t msgh_body;
     mach_msg_port_descriptor_t thread;
