@@ -14,6 +14,8 @@ from .. import Cluster, KernError, MsgOption, MsgType, Notify, PortRight, VMInhe
 from ..ipc.message import Message, OOLDesc, PortDesc
 
 PAGE = 4096
+RECEIVED = {int(MsgType.PORT_SEND): "a send right", int(MsgType.PORT_SEND_ONCE): "a send-once right",
+            int(MsgType.PORT_RECEIVE): "a receive right"}
 
 
 def _step(con: Console, title: str, text: str) -> None:
@@ -30,7 +32,7 @@ def _peek(task, addr: int, n: int) -> str:
 
 def tour_memory(con: Console, c: Cluster) -> None:
     _step(con, "1. Tasks and virtual memory",
-          "A task owns an address space. We give one three regions and mark how a child\n"
+          "A task owns an address space. We give one three regions and mark how a child "
           "created from it should inherit each: SHARE, COPY (copy-on-write) or NONE.")
     parent = c.task_create(node=0, name="parent")
     regions = {}
@@ -64,7 +66,7 @@ def tour_memory(con: Console, c: Cluster) -> None:
 
 def tour_messages(con: Console, c: Cluster) -> None:
     _step(con, "2. Ports and messages",
-          "Tasks talk by sending messages to ports. A port has one receiver and any number of\n"
+          "Tasks talk by sending messages to ports. A port has one receiver and any number of "
           "senders; rights to ports are capabilities held under names in a task's port space.")
     server, client = c.task_create(name="server"), c.task_create(name="client")
     service = mach.mach_port_allocate(server, PortRight.RECEIVE)
@@ -81,6 +83,7 @@ def tour_messages(con: Console, c: Cluster) -> None:
                   local_disp=MsgType.MAKE_SEND_ONCE, id=100,
                   body=[b"hello from the client", 42, PortDesc(reply, MsgType.MAKE_SEND),
                         OOLDesc(big, 16 * PAGE)])
+    before = mach.vm_statistics(client)["cow_faults"]
     mach.mach_msg_send(client, msg)
     got = mach.mach_msg_receive(server, service)
     ool, port = got.body[3], got.body[2]
@@ -88,18 +91,19 @@ def tour_messages(con: Console, c: Cluster) -> None:
     t.add_row("id", str(got.id))
     t.add_row("inline", repr(got.body[0]))
     t.add_row("inline int", str(got.body[1]))
-    t.add_row("port right", f"name {port.name:#x}, type {MsgType(port.disposition).name}")
+    t.add_row("port right", f"name {port.name:#x}, {RECEIVED[port.disposition]}")
     t.add_row("reply right", f"name {got.remote_port:#x} (send-once)")
     t.add_row("out-of-line", f"{ool.size} bytes at {ool.address:#x}: {_peek(server, ool.address + 5 * PAGE, 32)}")
     con.print(t)
-    con.print("The 64 KiB arrived copy-on-write: no page was copied, both tasks map the same frames "
-              "until one of them writes.")
+    copied = mach.vm_statistics(client)["cow_faults"] - before
+    con.print(f"The 64 KiB arrived copy-on-write: pages copied by the transfer: {copied}. Both tasks "
+              "map the same frames until one of them writes.")
     mach.mach_msg_send(server, Message(remote_port=got.remote_port,
                                        remote_disp=MsgType.MOVE_SEND_ONCE, id=200, body=[b"done"]))
     ans = mach.mach_msg(client, Message(), MsgOption.RCV_MSG, reply)
     con.print(f"client got the reply: id {ans.id}, {ans.body[0]!r}")
 
-    _step(con, "3. Dead names", "When a task dies its receive rights die with it; every holder of a\n"
+    _step(con, "3. Dead names", "When a task dies its receive rights die with it; every holder of a "
           "send right finds a dead name, and can ask to be told by a notification message.")
     notify = mach.mach_port_allocate(client, PortRight.RECEIVE)
     mach.mach_port_request_notification(client, name, Notify.DEAD_NAME, 1, notify,
@@ -121,7 +125,7 @@ def run(con: Console | None = None) -> int:
         tour_memory(con, c)
         tour_messages(con, c)
         problems = c.audit()
-    _step(con, "4. Invariants", "After all that, the kernel audits itself: frames, object references,\n"
+    _step(con, "4. Invariants", "After all that, the kernel audits itself: frames, object references, "
           "page tables, port rights and reference counts.")
     if problems:
         for p in problems:
