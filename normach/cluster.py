@@ -138,6 +138,10 @@ class Cluster:
                 for t in sorted(k.tasks, key=lambda t: t.id):
                     if t.active:
                         task_terminate(t)
+        for k in self.kernels:
+            k.machine.join()
+        for console in self._consoles.values():
+            console.thread.join(5.0)
 
     def __repr__(self) -> str:
         return f"<Cluster {len(self.kernels)} nodes, {sum(len(k.tasks) for k in self.kernels)} tasks>"

@@ -132,7 +132,6 @@ def mach_constants_h() -> str:
     _enum(L, "MACH_NOTIFY_", mt.Notify)
     _enum(L, "MACH_PORT_", mt.PortFlavor)
     L.append("")
-    _enum(L, "TASK_", mt.TaskSpecialPort)
     for name, member in mt.TaskSpecialPort.__members__.items():
         L.append(f"#define TASK_{name}_PORT {int(member)}")
     L.append("")

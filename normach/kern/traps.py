@@ -248,23 +248,17 @@ def kernel_call(thread, routine, argp: int, nwords: int) -> int:
 
 
 def _target(task, name: int):
+    """The port a kernel call is sent to: the caller must hold a send right (E3.1)."""
     from ..ipc.port import port_valid
-    from ..mach_types import MsgType
+    from ..mach_types import PortType
     entry = task.itk_space.lookup(name & 0xFFFFFFFF) if name else None
-    port = getattr(entry, "port", None) if entry is not None else None
-    if not port_valid(port) or not port.active or not _has_send(entry):
+    port = entry.object if entry is not None else None
+    if not port_valid(port) or not port.active or not entry.has(PortType.SEND | PortType.SEND_ONCE):
         raise KernError(K.MACH_SEND_INVALID_DEST, f"name {name:#x} is not a send right")
-    del MsgType
     return port
 
 
-def _has_send(entry) -> bool:
-    from ..mach_types import PortType
-    return bool(entry.type & (PortType.SEND | PortType.SEND_ONCE))
-
-
 def _copyin_name(task, name: int, disposition: int, held: list):
-    from ..mach_types import MsgType
     if name == 0:
         return None, 0
     try:
@@ -272,7 +266,6 @@ def _copyin_name(task, name: int, disposition: int, held: list):
     except KernError as e:
         raise KernError(K.MACH_SEND_INVALID_RIGHT, e.detail or e.name) from None
     held.append((port, msgt))
-    del MsgType
     return port, msgt
 
 
@@ -297,7 +290,8 @@ def _decode_params(task, routine, words, held):
             count = words[pos + 1] & 0xFFFFFFFF
             data = copyin(task, w, 4 * count) if count else b""
             data += b"\0" * (-len(data) % 8)
-            params.append(list(struct.unpack(f"<{len(data) // 8}Q", data)))
+            words = list(struct.unpack(f"<{len(data) // 8}Q", data))
+            params.append(words[0] if kind == "record" and len(words) == 1 else words)
         pos += _IN_WORDS[kind]
     return params, pos
 
@@ -374,9 +368,10 @@ def _copy_outs(task, kinds, outs, values) -> None:
         elif kind in ("record", "state"):
             words = _record_words(v) if kind == "record" else v.to_words()
             cap = struct.unpack("<I", copyin(task, p[1], 4))[0]
-            n = min(len(words), cap // 2)
-            copyout(task, p[0], struct.pack(f"<{n}Q", *[w & U64 for w in words[:n]]))
-            _u32(task, p[1], 2 * n)
+            if cap < 2 * len(words):
+                raise KernError(K.KERN_INVALID_ARGUMENT, f"count {cap} < {2 * len(words)}")
+            copyout(task, p[0], struct.pack(f"<{len(words)}Q", *[w & U64 for w in words]))
+            _u32(task, p[1], 2 * len(words))
         pos += _OUT_WORDS[kind]
 
 
@@ -389,6 +384,8 @@ def _dead_or_name(task, port, msgt) -> int:
 
 
 def _record_words(value) -> list[int]:
+    if isinstance(value, int):
+        return [value]
     fields = value if isinstance(value, dict) else vars(value)
     return [int(v) for v in fields.values() if isinstance(v, int)]
 

@@ -19,6 +19,7 @@ class Machine:
         self.kernel = kernel
         self.cpus_by_pmap: dict = collections.defaultdict(list)
         self.cpus_started = 0
+        self.threads: list = []            # OS threads of every CPU started (joined at shutdown)
 
     def thread_changed(self, thread) -> None:
         """A thread's run state or register state changed (kernel lock held)."""
@@ -37,7 +38,13 @@ class Machine:
             cpu.pmap.add_shootdown(self.shootdown)
         self.cpus_by_pmap[cpu.pmap].append(cpu)
         self.cpus_started += 1
+        self.threads = [t for t in self.threads if t.is_alive()] + [cpu.os_thread]
         cpu.start()
+
+    def join(self, timeout: float = 10.0) -> None:
+        """Wait for every CPU's OS thread to end (kernel lock not held)."""
+        for t in list(self.threads):
+            t.join(timeout)
 
     def shootdown(self, pmap, vpns) -> None:
         """Flush every TLB that may hold `vpns` of `pmap`; return once none can be used.

@@ -49,6 +49,7 @@ class ConsoleServer:
             self.messages += 1
             if m.id == CONSOLE_WRITE:
                 text = b"".join(i for i in m.body if isinstance(i, (bytes, bytearray)))
+                text = text.rstrip(b"\0")          # padding to a 4-byte message size
                 with self.lock:
                     out = self.outputs.get(m.local_port)
                 if out is not None:

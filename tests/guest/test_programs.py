@@ -1,0 +1,62 @@
+"""The guest test programs of guest/tests/: each is built with the guest runtime,
+run on an embedded node, and passes by exiting 0 (what it checks is in its source
+and in its console output)."""
+
+import os
+import pathlib
+
+import pytest
+
+from normach import Cluster
+
+ROOT = pathlib.Path(__file__).resolve().parents[2] / "guest" / "tests"
+PROGRAMS = sorted(p.stem for p in ROOT.glob("*.c"))
+
+
+@pytest.fixture(scope="module")
+def built(tmp_path_factory):
+    from normach.guest.build import compile_program
+    out = tmp_path_factory.mktemp("guests")
+    cache = {}
+
+    def get(name):
+        if name not in cache:
+            exe = str(out / name)
+            compile_program(exe, [str(ROOT / f"{name}.c")])
+            cache[name] = exe
+        return cache[name]
+    return get
+
+
+def run(built, name, args=(), nodes=1):
+    with Cluster(nodes=nodes, phys_bytes=64 << 20) as c:
+        p = c.spawn(built(name), args=list(args))
+        status = c.wait(p, timeout=120)
+        out = c.output(p)
+        problems = c.audit()
+    return status, out, p.reason, problems
+
+
+@pytest.mark.parametrize("name", [n for n in PROGRAMS if n not in ("checksum", "hello")])
+def test_guest_program_exits_0(built, name):
+    status, out, reason, problems = run(built, name)
+    assert (status, reason) == (0, ""), f"{name}: status {status} {reason}\n{out}"
+    assert problems == []
+
+
+def test_hello_prints_to_the_console(built):
+    status, out, reason, problems = run(built, "hello", ["world"])
+    assert status == 0 and reason == ""
+    assert "hello" in out.lower()
+    assert problems == []
+
+
+def test_checksum_is_deterministic(built):
+    a = run(built, "checksum", ["3"])
+    b = run(built, "checksum", ["3"])
+    assert a[0] == b[0] == 0 and a[1] == b[1] and a[1].strip()
+
+
+def test_programs_are_found():
+    assert {"vm_basic", "fork_recipe", "msg_pingpong", "threads_counter", "cow_after_create",
+            "exc_handler"} <= set(PROGRAMS), os.listdir(ROOT)
