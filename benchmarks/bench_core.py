@@ -29,7 +29,19 @@ def _rpc_pair(c: Cluster):
     return server, client, rcv, dest, reply
 
 
+def python_rpc_us() -> float:
+    """Null mach_msg RPC between two Python threads acting for two tasks, in µs."""
+    return _python_rpc() * US
+
+
 def bench_null_rpc() -> Result:
+    t = _python_rpc()
+    b = _queue_rtt()
+    return Result("null mach_msg RPC (2 tasks, 2 threads)", "µs", t * US,
+                  "queue.Queue round trip", b * US)
+
+
+def _python_rpc() -> float:
     with Cluster(nodes=1) as c:
         server, client, rcv, dest, reply = _rpc_pair(c)
         def serve():
@@ -53,7 +65,10 @@ def bench_null_rpc() -> Result:
         t = per_iteration(rpc)
         mach.mach_msg_send(client, Message(remote_port=dest, remote_disp=MsgType.COPY_SEND, id=999))
         th.join()
+    return t
 
+
+def _queue_rtt() -> float:
     q1, q2 = queue.Queue(), queue.Queue()
 
     def echo():
@@ -71,8 +86,7 @@ def bench_null_rpc() -> Result:
     b = per_iteration(qrt)
     q1.put(None)
     th.join()
-    return Result("null mach_msg RPC (2 tasks, 2 threads)", "µs", t * US,
-                  "queue.Queue round trip", b * US)
+    return b
 
 
 def bench_vm_touch(pages: int = 256) -> Result:

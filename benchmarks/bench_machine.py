@@ -130,6 +130,26 @@ def _best(fn, path, runs=3) -> float:
     return min(fn(path) for _ in range(runs))
 
 
+def bench_guest_rpc() -> Result:
+    """Guest-to-guest null RPC (two guest threads) vs Python-to-Python mach_msg RPC."""
+    from normach.guest.build import compile_program
+    from .bench_core import python_rpc_us
+    d = tempfile.mkdtemp(prefix="normach-bench-")
+    exe = os.path.join(d, "msg_rtt")
+    compile_program(exe, [os.path.join(os.path.dirname(__file__), "guest", "msg_rtt.c")])
+
+    def run(n):
+        with Cluster(nodes=1) as c:
+            t0 = time.perf_counter()
+            p = c.spawn(exe, args=[str(n)])
+            assert c.wait(p, timeout=300) == 0, p.reason
+            return time.perf_counter() - t0
+    small, big = min(run(200) for _ in range(3)), min(run(2200) for _ in range(3))
+    per = (big - small) / 2000
+    return Result("null mach_msg RPC, guest thread to guest thread", "µs", per * US,
+                  "same RPC between Python threads", python_rpc_us())
+
+
 def run_all() -> list[Result]:
     compute, touch, traps = build(COMPUTE, "compute"), build(TOUCH, "touch"), build(TRAPS, "traps")
     out = []
@@ -142,4 +162,5 @@ def run_all() -> list[Result]:
     n, b = _best(run_normach, traps), _best(run_bare, traps)
     out.append(Result("null trap (200k syscalls)", "µs/trap", n / 200000 * US,
                       "bare unicorn syscall hook", b / 200000 * US))
+    out.append(bench_guest_rpc())
     return out

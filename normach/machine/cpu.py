@@ -31,7 +31,7 @@ from unicorn import (UC_ARCH_X86, UC_CTL_IO_WRITE, UC_CTL_TLB_FLUSH, UC_HOOK_INS
                      UC_HOOK_INSN_INVALID, UC_HOOK_INTR, UC_HOOK_TLB_FILL, UC_MODE_64,
                      UC_TLB_VIRTUAL, Uc, UcError)
 from unicorn.unicorn_const import UC_MEM_FETCH, UC_MEM_READ, UC_MEM_WRITE, UC_PROT_ALL
-from unicorn.x86_const import UC_X86_INS_SYSCALL, UC_X86_REG_RAX, UC_X86_REG_RIP
+from unicorn.x86_const import UC_X86_INS_SYSCALL, UC_X86_REG_RAX, UC_X86_REG_RIP  # noqa: F401
 
 from .. import param
 from ..kern.errors import KernError, KernReturn
@@ -138,13 +138,20 @@ class CPU:
             th.changed.wait(0.01)
 
     def save_state(self, thread) -> None:
-        """Make thread.state current: stop the CPU for the duration if it runs guest code."""
+        """Make thread.state current: stop the CPU for the duration if it runs guest code.
+
+        A thread BLOCKED in a trap keeps its registers in the CPU, paused inside
+        the hook (it cannot go on without the kernel lock, which the caller
+        holds): they are read from there, so traps pay nothing for it.
+        """
         if self.mode in (GUEST, KERNEL):
             thread.hold()
             try:
                 self.wait_stopped()
             finally:
                 thread.release()
+        if self.mode == BLOCKED and not self.load_pending:
+            regs.save(self.uc, thread.state)
 
     def load_state(self, thread) -> None:
         """thread.state was replaced (after save_state stopped the CPU): load it before the
@@ -231,6 +238,9 @@ class CPU:
                     if self.pending_exc is None:
                         self.pending_exc = (EXC_BAD_ACCESS, [err.code, vaddr])
                     return False
+                except Exception as e:             # a kernel bug
+                    self._panic(e, f"fault at {vaddr:#x}")
+                    return False
             self._set_mode(GUEST)
             e = self.pmap.entries.get(vpn)          # re-read after any flush
             if e is not None and e[1] & need:
@@ -252,14 +262,25 @@ class CPU:
         args = regs.syscall_args(uc)
         self.restart = False
         with self.kernel.lock:
-            if trap.blocking:
-                regs.save(uc, self.thread.state)
-                self.thread.state[ThreadStateFlavor.x86_THREAD_STATE64].rip = \
-                    uc.reg_read(UC_X86_REG_RIP)
+            if trap.blocking:           # registers stay in the CPU; save_state reads them
                 self.mode = BLOCKED
                 self.thread.changed.notify_all()
-            result = trap.call(self.thread, args)
+            try:
+                result = trap.call(self.thread, args)
+            except Exception as e:                 # a kernel bug: never the guest's fault
+                self._panic(e, f"trap {trap.name}")
+                result = int(KernReturn.KERN_FAILURE)
             self._return_to_guest(uc, result)
+
+    def _panic(self, exc: Exception, where: str) -> None:
+        """Record a kernel bug met while serving this CPU and stop the thread's task.
+
+        The node goes on; `Machine.panics` keeps the evidence (tests assert it stays empty).
+        """
+        import traceback
+        self.machine.panics.append(f"{where}: {''.join(traceback.format_exception(exc))}")
+        self.pending_exc = (EXC_BAD_INSTRUCTION, [int(KernReturn.KERN_FAILURE), 0])
+        self.uc.emu_stop()
 
     def _return_to_guest(self, uc, result) -> None:
         """End a trap (kernel lock held): result in rax, stop if the thread must not go on."""

@@ -20,6 +20,7 @@ class Machine:
         self.cpus_by_pmap: dict = collections.defaultdict(list)
         self.cpus_started = 0
         self.threads: list = []            # OS threads of every CPU started (joined at shutdown)
+        self.panics: list[str] = []        # kernel bugs met in hooks (tracebacks); stays empty
 
     def thread_changed(self, thread) -> None:
         """A thread's run state or register state changed (kernel lock held)."""

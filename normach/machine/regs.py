@@ -20,25 +20,28 @@ XMM = [getattr(X, f"UC_X86_REG_XMM{i}") for i in range(16)]
 TS, FS = ThreadStateFlavor.x86_THREAD_STATE64, ThreadStateFlavor.x86_FLOAT_STATE64
 
 
+_NAMES, _IDS = list(GPR), list(GPR.values())
+_ALL = _IDS + XMM + [X.UC_X86_REG_MXCSR]
+
+
 def load(uc, state: dict) -> None:
-    """Write a thread's saved state {flavor: state} into `uc`."""
+    """Write a thread's saved state {flavor: state} into `uc` (one batched call)."""
     ts: X86ThreadState64 = state[TS]
-    for name, reg in GPR.items():
-        uc.reg_write(reg, getattr(ts, name))
     fs: X86FloatState64 = state[FS]
-    for reg, value in zip(XMM, fs.xmm):
-        uc.reg_write(reg, value)
-    uc.reg_write(X.UC_X86_REG_MXCSR, fs.mxcsr)
+    values = [getattr(ts, n) for n in _NAMES] + list(fs.xmm) + [fs.mxcsr]
+    uc.reg_write_batch(list(zip(_ALL, values)))
 
 
 def save(uc, state: dict) -> None:
     """Read `uc`'s registers into the thread's saved state (selectors kept)."""
+    values = uc.reg_read_batch(_ALL)
     ts: X86ThreadState64 = state[TS]
-    for name, reg in GPR.items():
-        setattr(ts, name, uc.reg_read(reg))
+    for name, value in zip(_NAMES, values):
+        setattr(ts, name, value)
     fs: X86FloatState64 = state[FS]
-    fs.xmm = [uc.reg_read(reg) for reg in XMM]
-    fs.mxcsr = uc.reg_read(X.UC_X86_REG_MXCSR)
+    n = len(_NAMES)
+    fs.xmm = list(values[n:n + 16])
+    fs.mxcsr = values[n + 16]
 
 
 def syscall_args(uc) -> list[int]:
