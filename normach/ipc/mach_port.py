@@ -246,8 +246,8 @@ def _check_insert(space, name: int, port, msgt: int):
             raise _fail(E.KERN_NAME_EXISTS, hex(name))
         return None
     other = space.reverse_lookup(port)
-    if entry is not None and entry.object is not port:
-        raise _fail(E.KERN_NAME_EXISTS, hex(name))
+    if entry is not None and (entry.object is not port or entry.has(PortType.SEND_ONCE)):
+        raise _fail(E.KERN_NAME_EXISTS, hex(name))       # send-once names stand alone (P6.3)
     if other is not None and other is not entry:
         raise _fail(E.KERN_RIGHT_EXISTS, f"held as {other.name:#x}")
     if entry is not None and msgt == MsgType.PORT_SEND and entry.urefs >= param.UREFS_MAX:

@@ -519,3 +519,27 @@ def test_mach_port_set_mscount_needs_receive_right(k, new_task):
         with pytest.raises(KernError) as e:
             fn(t.itk_space, d, 1)
         assert code(e) == K.KERN_INVALID_RIGHT
+
+
+def test_P6_3_send_right_not_merged_into_a_send_once_name():
+    """Found by the port state machine: inserting a send right under a name that holds
+    a send-once right for the same port fails with KERN_NAME_EXISTS instead of merging."""
+    from normach import Cluster, KernError, KernReturn, MsgType, PortRight, mach
+    with Cluster() as c:
+        task = c.task_create()
+        rcv = mach.mach_port_allocate(task, PortRight.RECEIVE)
+        so = mach.mach_port_extract_right(task, rcv, MsgType.MAKE_SEND_ONCE)
+        mach.mach_port_insert_right(task, 0x20000400, so, MsgType.MOVE_SEND_ONCE)
+        send = mach.mach_port_extract_right(task, rcv, MsgType.MAKE_SEND)
+        try:
+            mach.mach_port_insert_right(task, 0x20000400, send, MsgType.MOVE_SEND)
+            raise AssertionError("merged")
+        except KernError as e:
+            assert e.code == KernReturn.KERN_NAME_EXISTS
+        assert mach.mach_port_type(task, 0x20000400) == int(mach_types_so())
+        assert c.audit() == []
+
+
+def mach_types_so():
+    from normach import PortType
+    return PortType.SEND_ONCE
