@@ -53,10 +53,10 @@ def run(prog: str, args: tuple, nodes: int, node: int, timeout: float | None) ->
 @click.argument("sources", nargs=-1, required=True, type=click.UNPROCESSED)
 def cc(output: str, sources: tuple) -> None:
     """Build a guest program with the system C compiler and the guest runtime."""
-    from ..guest.build import compile_program
+    from ..guest.build import GuestBuildError, compile_program
     try:
         compile_program(output, list(sources))
-    except Exception as e:          # the compiler's diagnostics are in the message
+    except GuestBuildError as e:    # the compiler's diagnostics are in the message
         raise click.ClickException(str(e))
 
 
