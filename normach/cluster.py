@@ -169,14 +169,10 @@ class Program:
 def _load_program(prog: str) -> bytes:
     """The ELF image of `prog`: a path to an executable, or C sources (built first)."""
     if prog.endswith(".c"):
-        import hashlib
         import tempfile
         from .guest.build import compile_program
-        src = open(prog, "rb").read()
-        key = hashlib.sha256(src).hexdigest()[:16]
-        out = os.path.join(tempfile.gettempdir(), f"normach-{key}-{os.path.basename(prog)[:-2]}")
-        if not os.path.exists(out):
-            compile_program(out, [prog])
+        out = os.path.join(tempfile.mkdtemp(prefix="normach-"), os.path.basename(prog)[:-2])
+        compile_program(out, [prog])          # raises GuestBuildError with the diagnostics
         prog = out
     try:
         with open(prog, "rb") as f:

@@ -32,6 +32,7 @@ def run(prog: str, args: tuple, nodes: int, node: int, timeout: float | None) ->
     Its console output goes to stdout; its exit status becomes normach's.
     """
     from .. import Cluster, KernError
+    from ..guest.build import GuestBuildError
     try:
         with Cluster(nodes=nodes) as c:
             p = c.spawn(prog, args=list(args), node=node,
@@ -43,7 +44,7 @@ def run(prog: str, args: tuple, nodes: int, node: int, timeout: float | None) ->
                 sys.exit(124)
             if p.reason:
                 click.echo(f"normach: {prog}: {p.reason}", err=True)
-    except KernError as e:
+    except (KernError, GuestBuildError) as e:
         raise click.ClickException(f"{prog}: {e}")
     sys.exit(status)
 
