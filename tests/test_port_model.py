@@ -226,8 +226,8 @@ class Model:
                 err = K.KERN_NAME_EXISTS if e is not None else None
             else:
                 _oname, other = self.rev(ti, port)
-                if e is not None and e.obj is not port:
-                    err = K.KERN_NAME_EXISTS
+                if e is not None and (e.obj is not port or e.bits & SO):
+                    err = K.KERN_NAME_EXISTS        # send-once names stand alone (P6.3)
                 elif other is not None and other is not e:
                     err = K.KERN_RIGHT_EXISTS
                 elif (not copyout and e is not None and msgt == T.PORT_SEND and e.bits & S

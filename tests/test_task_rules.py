@@ -1,12 +1,17 @@
 """Task rules T7.6-T7.10 and the §3.4 rows for task_* (spec §3.3 E3.1, §3.4, §7.2)."""
 
+import dataclasses
+
 import pytest
 
 from normach import KernError, KernReturn, TaskSpecialPort, VMInherit, mach
-from normach.mach_types import ThreadRunState
+from normach.kern.thread import X86ThreadState64
+from normach.mach_types import ThreadRunState, ThreadStateFlavor
+from spin import spin_state
 
 K = KernReturn
 P = 4096
+GPRS = [f.name for f in dataclasses.fields(X86ThreadState64)]
 SP = TaskSpecialPort
 
 
@@ -22,6 +27,13 @@ def run_state(th):
 
 def suspend_count(t):
     return mach.task_info(t, 1)["suspend_count"]
+
+
+def spinning_thread(t):
+    """A thread of `t` with a state that really runs (`jmp .`), still suspended (T7.1)."""
+    th = mach.thread_create(t)
+    mach.thread_set_state(th, ThreadStateFlavor.x86_THREAD_STATE64, spin_state(t))
+    return th
 
 
 def free_count(t):
@@ -110,7 +122,7 @@ def test_T7_7_calls_on_terminated_task_are_invalid_argument(dead_task, call):
 
 
 def test_T7_7_terminate_terminates_all_threads(task):
-    ths = [mach.thread_create(task) for _ in range(3)]
+    ths = [spinning_thread(task)] + [mach.thread_create(task) for _ in range(2)]
     mach.thread_resume(ths[0])
     mach.task_terminate(task)
     for th in ths:
@@ -237,7 +249,7 @@ def test_T7_6_resume_at_zero_is_failure(task):
 
 
 def test_T7_6_suspend_holds_running_threads(task):
-    th = mach.thread_create(task)
+    th = spinning_thread(task)
     mach.thread_resume(th)
     assert run_state(th) == ThreadRunState.RUNNING
     mach.task_suspend(task)
@@ -519,13 +531,17 @@ def test_parent_port_changes_after_fork_do_not_affect_child(cluster, task):
 
 def test_mach_fork_recipe(cluster, task):
     """§7.4: fresh bootstrap in the parent, fork, restore, child thread gets the parent's state."""
-    from normach import ThreadStateFlavor as F
+    F = ThreadStateFlavor
     real_boot, fresh = cluster.task_create(), cluster.task_create()
     mach.task_set_special_port(task, SP.BOOTSTRAP, real_boot)
     pth = mach.thread_create(task)
-    mach.thread_set_state(pth, F.x86_THREAD_STATE64, list(range(1, 24)))
+    # the parent's code and stack pages (`jmp .`); every other register a distinct value
+    regs = {n: i for i, n in enumerate(GPRS, 1) if n not in ("rip", "rsp", "rflags", "cs",
+                                                              "fs", "gs")}
+    state = spin_state(task, **regs)
+    mach.thread_set_state(pth, F.x86_THREAD_STATE64, state)
     mach.task_set_special_port(task, SP.BOOTSTRAP, fresh)
-    child = mach.task_create(task, True)
+    child = mach.task_create(task, True)        # inherits the pages at the same addresses
     mach.task_set_special_port(task, SP.BOOTSTRAP, real_boot)
     cth = mach.thread_create(child)
     mach.thread_set_state(cth, F.x86_THREAD_STATE64,
@@ -533,5 +549,6 @@ def test_mach_fork_recipe(cluster, task):
     mach.thread_resume(cth)
     assert mach.task_get_special_port(child, SP.BOOTSTRAP).port is fresh.port
     assert mach.task_get_special_port(task, SP.BOOTSTRAP).port is real_boot.port
-    assert mach.thread_get_state(cth, F.x86_THREAD_STATE64).to_words() == list(range(1, 24))
+    assert mach.thread_get_state(cth, F.x86_THREAD_STATE64).to_words() == state.to_words()
     assert run_state(cth) == ThreadRunState.RUNNING
+    assert mach.vm_read(child, state.rip, 2) == b"\xeb\xfe"

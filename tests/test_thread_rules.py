@@ -7,6 +7,7 @@ import pytest
 from normach import KernError, KernReturn, ThreadStateFlavor, mach
 from normach.kern.thread import X86FloatState64, X86ThreadState64
 from normach.mach_types import ThreadRunState
+from spin import spin_state
 
 K = KernReturn
 F = ThreadStateFlavor
@@ -30,6 +31,16 @@ def info(th):
 def sample_thread_state(seed=0) -> X86ThreadState64:
     vals = [((i + 1 + seed) * 0x0123_4567_89AB_CDEF) & U64 for i in range(NWORDS_THREAD)]
     return X86ThreadState64(**dict(zip(GPRS, vals)))
+
+
+SPIN_FIXED = ("rip", "rsp", "rflags", "cs", "fs", "gs")     # what spin_state sets up
+
+
+def sample_spin_state(task, seed=0) -> X86ThreadState64:
+    """A state that really runs (`jmp .` in `task`), sample values in every other register."""
+    regs = {n: v for n, v in dataclasses.asdict(sample_thread_state(seed)).items()
+            if n not in SPIN_FIXED}
+    return spin_state(task, **regs)
 
 
 def sample_float_state() -> X86FloatState64:
@@ -57,7 +68,8 @@ def test_T7_1_thread_created_suspended(thread):
     assert i["run_state"] == ThreadRunState.STOPPED
 
 
-def test_T7_1_thread_runs_after_resume(thread):
+def test_T7_1_thread_runs_after_resume(task, thread):
+    mach.thread_set_state(thread, F.x86_THREAD_STATE64, spin_state(task))
     mach.thread_resume(thread)
     i = info(thread)
     assert i["suspend_count"] == 0
@@ -316,11 +328,18 @@ def test_T7_4_state_copied_between_threads_of_different_tasks(task):
     assert mach.thread_get_state(b, F.x86_THREAD_STATE64) == sample_thread_state(3)
 
 
-def test_T7_4_state_kept_across_suspend_resume(thread):
-    mach.thread_set_state(thread, F.x86_THREAD_STATE64, sample_thread_state())
+def test_T7_4_state_kept_across_suspend_resume(task, thread):
+    """The thread really runs in between (`jmp .` changes no register, flag or xmm)."""
+    st = sample_spin_state(task)
+    mach.thread_set_state(thread, F.x86_THREAD_STATE64, st)
+    mach.thread_set_state(thread, F.x86_FLOAT_STATE64, sample_float_state())
     mach.thread_resume(thread)
     mach.thread_suspend(thread)
-    assert mach.thread_get_state(thread, F.x86_THREAD_STATE64) == sample_thread_state()
+    assert mach.thread_get_state(thread, F.x86_THREAD_STATE64) == st
+    fs = mach.thread_get_state(thread, F.x86_FLOAT_STATE64)
+    assert (fs.xmm, fs.mxcsr) == (sample_float_state().xmm, sample_float_state().mxcsr)
+    mach.thread_resume(thread)
+    assert mach.thread_get_state(thread, F.x86_THREAD_STATE64) == st     # taken while running
 
 
 @pytest.mark.parametrize("flavor", [0, 1, 3, 6, 99, -1, 1 << 64, None, "x86_THREAD_STATE64"])
@@ -452,8 +471,10 @@ def test_T7_5_terminate_shrinks_task_threads(task):
     assert mach.task_info(task, 1)["thread_count"] == 0
 
 
-def test_T7_5_terminate_running_thread(thread):
+def test_T7_5_terminate_running_thread(task, thread):
+    mach.thread_set_state(thread, F.x86_THREAD_STATE64, spin_state(task))
     mach.thread_resume(thread)
+    assert info(thread)["run_state"] == ThreadRunState.RUNNING
     mach.thread_terminate(thread)
     assert code_of(mach.thread_info, thread, 3) == K.KERN_TERMINATED
 
@@ -498,11 +519,13 @@ def test_T7_5_terminate_suspended_thread(thread):
 
 def test_T7_5_terminate_one_thread_leaves_others(task):
     a, b = mach.thread_create(task), mach.thread_create(task)
-    mach.thread_set_state(b, F.x86_THREAD_STATE64, sample_thread_state())
+    st = sample_spin_state(task)
+    mach.thread_set_state(b, F.x86_THREAD_STATE64, st)
     mach.thread_terminate(a)
     mach.thread_resume(b)
     assert info(b)["run_state"] == ThreadRunState.RUNNING
-    assert mach.thread_get_state(b, F.x86_THREAD_STATE64) == sample_thread_state()
+    assert mach.thread_get_state(b, F.x86_THREAD_STATE64) == st
+    assert [h.port for h in mach.task_threads(task)] == [b.port]
 
 
 def test_T7_5_terminated_thread_does_not_reappear_after_task_resume(task):
