@@ -15,6 +15,8 @@ UREFS_MAX = 65535                   # MACH_PORT_UREFS_MAX (P6.4)
 SPACE_MAX_ENTRIES = 1 << 16         # names a port space may hold before KERN_NO_SPACE
 NAME_GEN_BITS = 8                   # low bits of a port name: generation number (P6.2)
 
+CPU_TIME_SLICE_MS = 10             # a CPU runs this long before a waiting CPU of its node gets a turn
+
 TASK_PORT_REGISTER_MAX = 3          # mach_ports_register slots (T7.10)
 LEDGER_VM_DEFAULT = 1 << 40         # default ledger limit on a task's virtual memory, bytes
 LEDGER_THREADS_DEFAULT = 1024       # default ledger limit on a task's thread count

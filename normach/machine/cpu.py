@@ -169,11 +169,18 @@ class CPU:
                 with k.lock:
                     if not self._park():
                         break
+                    self._set_mode(KERNEL)
+                self.machine.token.acquire(self)
+                with k.lock:
+                    if not (th.active and th.runnable and th.has_state):
+                        self.machine.token.release(self)
+                        continue
                     self._load()
                     rip = th.state[ThreadStateFlavor.x86_THREAD_STATE64].rip
                     self._set_mode(GUEST)
                 err = self._emulate(rip)
                 self._set_mode(KERNEL)
+                self.machine.token.release(self)
                 with k.lock:
                     if not self.load_pending:
                         regs.save(self.uc, th.state)
@@ -261,6 +268,8 @@ class CPU:
         self._set_mode(KERNEL)
         args = regs.syscall_args(uc)
         self.restart = False
+        if trap.blocking:                   # another CPU may run while this one waits
+            self.machine.token.release(self)
         with self.kernel.lock:
             if trap.blocking:           # registers stay in the CPU; save_state reads them
                 self.mode = BLOCKED
@@ -270,6 +279,9 @@ class CPU:
             except Exception as e:                 # a kernel bug: never the guest's fault
                 self._panic(e, f"trap {trap.name}")
                 result = int(KernReturn.KERN_FAILURE)
+        if trap.blocking:
+            self.machine.token.acquire(self)
+        with self.kernel.lock:
             self._return_to_guest(uc, result)
 
     def _panic(self, exc: Exception, where: str) -> None:
@@ -297,6 +309,13 @@ class CPU:
         self._set_mode(GUEST)
         if must_stop:
             uc.emu_stop()
+
+    def preempt(self) -> None:
+        """The time slice is over and another CPU waits: stop at the next block."""
+        with self.lock:
+            running = self.mode == GUEST
+        if running:
+            self.uc.emu_stop()
 
     def _interrupt(self, uc, intno, _ud) -> None:
         rip = uc.reg_read(UC_X86_REG_RIP)

@@ -10,13 +10,15 @@ from __future__ import annotations
 import collections
 
 from .cpu import CPU
+from .token import Token
 
 
 class Machine:
-    """Fields (kernel lock): cpus_by_pmap {Pmap: [CPU]}."""
+    """Fields (kernel lock): cpus_by_pmap {Pmap: [CPU]}; token: who executes guest code."""
 
     def __init__(self, kernel):
         self.kernel = kernel
+        self.token = Token()
         self.cpus_by_pmap: dict = collections.defaultdict(list)
         self.cpus_started = 0
         self.threads: list = []            # OS threads of every CPU started (joined at shutdown)
