@@ -62,18 +62,25 @@ class Token:
 
     # -- preemption ---------------------------------------------------------------------
     def _start_ticker(self) -> None:
-        if self._ticker is None:
+        with self.cond:
+            if self._ticker is not None:
+                return
             self._ticker = threading.Thread(target=self._tick, daemon=True, name="token-ticker")
-            self._ticker.start()
+        self._ticker.start()
 
     def _tick(self) -> None:
-        """Stop a holder that has run a whole slice while others wait."""
+        """Stop a holder that has run a whole slice while others wait; end when idle."""
         slice_s = param.CPU_TIME_SLICE_MS / 1000.0
+        idle = 0
         while True:
             time.sleep(slice_s)
             with self.cond:
                 holder, waiting = self.holder, bool(self.queue)
                 overdue = holder is not None and time.monotonic() - self.since >= slice_s
+                idle = idle + 1 if holder is None and not waiting else 0
+                if idle >= 50:                      # half a second with no CPU: stop ticking
+                    self._ticker = None
+                    return
             if waiting and overdue:
                 self.preemptions += 1
                 holder.preempt()
