@@ -93,6 +93,11 @@ def _mp(fn):
     return getattr(mach_port, fn)
 
 
+def _norma(fn):
+    from ..norma import node
+    return getattr(node, fn)
+
+
 def _exc(fn):
     from . import exception
     return getattr(exception, fn)
@@ -109,7 +114,7 @@ def _lazy(getter, fn):
 # -- mach (2000): ids as positioned in OSF MK mach.defs --------------------------------
 _I, _B, _P = "int", "bool", "port"
 routine(2001, "task_create", "task", [("inherit_memory", _B)], ["task"],
-        lambda t, inherit: _task.task_create(t, bool(inherit)))
+        lambda t, inherit: _task.task_create_routine(t, bool(inherit)))
 routine(2004, "vm_region", "vm_task", [("address", _I)], ["record"], _lazy(_vm, "vm_region"))
 routine(2008, "task_terminate", "task", [], [], _task.task_terminate)
 routine(2011, "task_threads", "task", [], ["threads"], _task.task_threads)
@@ -191,6 +196,17 @@ routine(2603, "task_set_exception_ports", "task", [("exception_mask", _I), ("new
         ("behavior", _I), ("new_flavor", _I)], [], _lazy(_exc, "task_set_exception_ports"))
 routine(2604, "thread_set_exception_ports", "thread", [("exception_mask", _I), ("new_port", _P),
         ("behavior", _I), ("new_flavor", _I)], [], _lazy(_exc, "thread_set_exception_ports"))
+
+# -- mach_norma (555000) -------------------------------------------------------------------
+routine(555001, "task_set_child_node", "task", [("child_node", _I)], [],
+        _lazy(_norma, "task_set_child_node"))
+routine(555002, "norma_node_self", "host", [], ["int32"], _lazy(_norma, "norma_node_self"))
+routine(555007, "norma_get_special_port", "host_priv", [("node", _I), ("which", _I)], [_P],
+        _lazy(_norma, "norma_get_special_port"))
+routine(555008, "norma_set_special_port", "host_priv", [("which", _I), ("port", _P)], [],
+        _lazy(_norma, "norma_set_special_port"))
+routine(555012, "norma_port_location_hint", "task", [("port", _P)], ["int32"],
+        _lazy(_norma, "norma_port_location_hint"))
 
 # -- normach extension (resource limits), outside the MIG ranges --------------------------
 routine(2999, "task_set_limits", "task", [("vm_max", _I), ("threads_max", _I)], [],

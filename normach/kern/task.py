@@ -105,6 +105,22 @@ def task_create(parent: Task | None, inherit_memory: bool, kernel=None, name: st
     return child
 
 
+def task_create_routine(parent: Task, inherit_memory: bool) -> Task:
+    """The task_create kernel call: local, unless the parent's child_node says
+    otherwise (N1.8), in which case it is norma_task_create to that node.
+
+    Raises: as task_create; KERN_FAILURE for a remote child node until remote
+    task creation exists on this kernel.
+    """
+    node = parent.child_node
+    if node in (-1, parent.kernel.node):
+        return task_create(parent, inherit_memory)
+    remote = getattr(parent.kernel, "norma_remote", None)
+    if remote is None:
+        raise KernError(KERN.KERN_FAILURE, f"remote task creation on node {node} is not available")
+    return remote.task_create(parent, inherit_memory, node)
+
+
 def task_terminate(task: Task) -> None:
     """Terminate `task` (T7.7): threads, port space, inherited rights, map.
 
