@@ -60,3 +60,12 @@ def test_checksum_is_deterministic(built):
 def test_programs_are_found():
     assert {"vm_basic", "fork_recipe", "msg_pingpong", "threads_counter", "cow_after_create",
             "exc_handler"} <= set(PROGRAMS), os.listdir(ROOT)
+
+
+@pytest.mark.parametrize("node", [0, 2])
+def test_norma_node_calls_from_a_guest_on_each_node(built, node):
+    with Cluster(nodes=3, phys_bytes=16 << 20) as c:
+        p = c.spawn(built("norma_node"), args=[str(node)], node=node)
+        status = c.wait(p, timeout=60)
+        assert (status, p.reason) == (0, ""), c.output(p)
+        assert c.audit() == []

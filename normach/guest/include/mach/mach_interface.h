@@ -114,4 +114,16 @@ kern_return_t mach_port_set_attributes(ipc_space_t task, mach_port_name_t name,
                                        mach_port_flavor_t flavor, mach_port_info_t port_info,
                                        mach_msg_type_number_t port_infoCnt);
 
+/* mach_norma (spec §1.1) */
+kern_return_t task_set_child_node(task_t target_task, int child_node);
+kern_return_t norma_node_self(host_t host, int *node);
+kern_return_t norma_get_special_port(host_priv_t host_priv, int node, int which,
+                                     mach_port_t *port);
+kern_return_t norma_set_special_port(host_priv_t host_priv, int which, mach_port_t port);
+kern_return_t norma_port_location_hint(task_t task, mach_port_t port, int *node);
+#define NORMA_DEVICE_PORT 1
+#define NORMA_HOST_PORT 2
+#define NORMA_HOST_PRIV_PORT 3
+#define NORMA_NAMESERVER_PORT 11
+
 #endif /* _MACH_MACH_INTERFACE_H_ */
