@@ -28,6 +28,23 @@ class Cluster:
         self.kernels = [Kernel(i, nodes, phys_bytes) for i in range(nodes)]
         self.closed = False
         self._consoles: dict = {}
+        self._endpoints: list = []
+        if nodes > 1:
+            self._start_dipc()
+
+    def _start_dipc(self) -> None:
+        """Connect the nodes: one transport endpoint and one DIPC layer per node (inproc)."""
+        from .dipc.net import DipcNet
+        from .dipc.node import Dipc
+        from .transport.endpoint import Endpoint
+        tag = f"{os.getpid()}-{id(self):x}"
+        addresses = {k.node: f"inproc://normach-{tag}-{k.node}" for k in self.kernels}
+        for k in self.kernels:
+            net = DipcNet(None)
+            peers = {n: a for n, a in addresses.items() if n != k.node}
+            net.endpoint = Endpoint(k.node, addresses[k.node], peers, net.handle)
+            net.attach(Dipc(k, net))
+            self._endpoints.append(net.endpoint)
 
     def __enter__(self) -> "Cluster":
         return self
@@ -69,11 +86,13 @@ class Cluster:
             self._consoles[node] = ConsoleServer(self, node)
         return self._consoles[node]
 
-    def spawn(self, prog: str, args=(), node: int = 0, env=(), sink=None) -> "Program":
+    def spawn(self, prog: str, args=(), node: int = 0, env=(), sink=None,
+              suspended: bool = False) -> "Program":
         """Load and start a guest program on `node`: an ELF path, or C sources to build.
 
         Its console output is collected (and passed to `sink(bytes)` as it
-        arrives); `wait` gives its exit status.
+        arrives); `wait` gives its exit status.  With `suspended` its first
+        thread waits for `resume` (to give the task rights before it runs).
         Raises: KernError KERN_INVALID_ARGUMENT (not a program), and the codes of task creation.
         """
         from .servers.console import Output
@@ -94,8 +113,15 @@ class Cluster:
                 raise
             task.itk_bootstrap = console.take()
             handle = Task(ipc_port_make_send(task.itk_self))
-            thread_resume(thread)
-        return Program(handle, task, out, node)
+            if not suspended:
+                thread_resume(thread)
+        return Program(handle, task, out, node, thread)
+
+    def resume(self, program: "Program") -> None:
+        """Start a program spawned with `suspended=True`."""
+        from .kern.thread import thread_resume
+        with self.kernel(program.node).lock:
+            thread_resume(program.thread)
 
     def wait(self, program: "Program", timeout: float | None = None) -> int:
         """Wait for the program's task to end; returns its exit status.
@@ -142,6 +168,8 @@ class Cluster:
             k.machine.join()
         for console in self._consoles.values():
             console.thread.join(5.0)
+        for ep in self._endpoints:
+            ep.close()
 
     def __repr__(self) -> str:
         return f"<Cluster {len(self.kernels)} nodes, {sum(len(k.tasks) for k in self.kernels)} tasks>"
@@ -150,11 +178,12 @@ class Cluster:
 class Program:
     """A guest program started by `Cluster.spawn`: its task and console output."""
 
-    def __init__(self, task_handle, task, out, node: int):
+    def __init__(self, task_handle, task, out, node: int, thread=None):
         self.task_handle = task_handle
         self.task = task
         self.out = out
         self.node = node
+        self.thread = thread
 
     @property
     def reason(self) -> str:

@@ -68,6 +68,8 @@ def _copyin_poly(value, disp, space_of):
     """A (port, received type) for a port argument given as handle, name or null."""
     if value is None or (isinstance(value, int) and value == 0):
         return None, 0
+    if isinstance(value, _Held):
+        return value.port, value.msgt
     if isinstance(value, Port):
         return _copyin_handle(value, disp)
     if isinstance(value, int) and not isinstance(value, bool):
@@ -79,12 +81,53 @@ def _copyin_poly(value, disp, space_of):
     raise KernError(K.MACH_SEND_INVALID_RIGHT, f"{value!r} is not a port")
 
 
+def _cross_node(args, r: Routine, target_kernel) -> list:
+    """Rights given as handles of another node's ports travel there first (DIPC).
+
+    Each such handle's right is taken out on its own node and exported; the
+    argument becomes a (uid, type) pair imported under the target's lock.
+    """
+    out, it = [], iter(args)
+    for _pname, kind in r.params:
+        value = next(it)
+        disp = next(it) if kind == "poly" else MsgType.COPY_SEND
+        if kind in ("port", "poly") and isinstance(value, Port) and value.port is not None \
+                and value.port.kernel is not target_kernel:
+            value = _export_handle(value, disp)
+        elif kind == "ports" and isinstance(value, (list, tuple)):
+            value = [_export_handle(v, disp) if isinstance(v, Port) and v.port is not None
+                     and v.port.kernel is not target_kernel else v for v in value]
+        out += [value, disp] if kind == "poly" else [value]
+    return out
+
+
+class _InTransit:
+    """A right on its way from one node to another (uid and received type)."""
+
+    def __init__(self, uid, msgt):
+        self.uid, self.msgt = uid, msgt
+
+
+def _export_handle(h: Port, disp: int) -> _InTransit:
+    src = h.port.kernel
+    if src.remote is None:
+        raise KernError(K.MACH_SEND_INVALID_RIGHT, "the port's node is not connected")
+    with src.lock:
+        port, msgt = _copyin_handle(h, disp)
+        if msgt == MsgType.PORT_RECEIVE:
+            from .ipc.kmsg import ipc_object_destroy
+            ipc_object_destroy(port, msgt)
+            raise KernError(K.MACH_SEND_INVALID_RIGHT, "receive rights do not move between nodes yet")
+        return _InTransit(src.remote.export_right(port, msgt), msgt)
+
+
 def _space_of(target_port):
     def get():
         task = target_port.kobject
         if target_port.kotype != "task" or task is None or not task.active:
             raise KernError(K.MACH_SEND_INVALID_RIGHT, "names need a live target task")
         return task.itk_space
+    get.kernel = target_port.kernel
     return get
 
 
@@ -129,22 +172,53 @@ def _out(kind: str, value):
 
 # -- the generic call ----------------------------------------------------------------------
 
+def _target_kernel_of(space_of):
+    return space_of.kernel
+
+
+def _import_in_transit(args, held: list, space_of) -> None:
+    """Turn rights arriving from another node into local rights first, so that a
+    failure later releases them like any other right the call holds."""
+    def imp(v):
+        if isinstance(v, _InTransit):
+            port = space_of.kernel.remote.import_right(v.uid, v.msgt)
+            held.append((port, v.msgt))
+            return _Held(port, v.msgt)
+        return v
+    for i, v in enumerate(args):
+        if isinstance(v, list):
+            args[i] = [imp(x) for x in v]
+        else:
+            args[i] = imp(v)
+
+
+class _Held:
+    """A right the call already holds (imported from another node)."""
+
+    def __init__(self, port, msgt):
+        self.port, self.msgt = port, msgt
+
+
 def _call(r: Routine, target, args):
     port = _target_port(target)
     kernel = port.kernel
+    args = _cross_node(args, r, kernel) if kernel.remote is not None else list(args)
     with kernel.lock:
-        obj = convert_target(port, r.target)
         params, held, it = [], [], iter(args)
         try:
+            _import_in_transit(args, held, _space_of(port))
+            obj = convert_target(port, r.target)
             for pname, kind in r.params:
                 value = next(it)
                 if kind == "poly":
                     p, t = _copyin_poly(value, next(it), _space_of(port))
-                    held.append((p, t))
+                    if not isinstance(value, _Held):
+                        held.append((p, t))
                     params += [p, t]
                 elif kind == "port":
                     p, t = _copyin_poly(value, MsgType.COPY_SEND, _space_of(port))
-                    held.append((p, t))
+                    if not isinstance(value, _Held):
+                        held.append((p, t))
                     params.append(p)
                 elif kind == "ports":
                     if not isinstance(value, (list, tuple)):
@@ -152,7 +226,8 @@ def _call(r: Routine, target, args):
                     ps = []
                     for v in value:
                         ps.append(_copyin_poly(v, MsgType.COPY_SEND, _space_of(port)))
-                        held.append(ps[-1])
+                        if not isinstance(v, _Held):
+                            held.append(ps[-1])
                     params.append([p for p, _t in ps])
                 else:
                     params.append(value)

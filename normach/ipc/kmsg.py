@@ -235,6 +235,8 @@ def ipc_kmsg_deliver(kmsg: Kmsg) -> None:
         ipc_kmsg_destroy(kmsg)
     elif dest.kernel_receive:
         _kobject_call(kmsg)
+    elif dest.proxy is not None:
+        dest.kernel.remote.forward(kmsg)          # DIPC: the receiver is on another node
     else:
         ipc_kmsg_enqueue(dest, kmsg)
 

@@ -41,6 +41,7 @@ SEND_INTERRUPT / RCV_INTERRUPT (no signals), SEND_CANCEL and RCV_NOTIFY
 
 from __future__ import annotations
 
+from .. import param
 from ..kern.errors import (MACH_MSG_IPC_SPACE, MACH_MSG_VM_SPACE, KernError,
                            KernReturn)
 from ..mach_types import MACH_PORT_DEAD, MACH_PORT_NULL, CopyOption, MsgOption, MsgType, PortType
@@ -158,7 +159,23 @@ def step_check_rights(space, msg, dest_died: bool):
             raise _err(KernReturn.MACH_SEND_INVALID_RIGHT, hex(name))
     entry = space.lookup(dest)
     port = entry.object if entry is not None else None
+    if port_valid(port) and port.proxy is not None and _moves_receive(msg):
+        raise _err(KernReturn.MACH_SEND_INVALID_RIGHT,
+                   "receive rights do not move between nodes yet (D5.13)")
+    if port_valid(port) and port.proxy is not None and _ool_bytes(msg) > param.DIPC_MAX_OOL_BYTES:
+        raise _err(KernReturn.MACH_SEND_NO_BUFFER,
+                   f"more than {param.DIPC_MAX_OOL_BYTES} bytes out of line to another node")
     return port if port_valid(port) else None
+
+
+def _ool_bytes(msg) -> int:
+    return sum((len(i.data) if i.data is not None else i.size) for i in msg.body
+               if isinstance(i, OOLDesc))
+
+
+def _moves_receive(msg) -> bool:
+    return msg.local_disp == MsgType.MOVE_RECEIVE or any(
+        disp == MsgType.MOVE_RECEIVE for _name, disp in _body_names(msg))
 
 
 def _must_wait(port, msg) -> bool:

@@ -114,6 +114,7 @@ class Port:
         self.nssync = 0
         self.pdrequest = None
         self.no_senders_callback = None
+        self.proxy = None          # (uid, node) when the receive right is on another node (DIPC)
         self.entries: set = set()
         self.cond = kernel.lock.condition()
         state.ports.add(self)
@@ -136,8 +137,12 @@ class Port:
         return entry.name if entry is not None else 0
 
     def is_remote(self) -> bool:
-        """Hook for DIPC proxies; always False on a single node."""
-        return False
+        """True for a DIPC proxy: the receive right lives on another node."""
+        return self.proxy is not None
+
+    def location_hint(self) -> int:
+        """The node where the receive right is believed to be (N1.30)."""
+        return self.proxy[1] if self.proxy is not None else self.kernel.node
 
     @property
     def msgcount(self) -> int:

@@ -32,6 +32,8 @@ def kernel_held_send_rights(kernel) -> collections.Counter:
     for (port, right), n in external_rights(kernel).items():
         if right == MsgType.PORT_SEND:
             c[port] += n
+    if kernel.remote is not None:
+        c.update(kernel.remote.held_send_rights())
     return c
 
 

@@ -53,6 +53,7 @@ class Kernel:
         self.host = Host(self, privileged=False)
         self.host_priv = Host(self, privileged=True)
         self.special_ports: dict = {}
+        self.remote = None                 # the DIPC layer (dipc/node.py) when there are nodes
         self.task_events = self.lock.condition()   # notified whenever a task terminates
         self.machine = Machine(self)
         with self.lock:
@@ -65,10 +66,13 @@ class Kernel:
         return kernel_held_send_rights(self)
 
     def kernel_held_sonce_rights(self):
-        """Counter {Port: n} of send-once rights held by Python handles (for audits)."""
+        """Counter {Port: n} of send-once rights held by handles or other nodes (audits)."""
         from .audit import handle_held_rights
         from ..mach_types import MsgType
-        return handle_held_rights(self, MsgType.PORT_SEND_ONCE)
+        c = handle_held_rights(self, MsgType.PORT_SEND_ONCE)
+        if self.remote is not None:
+            c.update(self.remote.held_sonce_rights())
+        return c
 
     def kernel_held_receive_rights(self):
         """Counter {Port: n} of receive rights held by Python handles (for audits)."""

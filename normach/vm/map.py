@@ -390,3 +390,23 @@ def vm_map_fork(parent: VMMap, child: VMMap) -> None:
             if obj is not None:
                 obj.deallocate()
             raise
+
+
+def vm_map_copy_read(copy: VMMapCopy) -> bytes:
+    """The bytes of memory in transit (an eager copy, for sending it off the node).
+
+    Conditions: kernel lock held.
+    """
+    kernel = copy.kernel
+    out = bytearray(copy.span)
+    for ce in copy.entries:
+        for off in range(0, ce.size, PAGE):
+            obj, o = ce.object, ce.offset + off
+            while obj is not None:
+                page = obj.page_get(o)
+                if page is not None:
+                    out[ce.start + off:ce.start + off + PAGE] = kernel.phys.frame_view(page.frame)
+                    break
+                o += obj.shadow_offset
+                obj = obj.shadow
+    return bytes(out[copy.offset:copy.offset + copy.size])

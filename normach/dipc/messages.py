@@ -1,0 +1,15 @@
+"""DIPC's protocol messages (ids 100-199), declared once."""
+
+from ..transport.protocol import declare
+
+dipc_msg = declare(100, "dipc_msg", [
+    ("uid", "list"),          # destination port uid [node, lid]
+    ("dest_type", "int"),     # received type of the right the message carries to it
+    ("reply_uid", "list"),    # reply port uid, [0, 0] for none
+    ("rtype", "int"),         # its received type, 0 for none
+    ("msg_id", "int"),        # msgh_id
+    ("body", "list"),         # items in network form (dipc/wire.py)
+    ("ool_sizes", "list"),    # sizes of the out-of-line regions, in order
+    ("ool", "raw"),           # their data, concatenated: one frame, never re-encoded
+])
+dipc_port_dead = declare(101, "dipc_port_dead", [("uid", "list")])

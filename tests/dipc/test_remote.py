@@ -1,0 +1,152 @@
+"""Ports across nodes on an embedded cluster (spec §5): proxies, rights and memory in
+messages, replies, dead names, and kernel calls that run on the target's home node."""
+
+import pathlib
+import threading
+
+import pytest
+
+from normach import (Cluster, KernError, KernReturn, Message, MsgOption, MsgType, Notify,
+                     OOLDesc, PortDesc, PortRight, PortType, mach)
+
+K = KernReturn
+PROGRAMS = pathlib.Path(__file__).parents[1] / "guest" / "programs"
+
+
+@pytest.fixture
+def c3():
+    c = Cluster(nodes=3, phys_bytes=16 << 20)
+    yield c
+    problems = c.audit()
+    c.close()
+    assert problems == [], "\n".join(problems)
+
+
+def _connect(sender, receiver, name=0x7003):
+    """A receive right in `receiver`, a send right to it under `name` in `sender`."""
+    rcv = mach.mach_port_allocate(receiver, PortRight.RECEIVE)
+    send = mach.mach_port_extract_right(receiver, rcv, MsgType.MAKE_SEND)
+    mach.mach_port_insert_right(sender, name, send, MsgType.MOVE_SEND)
+    return rcv, name
+
+
+def test_D5_2_a_right_to_a_remote_port_is_a_proxy_with_its_node(c3):
+    a, b = c3.task_create(node=0), c3.task_create(node=1)
+    rcv, name = _connect(a, b)
+    proxy = a.port.kobject.itk_space.lookup(name).object
+    assert proxy.proxy is not None and proxy.kernel is c3.kernels[0]
+    assert mach.norma_port_location_hint(a, name) == 1          # N1.30
+
+
+def test_D5_3_D5_4_message_with_rights_and_memory_crosses_nodes(c3):
+    a, b = c3.task_create(node=0), c3.task_create(node=1)
+    rcv, dest = _connect(a, b)
+    mine = mach.mach_port_allocate(a, PortRight.RECEIVE)
+    reply = mach.mach_port_allocate(a, PortRight.RECEIVE)
+    region = mach.vm_allocate(a, 0, 3 * 4096, True)
+    data = bytes((i * 7) & 0xFF for i in range(3 * 4096))
+    mach.vm_write(a, region, data)
+    mach.mach_msg_send(a, Message(remote_port=dest, remote_disp=MsgType.COPY_SEND, local_port=reply,
+                                  local_disp=MsgType.MAKE_SEND_ONCE, id=42,
+                                  body=[b"inline", 7, PortDesc(mine, MsgType.MAKE_SEND),
+                                        OOLDesc(region, 3 * 4096)]))
+    m = mach.mach_msg_receive(b, rcv, MsgOption.RCV_TIMEOUT, 5000)
+    assert m.id == 42 and m.body[0] == b"inline" and m.body[1] == 7
+    assert m.body[2].disposition == MsgType.PORT_SEND
+    ool = m.body[3]
+    assert mach.vm_read(b, ool.address, ool.size) == data
+    # the reply right and the send right both lead back to node 0
+    mach.mach_msg_send(b, Message(remote_port=m.remote_port, remote_disp=MsgType.MOVE_SEND_ONCE,
+                                  id=43, body=[b"answer"]))
+    r = mach.mach_msg_receive(a, reply, MsgOption.RCV_TIMEOUT, 5000)
+    assert (r.id, r.body[0]) == (43, b"answer")
+    mach.mach_msg_send(b, Message(remote_port=m.body[2].name, remote_disp=MsgType.COPY_SEND, id=44))
+    assert mach.mach_msg_receive(a, mine, MsgOption.RCV_TIMEOUT, 5000).id == 44
+
+
+def test_D5_5_messages_from_one_sender_arrive_in_order(c3):
+    a, b = c3.task_create(node=2), c3.task_create(node=0)
+    rcv, dest = _connect(a, b)
+    mach.mach_port_set_attributes(b, rcv, 1, 16)
+    got = []
+
+    def receive():
+        for _ in range(40):
+            got.append(mach.mach_msg_receive(b, rcv, MsgOption.RCV_TIMEOUT, 5000).id)
+
+    th = threading.Thread(target=receive)
+    th.start()
+    for i in range(40):
+        mach.mach_msg_send(a, Message(remote_port=dest, remote_disp=MsgType.COPY_SEND, id=i))
+    th.join(30)
+    assert got == list(range(40))
+
+
+def test_D5_3_third_node_right_reaches_the_principal(c3):
+    """A send right for a port on node 1, sent by node 0 to node 2, still reaches node 1."""
+    a, b, c = (c3.task_create(node=n) for n in range(3))
+    rcv_b, to_b = _connect(a, b, 0x7003)
+    rcv_c, to_c = _connect(a, c, 0x8003)
+    mach.mach_msg_send(a, Message(remote_port=to_c, remote_disp=MsgType.COPY_SEND, id=1,
+                                  body=[PortDesc(to_b, MsgType.COPY_SEND)]))
+    m = mach.mach_msg_receive(c, rcv_c, MsgOption.RCV_TIMEOUT, 5000)
+    mach.mach_msg_send(c, Message(remote_port=m.body[0].name, remote_disp=MsgType.COPY_SEND, id=2))
+    assert mach.mach_msg_receive(b, rcv_b, MsgOption.RCV_TIMEOUT, 5000).id == 2
+    assert mach.norma_port_location_hint(c, m.body[0].name) == 1
+
+
+def test_D5_8_send_to_a_dead_remote_port_succeeds_then_the_name_is_dead(c3):
+    a, b = c3.task_create(node=0), c3.task_create(node=1)
+    rcv, dest = _connect(a, b)
+    notify = mach.mach_port_allocate(a, PortRight.RECEIVE)
+    mach.mach_port_request_notification(a, dest, Notify.DEAD_NAME, 1, notify,
+                                        MsgType.MAKE_SEND_ONCE)
+    mach.mach_port_destroy(b, rcv)
+    mach.mach_msg_send(a, Message(remote_port=dest, remote_disp=MsgType.COPY_SEND, id=5))
+    n = mach.mach_msg_receive(a, notify, MsgOption.RCV_TIMEOUT, 5000)
+    assert n.id == Notify.DEAD_NAME
+    assert mach.mach_port_type(a, dest) & PortType.DEAD_NAME
+    with pytest.raises(KernError) as e:
+        mach.mach_msg_send(a, Message(remote_port=dest, remote_disp=MsgType.COPY_SEND, id=6))
+    assert e.value.code == K.MACH_SEND_INVALID_DEST
+
+
+def test_D5_13_receive_rights_do_not_move_between_nodes_yet(c3):
+    a, b = c3.task_create(node=0), c3.task_create(node=1)
+    rcv, dest = _connect(a, b)
+    mine = mach.mach_port_allocate(a, PortRight.RECEIVE)
+    with pytest.raises(KernError) as e:
+        mach.mach_msg_send(a, Message(remote_port=dest, remote_disp=MsgType.COPY_SEND,
+                                      body=[PortDesc(mine, MsgType.MOVE_RECEIVE)]))
+    assert e.value.code == K.MACH_SEND_INVALID_RIGHT
+    assert mach.mach_port_type(a, mine) & PortType.RECEIVE        # the sender keeps it
+
+
+def test_P6_18_kernel_call_message_to_a_remote_task_port_runs_there(c3):
+    a, victim = c3.task_create(node=0), c3.task_create(node=2)
+    mach.mach_port_insert_right(a, 0x9003, victim, MsgType.COPY_SEND)
+    reply = mach.mach_port_allocate(a, PortRight.RECEIVE)
+    r = mach.mach_msg(a, Message(remote_port=0x9003, remote_disp=MsgType.COPY_SEND,
+                                 local_port=reply, local_disp=MsgType.MAKE_SEND_ONCE, id=2021,
+                                 body=[0, 8192, 1]),
+                      MsgOption.SEND_MSG | MsgOption.RCV_MSG | MsgOption.RCV_TIMEOUT, reply, 5000)
+    code, address = r.body
+    assert code == 0
+    assert mach.vm_region(victim, address).size == 8192
+
+
+def test_kernel_calls_from_a_guest_run_on_the_targets_home_node(c3, tmp_path):
+    """A guest on node 0 does vm_read, vm_write and thread_create on a task of node 2."""
+    from normach.guest.build import compile_program
+    exe = str(tmp_path / "remote_vm")
+    compile_program(exe, [str(PROGRAMS / "remote_vm.c")])
+    other = c3.task_create(node=2)
+    addr = mach.vm_allocate(other, 0, 4096, True)
+    mach.vm_write(other, addr, b"far away")
+    p = c3.spawn(exe, args=[str(0x5503), str(addr), "far away"], node=0, suspended=True)
+    mach.mach_port_insert_right(p.task_handle, 0x5503, other, MsgType.COPY_SEND)   # a proxy
+    c3.resume(p)
+    status = c3.wait(p, timeout=60)
+    assert (status, p.reason) == (0, ""), c3.output(p)
+    assert mach.vm_read(other, addr + 64, 17) == b"written from afar"
+    assert len(mach.task_threads(other)) == 1
