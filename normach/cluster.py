@@ -43,8 +43,8 @@ class Cluster:
             net = DipcNet(None)
             peers = {n: a for n, a in addresses.items() if n != k.node}
             net.endpoint = Endpoint(k.node, addresses[k.node], peers, net.handle)
-            net.attach(Dipc(k, net))
-            self._endpoints.append(net.endpoint)
+            net.attach(Dipc(k, net), peers)
+            self._endpoints.append(net)
 
     def __enter__(self) -> "Cluster":
         return self

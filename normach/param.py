@@ -15,6 +15,9 @@ UREFS_MAX = 65535                   # MACH_PORT_UREFS_MAX (P6.4)
 SPACE_MAX_ENTRIES = 1 << 16         # names a port space may hold before KERN_NO_SPACE
 NAME_GEN_BITS = 8                   # low bits of a port name: generation number (P6.2)
 
+DIPC_HEARTBEAT_S = 0.5              # how often a node pings each peer
+DIPC_HEARTBEAT_TIMEOUT_S = 2.0      # a peer silent this long is declared down (dead names, D5.8)
+DIPC_REQUEST_TIMEOUT = 5.0          # seconds a node waits for another node's answer before declaring it down
 DIPC_MAX_OOL_BYTES = 12 << 20      # out-of-line data one message may carry to another node (eager copy)
 CPU_TIME_SLICE_MS = 10             # a CPU runs this long before a waiting CPU of its node gets a turn
 

@@ -13,3 +13,5 @@ dipc_msg = declare(100, "dipc_msg", [
     ("ool", "raw"),           # their data, concatenated: one frame, never re-encoded
 ])
 dipc_port_dead = declare(101, "dipc_port_dead", [("uid", "list")])
+special_get = declare(102, "special_get", [("which", "int")], reply="special_reply")
+special_reply = declare(103, "special_reply", [("uid", "list")])

@@ -7,20 +7,52 @@ down by the transport, kills this node's proxies for that node's ports (D5.8).
 
 from __future__ import annotations
 
+import threading
+
+from .. import param
 from ..kern.errors import KernError, KernReturn
+from ..transport.messages import ping
 from . import messages as m
 
 
 class DipcNet:
-    """Glue between a node's Dipc and its transport Endpoint."""
+    """Glue between a node's Dipc and its transport Endpoint, and the heartbeat that
+    declares a silent peer down."""
 
     def __init__(self, endpoint):
         self.endpoint = endpoint
         self.dipc = None
+        self.peers: list[int] = []
+        self._stop = threading.Event()
+        self._beat = None
 
-    def attach(self, dipc) -> None:
+    def attach(self, dipc, peers) -> None:
         self.dipc = dipc
+        self.peers = list(peers)
         self.endpoint.on_peer_down(dipc.node_down)
+        self._beat = threading.Thread(target=self._heartbeat, daemon=True,
+                                      name=f"dipc-heartbeat-{dipc.node}")
+        self._beat.start()
+
+    def _heartbeat(self) -> None:
+        """Ping every peer; one that does not answer in time is declared down."""
+        seq = 0
+        while not self._stop.wait(param.DIPC_HEARTBEAT_S):
+            for node in self.peers:
+                seq += 1
+                try:
+                    self.endpoint.request(node, ping(seq=seq), param.DIPC_HEARTBEAT_TIMEOUT_S)
+                    self.dipc.down.discard(node)
+                except KernError:
+                    pass                       # the endpoint declared it down: callbacks ran
+                if self._stop.is_set():
+                    return
+
+    def close(self) -> None:
+        self._stop.set()
+        self.endpoint.close()
+        if self._beat is not None:
+            self._beat.join(5.0)
 
     def send_message(self, node: int, fields: dict, raws: list) -> None:
         """Raises KernError(KERN_NODE_DOWN) if the node is known to be down."""
@@ -29,6 +61,13 @@ class DipcNet:
 
     def send_port_dead(self, node: int, uid: list) -> None:
         self.endpoint.send(node, m.dipc_port_dead(uid=uid))
+
+    def special_get(self, node: int, which: int, timeout: float) -> list:
+        """The uid of `node`'s user special port `which` ([0, 0] if empty).
+
+        Raises: KernError(KERN_NODE_DOWN) if the node does not answer.
+        """
+        return list(self.endpoint.request(node, m.special_get(which=which), timeout).uid)
 
     def handle(self, sender: int, msg):
         """The endpoint's handler for DIPC messages (worker thread, no locks held)."""
@@ -41,6 +80,8 @@ class DipcNet:
                 raws.append(bytes(msg.ool[pos:pos + size]))
                 pos += size
             self.dipc.receive(sender, msg.as_dict(), raws)
+        elif msg.name == "special_get":
+            return m.special_reply(uid=self.dipc.export_special(msg.which))
         elif msg.name == "dipc_port_dead":
             uid = msg.uid
             if isinstance(uid, list) and len(uid) == 2 and all(isinstance(x, int) for x in uid):

@@ -23,6 +23,7 @@ from __future__ import annotations
 import collections
 import logging
 
+from .. import param
 from ..kern.errors import KernError, KernReturn
 from ..mach_types import MsgType
 from . import wire
@@ -224,6 +225,41 @@ class Dipc:
         if proxy is not None and proxy.active:
             self.stats["proxies_died"] += 1
             ipc_port_destroy(proxy)
+
+    # -- norma special ports of other nodes (N1.27) -------------------------------------------
+    def get_special_port(self, node: int, which: int):
+        """A send right (a proxy) for special port `which` of another node, or None.
+
+        Kernel ids are built locally from (node, id) without contacting the node;
+        user ids cost one request.  Conditions: kernel lock held (released while
+        waiting for the other node).  Raises: KERN_NODE_DOWN.
+        """
+        from ..norma.node import MAX_SPECIAL_KERNEL_ID, NORMA_HOST_PORT, NORMA_HOST_PRIV_PORT
+        if which < MAX_SPECIAL_KERNEL_ID:
+            lid = {NORMA_HOST_PORT: SPECIAL_UIDS["host"],
+                   NORMA_HOST_PRIV_PORT: SPECIAL_UIDS["host_priv"]}.get(which)
+            if lid is None:
+                return None
+            return self.import_right((node, lid), MsgType.PORT_SEND)
+        self.kernel.lock.release()
+        try:
+            uid = self.net.special_get(node, which, timeout=param.DIPC_REQUEST_TIMEOUT)
+        finally:
+            self.kernel.lock.acquire()
+        if uid == [0, 0]:
+            return None
+        return self.import_right(uid, MsgType.PORT_SEND)
+
+    def export_special(self, which: int) -> list:
+        """Serve another node's get: the uid of our special port `which` (a send right
+        exported with it), or [0, 0].  Conditions: kernel lock not held."""
+        from ..norma.node import norma_get_special_port
+        with self.kernel.lock:
+            try:
+                port = norma_get_special_port(self.kernel.host_priv, self.node, which)
+            except KernError:
+                port = None
+            return self.export_right(port, MsgType.PORT_SEND) if port is not None else [0, 0]
 
     # -- audit support ---------------------------------------------------------------------
     def held_send_rights(self) -> collections.Counter:

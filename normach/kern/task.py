@@ -115,8 +115,8 @@ def task_create_routine(parent: Task, inherit_memory: bool) -> Task:
     node = parent.child_node
     if node in (-1, parent.kernel.node):
         return task_create(parent, inherit_memory)
-    remote = getattr(parent.kernel, "norma_remote", None)
-    if remote is None:
+    remote = parent.kernel.remote
+    if remote is None or not hasattr(remote, "task_create"):
         raise KernError(KERN.KERN_FAILURE, f"remote task creation on node {node} is not available")
     return remote.task_create(parent, inherit_memory, node)
 

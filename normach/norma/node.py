@@ -55,10 +55,9 @@ def norma_get_special_port(host_priv, node, which):
     if not node_valid(kernel, node):
         raise KernError(K.KERN_INVALID_ARGUMENT, f"node {node!r}")
     if node != kernel.node:
-        remote = getattr(kernel, "norma_remote", None)
-        if remote is None:
+        if kernel.remote is None:
             raise KernError(K.KERN_NODE_DOWN, f"node {node} is not reachable")
-        return remote.get_special_port(node, which)
+        return kernel.remote.get_special_port(node, which)
     if which == NORMA_HOST_PORT:
         return ipc_port_make_send(kernel.host.port)
     if which == NORMA_HOST_PRIV_PORT:

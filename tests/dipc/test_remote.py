@@ -150,3 +150,46 @@ def test_kernel_calls_from_a_guest_run_on_the_targets_home_node(c3, tmp_path):
     assert (status, p.reason) == (0, ""), c3.output(p)
     assert mach.vm_read(other, addr + 64, 17) == b"written from afar"
     assert len(mach.task_threads(other)) == 1
+
+
+def test_N1_27_remote_kernel_special_port_is_a_proxy_built_locally(c3):
+    hp0 = c3.host_priv(0)
+    host2 = mach.norma_get_special_port(hp0, 2, 2)          # NORMA_HOST_PORT of node 2
+    assert host2.port.proxy is not None
+    t = c3.task_create(node=0)
+    mach.mach_port_insert_right(t, 0x4403, host2, MsgType.MOVE_SEND)
+    assert mach.norma_port_location_hint(t, 0x4403) == 2
+
+
+def test_N1_27_remote_user_special_port_one_request(c3):
+    server = c3.task_create(node=1)
+    r = mach.mach_port_allocate(server, PortRight.RECEIVE)
+    mach.norma_set_special_port(c3.host_priv(1), 11,
+                                mach.mach_port_extract_right(server, r, MsgType.MAKE_SEND))
+    got = mach.norma_get_special_port(c3.host_priv(0), 1, 11)
+    assert got is not None and got.port.proxy is not None
+    client = c3.task_create(node=0)
+    mach.mach_port_insert_right(client, 0x4503, got, MsgType.MOVE_SEND)
+    mach.mach_msg_send(client, Message(remote_port=0x4503, remote_disp=MsgType.COPY_SEND, id=77))
+    assert mach.mach_msg_receive(server, r, MsgOption.RCV_TIMEOUT, 5000).id == 77
+    assert mach.norma_get_special_port(c3.host_priv(0), 1, 12) is None    # empty slot: NULL
+
+
+def test_D5_8_node_death_turns_its_ports_into_dead_names(c3):
+    """Node 1 stops answering: node 0's names for its ports become dead names and the
+    dead-name notification arrives; a guest waiting on a kernel call there gets an error."""
+    a, b = c3.task_create(node=0), c3.task_create(node=1)
+    rcv, dest = _connect(a, b)
+    notify = mach.mach_port_allocate(a, PortRight.RECEIVE)
+    mach.mach_port_request_notification(a, dest, Notify.DEAD_NAME, 1, notify,
+                                        MsgType.MAKE_SEND_ONCE)
+    c3._endpoints[1].close()                     # node 1 falls silent
+    n = mach.mach_msg_receive(a, notify, MsgOption.RCV_TIMEOUT, 20000)
+    assert n.id == Notify.DEAD_NAME
+    assert mach.mach_port_type(a, dest) & PortType.DEAD_NAME
+    assert 1 in c3.kernels[0].remote.down
+    # node 2 is unaffected
+    c = c3.task_create(node=2)
+    rcv_c, to_c = _connect(a, c, 0x6603)
+    mach.mach_msg_send(a, Message(remote_port=to_c, remote_disp=MsgType.COPY_SEND, id=9))
+    assert mach.mach_msg_receive(c, rcv_c, MsgOption.RCV_TIMEOUT, 5000).id == 9
