@@ -15,6 +15,16 @@ UREFS_MAX = 65535                   # MACH_PORT_UREFS_MAX (P6.4)
 SPACE_MAX_ENTRIES = 1 << 16         # names a port space may hold before KERN_NO_SPACE
 NAME_GEN_BITS = 8                   # low bits of a port name: generation number (P6.2)
 
+TRANSPORT_MAX_HEADER_BYTES = 1 << 20    # largest msgpack header frame (frame 0) a node accepts
+TRANSPORT_MAX_RAW_BYTES = 16 << 20      # largest raw (page data) frame a node accepts
+TRANSPORT_MAX_NESTING = 16              # deepest nesting of lists/maps inside a "list"/"map" field
+TRANSPORT_HANDLER_THREADS = 8           # worker threads per endpoint that run request handlers
+TRANSPORT_NOTIFY_THREADS = 1            # threads per endpoint that run on_peer_down callbacks (in order)
+TRANSPORT_RECONNECT_IVL_MS = 100        # first delay before a DEALER reconnects to a peer
+TRANSPORT_RECONNECT_IVL_MAX_MS = 1000   # longest delay between a DEALER's reconnect attempts
+TRANSPORT_HANDSHAKE_IVL_MS = 5000       # a connection still handshaking after this is dropped
+TRANSPORT_INPROC_BIND_RETRY_S = 2.0     # how long a restarted endpoint retries binding a closing inproc name
+
 DIPC_HEARTBEAT_S = 0.5              # how often a node pings each peer
 DIPC_HEARTBEAT_TIMEOUT_S = 2.0      # a peer silent this long is declared down (dead names, D5.8)
 DIPC_REQUEST_TIMEOUT = 5.0          # seconds a node waits for another node's answer before declaring it down

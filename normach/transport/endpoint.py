@@ -13,7 +13,7 @@ blocking sockets driven by one dedicated thread beat zmq.asyncio by 2x.  So a
 single I/O thread owns every socket of the endpoint and does all socket calls.
 Other threads talk to it through a command deque plus a wake-up pipe polled
 beside the sockets: `request` encodes on the caller's thread, registers a
-waiter, queues a "send" command and sleeps on the waiter's event; the I/O
+waiter, queues a "send" command and sleeps on the waiter's lock; the I/O
 thread sends, later receives the reply, decodes it, matches its seq to the
 waiter and wakes it.  Handlers may block (wait for a kernel lock, or for another
 node), so they never run on the I/O thread: incoming requests are decoded there
@@ -342,7 +342,11 @@ class Endpoint:
     def _work(self):
         """Handler thread: serve requests until told to stop."""
         while (job := self._jobs.get()) is not None:
-            self._serve(*job)
+            try:
+                self._serve(*job)
+            except Exception:               # a bug in _serve itself: keep the thread
+                log.exception("node %d: serving a request failed", self.node)
+                self._count("handler_errors")
 
     def _serve(self, ident, seq, sender, msg):
         """Worker thread: run the handler on one request and queue its reply."""

@@ -181,7 +181,9 @@ def _bad(what, v):
 
 def _check_int(v, what):
     if type(v) is not int:
-        _bad(what + " (int)", v)
+        if not isinstance(v, int) or isinstance(v, bool):   # IntEnum codes are fine
+            _bad(what + " (int)", v)
+        v = int(v)
     if not _INT_MIN <= v <= _INT_MAX:
         raise WireError(f"{what}: int out of 64-bit range")
     return v
@@ -189,7 +191,9 @@ def _check_int(v, what):
 
 def _check_uint(v, what):
     if type(v) is not int:
-        _bad(what + " (uint)", v)
+        if not isinstance(v, int) or isinstance(v, bool):   # IntEnum codes are fine
+            _bad(what + " (uint)", v)
+        v = int(v)
     if not 0 <= v <= _UINT_MAX:
         raise WireError(f"{what}: uint negative or out of 64-bit range")
     return v

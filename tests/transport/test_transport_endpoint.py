@@ -138,7 +138,10 @@ def test_timeout_declares_the_peer_down(make_endpoint):
     assert wait_until(lambda: downs == [1])
     assert a.stats["peers_down"] == 1
     gate.set()
-    # the late answer comes from the incarnation declared down: dropped, counted
+    # down is final for that incarnation: what it still sends is dropped and counted
+    with pytest.raises(KernError) as e:
+        a.request(1, echo(b"y"), 0.5)
+    assert e.value.code == NODE_DOWN
     assert wait_until(lambda: a.stats["dropped_stale"] >= 1)
 
 
@@ -160,6 +163,7 @@ def test_peer_restart_fails_old_waiters_and_new_requests_work(make_endpoint, kin
     downs = []
     a.on_peer_down(downs.append)
     old_incarnation = b.incarnation
+    assert a.request(1, ping(1), 2) == pong(1)          # a knows b's incarnation
     t, box = in_thread(a.request, 1, echo(b"block"), 30)
     assert entered.wait(5)
     b.close()
