@@ -19,8 +19,9 @@ from .harness import Result, once, per_iteration
 US = 1e6
 
 
-def _rpc_pair(c: Cluster):
-    server, client = c.task_create(name="server"), c.task_create(name="client")
+def _rpc_pair(c: Cluster, server_node: int = 0, client_node: int = 0):
+    server = c.task_create(node=server_node, name="server")
+    client = c.task_create(node=client_node, name="client")
     rcv = mach.mach_port_allocate(server, PortRight.RECEIVE)
     send = mach.mach_port_extract_right(server, rcv, MsgType.MAKE_SEND)
     dest = 0x1703
@@ -41,9 +42,11 @@ def bench_null_rpc() -> Result:
                   "queue.Queue round trip", b * US)
 
 
-def _python_rpc() -> float:
-    with Cluster(nodes=1) as c:
-        server, client, rcv, dest, reply = _rpc_pair(c)
+def _python_rpc(nodes: int = 1, server_node: int = 0) -> float:
+    """Seconds per null RPC from a client task on node 0 to a server task (Python threads)."""
+    with Cluster(nodes=nodes) as c:
+        server, client, rcv, dest, reply = _rpc_pair(c, server_node, 0)
+
         def serve():
             while True:
                 m = mach.mach_msg_receive(server, rcv)

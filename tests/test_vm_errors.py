@@ -11,23 +11,7 @@ P = 4096
 USER_END = 0x7FFF_FFFF_F000          # end of the 47-bit user range (param.VM_MAX_ADDRESS)
 
 
-def code_of(fn, *args):
-    with pytest.raises(KernError) as ei:
-        fn(*args)
-    return ei.value.code
-
-
-def page_data(tag: str, i: int) -> bytes:
-    unit = f"<{tag}:{i:05d}>".encode()
-    return (unit * (P // len(unit) + 1))[:P]
-
-
-def alloc(t, npages: int, tag: str | None = None) -> int:
-    a = mach.vm_allocate(t, 0, npages * P, True)
-    if tag is not None:
-        for i in range(npages):
-            mach.vm_write(t, a + i * P, page_data(tag, i))
-    return a
+from vmhelp import alloc, code_of, page_data  # noqa: E402  (shared helpers)
 
 
 def regions(t):
