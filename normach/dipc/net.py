@@ -1,18 +1,24 @@
 """DIPC over the transport: one endpoint per node, messages one-way and in order.
 
 Messages from one node to another travel over one connection, so they arrive
-in the order sent (D5.5).  A send to a node that is down, or a node declared
+in the order sent; the transport hands requests to a pool of worker threads,
+so DIPC messages are then put in one queue and delivered by one thread, in
+arrival order (D5.5).  A send to a node that is down, or a node declared
 down by the transport, kills this node's proxies for that node's ports (D5.8).
 """
 
 from __future__ import annotations
 
+import logging
+import queue
 import threading
 
 from .. import param
 from ..kern.errors import KernError, KernReturn
 from ..transport.messages import ping
 from . import messages as m
+
+log = logging.getLogger(__name__)
 
 
 class DipcNet:
@@ -25,6 +31,8 @@ class DipcNet:
         self.peers: list[int] = []
         self._stop = threading.Event()
         self._beat = None
+        self._inbox: queue.Queue = queue.Queue()      # (sender, msg) in arrival order
+        self._deliverer = None
 
     def attach(self, dipc, peers) -> None:
         self.dipc = dipc
@@ -33,6 +41,21 @@ class DipcNet:
         self._beat = threading.Thread(target=self._heartbeat, daemon=True,
                                       name=f"dipc-heartbeat-{dipc.node}")
         self._beat.start()
+        self._deliverer = threading.Thread(target=self._deliver, daemon=True,
+                                           name=f"dipc-deliver-{dipc.node}")
+        self._deliverer.start()
+
+    def _deliver(self) -> None:
+        """Deliver DIPC messages one at a time, in the order they arrived."""
+        while True:
+            item = self._inbox.get()
+            if item is None:
+                return
+            try:
+                self._dispatch(*item)
+            except Exception:                      # a bug: keep the node serving
+                self.dipc.stats["delivery_errors"] += 1
+                log.exception("dipc: delivering a message failed")
 
     def _heartbeat(self) -> None:
         """Ping every peer; one that does not answer in time is declared down."""
@@ -51,8 +74,10 @@ class DipcNet:
     def close(self) -> None:
         self._stop.set()
         self.endpoint.close()
-        if self._beat is not None:
-            self._beat.join(5.0)
+        self._inbox.put(None)
+        for t in (self._beat, self._deliverer):
+            if t is not None:
+                t.join(5.0)
 
     def send_message(self, node: int, fields: dict, raws: list) -> None:
         """Raises KernError(KERN_NODE_DOWN) if the node is known to be down."""
@@ -70,7 +95,16 @@ class DipcNet:
         return list(self.endpoint.request(node, m.special_get(which=which), timeout).uid)
 
     def handle(self, sender: int, msg):
-        """The endpoint's handler for DIPC messages (worker thread, no locks held)."""
+        """The endpoint's handler (a worker thread, no locks held): requests are
+        answered here; one-way DIPC messages are queued for in-order delivery."""
+        if msg.name == "special_get":
+            return m.special_reply(uid=self.dipc.export_special(msg.which))
+        if msg.name in ("dipc_msg", "dipc_port_dead"):
+            self._inbox.put((sender, msg))
+            return None
+        raise KernError(KernReturn.MIG_BAD_ID, f"unexpected {msg.name}")
+
+    def _dispatch(self, sender: int, msg) -> None:
         if msg.name == "dipc_msg":
             raws, pos = [], 0
             for size in msg.ool_sizes:
@@ -80,12 +114,7 @@ class DipcNet:
                 raws.append(bytes(msg.ool[pos:pos + size]))
                 pos += size
             self.dipc.receive(sender, msg.as_dict(), raws)
-        elif msg.name == "special_get":
-            return m.special_reply(uid=self.dipc.export_special(msg.which))
-        elif msg.name == "dipc_port_dead":
+        else:
             uid = msg.uid
             if isinstance(uid, list) and len(uid) == 2 and all(isinstance(x, int) for x in uid):
                 self.dipc.port_dead(uid)
-        else:
-            raise KernError(KernReturn.MIG_BAD_ID, f"unexpected {msg.name}")
-        return None
