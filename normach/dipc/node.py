@@ -12,10 +12,14 @@ the same way (so kernel calls run on the target's home node, spec §1).
 
 A message to a port that no longer exists comes back as `port_dead`: the
 proxy dies here, its names become dead names and dead-name notifications fire
-(D5.8); a node that stops answering kills every proxy for its ports.  Not yet:
-receive rights moving between nodes (D5.13-D5.17), queue limits for remote
-senders (D5.7), no-senders across nodes (D5.9-D5.11: an exported port is
-pinned, see wire.py).
+(D5.8); a node that stops answering kills every proxy for its ports.
+
+A receive right sent to another node moves the principal there (D5.13-D5.17):
+the old port turns into a forwarding proxy (its local send rights keep
+working), and its queued messages follow the message that carries the right,
+in order, so nothing is lost or reordered; messages that reach the old node
+later are forwarded.  Not yet: queue limits for remote senders (D5.7),
+no-senders across nodes (D5.9-D5.11: an exported port is pinned, see wire.py).
 """
 
 from __future__ import annotations
@@ -85,6 +89,53 @@ class Dipc:
             self.remote_sonce[port] += 1
         return list(uid)
 
+    # -- receive rights moving between nodes (D5.13-D5.17) ---------------------------------
+    def export_receive(self, port, node: int):
+        """A receive right leaves for `node`: this port becomes a forwarding proxy.
+
+        Returns (uid, state) for the new principal: [qlimit, seqno, mscount,
+        send-once rights outside the new node].  The caller sends the queued
+        messages after the message carrying the right (`forward` does).
+        Conditions: kernel lock held; the right is in transit (no receiver).
+        """
+        assert port.receiver is None and port.proxy is None and port.active
+        uid = port.uid
+        sonce_elsewhere = port.sorights                # all of them are outside `node` now
+        self.remote_sonce.pop(port, None)
+        if self.pins.pop(port, 0):
+            port.srights -= 1                          # a proxy needs no pin
+        state = [port.qlimit, port.seqno, port.mscount, sonce_elsewhere]
+        port.proxy = (uid, node)
+        port.nms = False
+        self.principals[uid] = port                    # messages for it arriving here: forwarded
+        self.proxies[uid] = port
+        self.stats["receive_rights_sent"] += 1
+        port.cond.notify_all()                         # blocked senders re-route (D5.15)
+        return list(uid), state
+
+    def import_receive(self, uid, state):
+        """A receive right arrives: the port's principal is here now (in transit in the
+        message being delivered).  Conditions: kernel lock held."""
+        from ..ipc.port import ipc_port_alloc
+        uid = tuple(uid)
+        qlimit, seqno, mscount, sonce_elsewhere = state
+        port = self.proxies.pop(uid, None)
+        if port is None or not port.active:
+            port = ipc_port_alloc(self.kernel)
+            port.uid = uid
+        port.proxy = None
+        port.nms = True
+        port.qlimit, port.seqno, port.mscount = qlimit, seqno, mscount
+        port.sorights += sonce_elsewhere
+        if sonce_elsewhere:
+            self.remote_sonce[port] += sonce_elsewhere
+        if not self.pins[port]:
+            self.pins[port] = 1
+            port.srights += 1                          # other nodes may hold send rights
+        self.principals[uid] = port
+        self.stats["receive_rights_received"] += 1
+        return port
+
     # -- rights arriving here -------------------------------------------------------------
     def import_right(self, uid, msgt: int):
         """The local port for a right arriving as `uid` (principal or proxy), counted.
@@ -97,15 +148,17 @@ class Dipc:
             return None
         if list(uid) == wire.DEAD:
             return IP_DEAD
-        if uid[0] == self.node:
-            port = self.principals.get(uid)
-            if port is None or not port.active:
+        port = self.principals.get(uid)
+        if port is not None and port.proxy is None:    # the principal is here
+            if not port.active:
                 return IP_DEAD
             if msgt == MsgType.PORT_SEND:
                 port.srights += 1
             else:
                 self._sonce_home(port)
             return port
+        if port is None and uid[0] == self.node and uid not in self.proxies:
+            return IP_DEAD                             # made here, gone
         proxy = self.proxy_for(uid)
         if msgt == MsgType.PORT_SEND:
             proxy.srights += 1
@@ -124,6 +177,8 @@ class Dipc:
         from ..ipc.port import ipc_port_alloc
         proxy = self.proxies.get(uid)
         if proxy is None or not proxy.active:
+            if proxy is not None:
+                return proxy                           # dead: rights to it are dead names
             proxy = ipc_port_alloc(self.kernel, nms=False)
             proxy.proxy = (uid, uid[0])
             proxy.uid = uid
@@ -142,9 +197,10 @@ class Dipc:
         dest = kmsg.dest
         uid, node = dest.proxy
         raws: list = []
+        moved: list = []
         reply, reply_type = kmsg.take_reply()
         reply_uid = self.export_right(reply, reply_type) if reply_type else [0, 0]
-        body = wire.encode_body(self, kmsg.body, raws)
+        body = wire.encode_body(self, kmsg.body, raws, node, moved)
         kmsg.body = []
         if kmsg.dest_type == MsgType.PORT_SEND_ONCE:
             ipc_port_consume_sonce(dest)
@@ -161,6 +217,9 @@ class Dipc:
         except Exception as e:        # a message the wire cannot carry: checked at send, so a bug
             self.stats["dropped_unencodable"] += 1
             log.error("dipc: message %d to node %d dropped: %s", kmsg.id, node, e)
+        for port in moved:            # D5.14: the queue follows the right, in order
+            while port.messages:
+                self.forward(port.messages.popleft())
 
     # -- receiving ---------------------------------------------------------------------------
     def receive(self, sender: int, fields: dict, raws: list) -> None:
@@ -177,7 +236,7 @@ class Dipc:
             log.warning("dipc: dropped a malformed message from node %d: %s", sender, e)
             return
         with self.kernel.lock:
-            dest = self.principals.get(uid) if uid[0] == self.node else None
+            dest = self.principals.get(uid) or self.proxies.get(uid)
             reply = self.import_right(reply_uid, reply_type) if reply_type else None
             body = wire.decode_body(self, items, raws)
             self.stats["messages_received"] += 1
@@ -189,6 +248,8 @@ class Dipc:
             else:
                 if dest_type == MsgType.PORT_SEND:
                     dest.srights += 1                  # the right the message carries
+                elif dest.proxy is not None:
+                    dest.sorights += 1                 # passing through: forwarded below
                 else:
                     self._sonce_home(dest)
                 ipc_kmsg_deliver(Kmsg(dest=dest, dest_type=dest_type, reply=reply,

@@ -22,13 +22,14 @@ from __future__ import annotations
 from ..mach_types import MsgType
 
 # item tags in network form
-BYTES, INT, RIGHT, NAME, OOL, OOL_RIGHTS, BIG_BYTES = "b", "i", "p", "n", "o", "P", "B"
+BYTES, INT, RIGHT, NAME, OOL, OOL_RIGHTS, BIG_BYTES, RECEIVE = "b", "i", "p", "n", "o", "P", "B", "R"
 INLINE_MAX = 4096                   # inline data larger than this travels as a raw frame
 DEAD = [-1, -1]                     # the uid of MACH_PORT_DEAD
 
 
-def encode_body(dipc, body: list, raws: list) -> list:
-    """Network form of a kmsg body; out-of-line data appended to `raws`.
+def encode_body(dipc, body: list, raws: list, node: int, moved: list) -> list:
+    """Network form of a kmsg body going to `node`; out-of-line data appended to `raws`,
+    receive rights that migrate appended to `moved` (their queues follow the message).
 
     Conditions: kernel lock held.  The rights and memory in `body` are consumed.
     """
@@ -46,6 +47,10 @@ def encode_body(dipc, body: list, raws: list) -> list:
         elif isinstance(item, PortItem):
             if item.msgt == MsgType.PORT_NAME:
                 out.append([NAME, item.port])
+            elif item.msgt == MsgType.PORT_RECEIVE:
+                uid, state = dipc.export_receive(item.port, node)
+                moved.append(item.port)
+                out.append([RECEIVE, uid, state])
             else:
                 out.append([RIGHT, dipc.export_right(item.port, item.msgt), int(item.msgt)])
         elif isinstance(item, OOLItem):
@@ -79,6 +84,8 @@ def validate_body(items, nraws: int) -> None:
         ok = ((tag == BYTES and n == 2 and isinstance(item[1], bytes))
               or (tag in (INT, NAME) and n == 2 and isinstance(item[1], int))
               or (tag == BIG_BYTES and n == 2 and isinstance(item[1], int) and 0 <= item[1] < nraws)
+              or (tag == RECEIVE and n == 3 and _uid_ok(item[1]) and isinstance(item[2], list)
+                  and len(item[2]) == 4 and all(isinstance(x, int) and x >= 0 for x in item[2]))
               or (tag == RIGHT and n == 3 and _uid_ok(item[1]) and isinstance(item[2], int))
               or (tag == OOL and n == 4 and all(isinstance(x, int) for x in item[1:])
                   and 0 <= item[1] < nraws and item[2] >= 0)
@@ -103,6 +110,8 @@ def decode_body(dipc, items: list, raws: list) -> list:
             body.append(item[1])
         elif tag == BIG_BYTES:
             body.append(raws[item[1]])
+        elif tag == RECEIVE:
+            body.append(PortItem(dipc.import_receive(item[1], item[2]), MsgType.PORT_RECEIVE))
         elif tag == INT and isinstance(item[1], int):
             body.append(item[1])
         elif tag == NAME:

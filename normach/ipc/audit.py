@@ -155,7 +155,7 @@ def _check_counts(kernel, tally: _Tally, bad: list) -> None:
     ports = set(tally.ports) | set(ipc_state(kernel).ports) | set(ksend) | set(ksonce)
     for port in ports:
         receive = tally.receive[port] + krecv[port] + (1 if port.kernel_receive else 0)
-        if port.proxy is not None:
+        if port.proxy is not None and port.active:
             receive += 1                  # a DIPC proxy: the receive right is on another node
         if port.active and receive != 1:
             bad.append(f"{port!r}: {receive} receive rights")

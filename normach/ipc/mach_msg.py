@@ -159,9 +159,6 @@ def step_check_rights(space, msg, dest_died: bool):
             raise _err(KernReturn.MACH_SEND_INVALID_RIGHT, hex(name))
     entry = space.lookup(dest)
     port = entry.object if entry is not None else None
-    if port_valid(port) and port.proxy is not None and _moves_receive(msg):
-        raise _err(KernReturn.MACH_SEND_INVALID_RIGHT,
-                   "receive rights do not move between nodes yet (D5.13)")
     if port_valid(port) and port.proxy is not None and _ool_bytes(msg) > param.DIPC_MAX_OOL_BYTES:
         raise _err(KernReturn.MACH_SEND_NO_BUFFER,
                    f"more than {param.DIPC_MAX_OOL_BYTES} bytes out of line to another node")
@@ -171,11 +168,6 @@ def step_check_rights(space, msg, dest_died: bool):
 def _ool_bytes(msg) -> int:
     return sum((len(i.data) if i.data is not None else i.size) for i in msg.body
                if isinstance(i, OOLDesc))
-
-
-def _moves_receive(msg) -> bool:
-    return msg.local_disp == MsgType.MOVE_RECEIVE or any(
-        disp == MsgType.MOVE_RECEIVE for _name, disp in _body_names(msg))
 
 
 def _must_wait(port, msg) -> bool:

@@ -111,15 +111,85 @@ def test_D5_8_send_to_a_dead_remote_port_succeeds_then_the_name_is_dead(c3):
     assert e.value.code == K.MACH_SEND_INVALID_DEST
 
 
-def test_D5_13_receive_rights_do_not_move_between_nodes_yet(c3):
+def _send(task, name, msg_id, **kw):
+    mach.mach_msg_send(task, Message(remote_port=name, remote_disp=MsgType.COPY_SEND, id=msg_id, **kw))
+
+
+def _recv(task, name):
+    return mach.mach_msg_receive(task, name, MsgOption.RCV_TIMEOUT, 5000)
+
+
+def test_D5_13_D5_14_receive_right_moves_with_its_queue_in_order(c3):
     a, b = c3.task_create(node=0), c3.task_create(node=1)
-    rcv, dest = _connect(a, b)
-    mine = mach.mach_port_allocate(a, PortRight.RECEIVE)
-    with pytest.raises(KernError) as e:
-        mach.mach_msg_send(a, Message(remote_port=dest, remote_disp=MsgType.COPY_SEND,
-                                      body=[PortDesc(mine, MsgType.MOVE_RECEIVE)]))
-    assert e.value.code == K.MACH_SEND_INVALID_RIGHT
-    assert mach.mach_port_type(a, mine) & PortType.RECEIVE        # the sender keeps it
+    to_b_rcv, to_b = _connect(a, b)
+    port = mach.mach_port_allocate(a, PortRight.RECEIVE)
+    mach.mach_port_insert_right(a, port, port, MsgType.MAKE_SEND)
+    mach.mach_port_set_attributes(a, port, 1, 7)
+    for i in range(3):
+        _send(a, port, 100 + i, body=[f"queued {i}".encode()])
+    mach.mach_msg_send(a, Message(remote_port=to_b, remote_disp=MsgType.COPY_SEND, id=1,
+                                  body=[PortDesc(port, MsgType.MOVE_RECEIVE)]))
+    assert mach.mach_port_type(a, port) & PortType.SEND               # a keeps its send right
+    m = _recv(b, to_b_rcv)
+    moved = m.body[0]
+    assert moved.disposition == MsgType.PORT_RECEIVE
+    got = [_recv(b, moved.name) for _ in range(3)]
+    assert [g.id for g in got] == [100, 101, 102]
+    assert [g.body[0].rstrip(b"\0") for g in got] == [b"queued 0", b"queued 1", b"queued 2"]
+    _send(a, port, 200)                                                # through the old node
+    assert _recv(b, moved.name).id == 200
+    assert mach.norma_port_location_hint(a, port) == 1                 # N1.30 / D5.18
+    attrs = mach.mach_port_get_attributes(b, moved.name, 1)
+    assert getattr(attrs, "qlimit", attrs) == 7                        # D5.14: qlimit survives
+
+
+def test_D5_16_moved_receive_right_restarts_its_sequence_numbers(c3):
+    a, b = c3.task_create(node=0), c3.task_create(node=2)
+    to_b_rcv, to_b = _connect(a, b)
+    port = mach.mach_port_allocate(a, PortRight.RECEIVE)
+    mach.mach_port_insert_right(a, port, port, MsgType.MAKE_SEND)
+    for i in range(2):
+        _send(a, port, i)
+        _recv(a, port)
+    mach.mach_msg_send(a, Message(remote_port=to_b, remote_disp=MsgType.COPY_SEND, id=1,
+                                  body=[PortDesc(port, MsgType.MOVE_RECEIVE)]))
+    moved = _recv(b, to_b_rcv).body[0].name
+    _send(a, port, 7)
+    assert _recv(b, moved).seqno == 0
+
+
+def test_D5_15_receive_right_moves_twice_and_old_senders_still_reach_it(c3):
+    a, b, c = (c3.task_create(node=n) for n in range(3))
+    to_b_rcv, to_b = _connect(a, b, 0x7003)
+    to_c_rcv, to_c_in_b = _connect(b, c, 0x7103)
+    port = mach.mach_port_allocate(a, PortRight.RECEIVE)
+    mach.mach_port_insert_right(a, port, port, MsgType.MAKE_SEND)
+    mach.mach_msg_send(a, Message(remote_port=to_b, remote_disp=MsgType.COPY_SEND, id=1,
+                                  body=[PortDesc(port, MsgType.MOVE_RECEIVE)]))
+    at_b = _recv(b, to_b_rcv).body[0].name
+    _send(a, port, 10)                                   # queued at node 1
+    mach.mach_msg_send(b, Message(remote_port=to_c_in_b, remote_disp=MsgType.COPY_SEND, id=2,
+                                  body=[PortDesc(at_b, MsgType.MOVE_RECEIVE)]))
+    at_c = _recv(c, to_c_rcv).body[0].name
+    _send(a, port, 11)                                   # node 0 -> node 1 -> node 2
+    assert [_recv(c, at_c).id for _ in range(2)] == [10, 11]
+
+
+def test_D5_8_moved_port_destroyed_then_old_senders_see_a_dead_name(c3):
+    a, b = c3.task_create(node=0), c3.task_create(node=1)
+    to_b_rcv, to_b = _connect(a, b)
+    port = mach.mach_port_allocate(a, PortRight.RECEIVE)
+    mach.mach_port_insert_right(a, port, port, MsgType.MAKE_SEND)
+    mach.mach_msg_send(a, Message(remote_port=to_b, remote_disp=MsgType.COPY_SEND, id=1,
+                                  body=[PortDesc(port, MsgType.MOVE_RECEIVE)]))
+    moved = _recv(b, to_b_rcv).body[0].name
+    notify = mach.mach_port_allocate(a, PortRight.RECEIVE)
+    mach.mach_port_request_notification(a, port, Notify.DEAD_NAME, 1, notify,
+                                        MsgType.MAKE_SEND_ONCE)
+    mach.mach_port_destroy(b, moved)
+    _send(a, port, 3)
+    assert _recv(a, notify).id == Notify.DEAD_NAME
+    assert mach.mach_port_type(a, port) & PortType.DEAD_NAME
 
 
 def test_P6_18_kernel_call_message_to_a_remote_task_port_runs_there(c3):
