@@ -20,7 +20,8 @@ class Cluster:
     """N node kernels.  Use as a context manager; `close()` terminates every task."""
 
     def __init__(self, nodes: int = 1, processes: bool = False,
-                 phys_bytes: int = param.PHYS_MEM_BYTES):
+                 phys_bytes: int = param.PHYS_MEM_BYTES, transport: str = "inproc",
+                 secret: bytes | None = None):
         if processes:
             raise KernError(KernReturn.KERN_FAILURE, "node processes are not available yet")
         if not isinstance(nodes, int) or nodes < 1:
@@ -29,20 +30,30 @@ class Cluster:
         self.closed = False
         self._consoles: dict = {}
         self._endpoints: list = []
+        if transport not in ("inproc", "tcp"):
+            raise KernError(KernReturn.KERN_INVALID_ARGUMENT, f"transport {transport!r}")
         if nodes > 1:
-            self._start_dipc()
+            self._start_dipc(transport, secret)
 
-    def _start_dipc(self) -> None:
-        """Connect the nodes: one transport endpoint and one DIPC layer per node (inproc)."""
+    def _start_dipc(self, transport: str, secret: bytes | None) -> None:
+        """Connect the nodes: one transport endpoint and one DIPC layer per node, over
+        inproc (the default) or tcp loopback (each node on its own port)."""
         from .dipc.net import DipcNet
         from .dipc.node import Dipc
         from .transport.endpoint import Endpoint
         tag = f"{os.getpid()}-{id(self):x}"
-        addresses = {k.node: f"inproc://normach-{tag}-{k.node}" for k in self.kernels}
+        nets = []
         for k in self.kernels:
             net = DipcNet(None)
-            peers = {n: a for n, a in addresses.items() if n != k.node}
-            net.endpoint = Endpoint(k.node, addresses[k.node], peers, net.handle)
+            address = (f"inproc://normach-{tag}-{k.node}" if transport == "inproc"
+                       else "tcp://127.0.0.1:0")
+            net.endpoint = Endpoint(k.node, address, {}, net.handle, secret=secret)
+            nets.append(net)
+        addresses = {k.node: net.endpoint.address for k, net in zip(self.kernels, nets)}
+        for k, net in zip(self.kernels, nets):
+            peers = [n for n in addresses if n != k.node]
+            for n in peers:
+                net.endpoint.add_peer(n, addresses[n])
             net.attach(Dipc(k, net), peers)
             self._endpoints.append(net)
 

@@ -13,9 +13,10 @@ K = KernReturn
 PROGRAMS = pathlib.Path(__file__).parents[1] / "guest" / "programs"
 
 
-@pytest.fixture
-def c3():
-    c = Cluster(nodes=3, phys_bytes=16 << 20)
+@pytest.fixture(params=["inproc", "tcp"])
+def c3(request):
+    c = Cluster(nodes=3, phys_bytes=16 << 20, transport=request.param,
+                secret=b"test secret" if request.param == "tcp" else None)
     yield c
     problems = c.audit()
     c.close()
