@@ -42,9 +42,9 @@ def bench_null_rpc() -> Result:
                   "queue.Queue round trip", b * US)
 
 
-def _python_rpc(nodes: int = 1, server_node: int = 0) -> float:
+def _python_rpc(nodes: int = 1, server_node: int = 0, transport: str = "inproc") -> float:
     """Seconds per null RPC from a client task on node 0 to a server task (Python threads)."""
-    with Cluster(nodes=nodes) as c:
+    with Cluster(nodes=nodes, transport=transport) as c:
         server, client, rcv, dest, reply = _rpc_pair(c, server_node, 0)
 
         def serve():
