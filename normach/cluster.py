@@ -22,18 +22,68 @@ class Cluster:
     def __init__(self, nodes: int = 1, processes: bool = False,
                  phys_bytes: int = param.PHYS_MEM_BYTES, transport: str = "inproc",
                  secret: bytes | None = None):
-        if processes:
-            raise KernError(KernReturn.KERN_FAILURE, "node processes are not available yet")
         if not isinstance(nodes, int) or nodes < 1:
             raise KernError(KernReturn.KERN_INVALID_ARGUMENT, "a cluster needs at least one node")
-        self.kernels = [Kernel(i, nodes, phys_bytes) for i in range(nodes)]
         self.closed = False
         self._consoles: dict = {}
         self._endpoints: list = []
+        self.nnodes = nodes
+        self.client = None                 # processes=True: this process's own small kernel
+        self._procs: list = []
+        if processes:
+            self.kernels = []
+            self._start_processes(nodes, phys_bytes, secret)
+            return
+        self.kernels = [Kernel(i, nodes, phys_bytes) for i in range(nodes)]
         if transport not in ("inproc", "tcp"):
             raise KernError(KernReturn.KERN_INVALID_ARGUMENT, f"transport {transport!r}")
         if nodes > 1:
             self._start_dipc(transport, secret)
+
+    def _start_processes(self, nodes: int, phys_bytes: int, secret: bytes | None) -> None:
+        """Start one OS process per node (tcp loopback, CurveZMQ with a fresh secret) and
+        join them as a client node, index `nodes`, holding handles as proxies."""
+        import json
+        import secrets
+        import subprocess
+        import sys
+        from .dipc import control
+        from .dipc.net import DipcNet
+        from .dipc.node import Dipc
+        from .transport.endpoint import Endpoint
+        self.secret = secret or secrets.token_bytes(32)
+        for i in range(nodes):
+            self._procs.append(subprocess.Popen(
+                [sys.executable, "-m", "normach.node_process", "--index", str(i),
+                 "--nodes", str(nodes), "--secret-hex", self.secret.hex(),
+                 "--phys-bytes", str(phys_bytes)], stdout=subprocess.PIPE, text=True))
+        addresses = {}
+        for i, proc in enumerate(self._procs):
+            line = proc.stdout.readline()
+            if not line:
+                self.close()
+                raise KernError(KernReturn.KERN_NODE_DOWN, f"node process {i} did not start")
+            addresses[i] = json.loads(line)["address"]
+        self.client = Kernel(nodes, nodes + 1, 8 << 20)
+        net = DipcNet(None)
+        net.endpoint = Endpoint(nodes, "tcp://127.0.0.1:0", {}, net.handle, secret=self.secret)
+        addresses[nodes] = net.endpoint.address
+        for i in range(nodes):
+            net.endpoint.add_peer(i, addresses[i])
+        net.attach(Dipc(self.client, net), list(range(nodes)))
+        self._endpoints.append(net)
+        for i in range(nodes):
+            net.endpoint.request(i, control.ctl_peers(table=addresses), 30.0)
+
+    def _control(self, node: int, msg, timeout: float = 30.0):
+        if not isinstance(node, int) or not 0 <= node < self.nnodes:
+            raise KernError(KernReturn.KERN_INVALID_ARGUMENT, f"no node {node}")
+        return self._endpoints[0].endpoint.request(node, msg, timeout)
+
+    def _handle_from(self, uid, cls):
+        from .mach_types import MsgType
+        with self.client.lock:
+            return cls(self.client.remote.import_right(uid, MsgType.PORT_SEND))
 
     def _start_dipc(self, transport: str, secret: bytes | None) -> None:
         """Connect the nodes: one transport endpoint and one DIPC layer per node, over
@@ -72,19 +122,39 @@ class Cluster:
         """A fresh task on `node`: empty address space, no threads, default limits."""
         from .ipc.port import ipc_port_make_send
         from .kern.task import task_create
+        if self.client is not None:
+            from .dipc.control import ctl_task_create
+            return self._handle_from(self._control(node, ctl_task_create(label=name)).uid, Task)
         k = self.kernel(node)
         with k.lock:
             t = task_create(None, False, kernel=k, name=name)
             return Task(ipc_port_make_send(t.itk_self))
 
+    def local_task(self, name: str = "") -> Task:
+        """A task in this process's own kernel (processes=True): Python code sends and
+        receives messages as this task; rights to ports on the nodes are proxies."""
+        from .ipc.port import ipc_port_make_send
+        from .kern.task import task_create
+        if self.client is None:
+            raise KernError(KernReturn.KERN_INVALID_ARGUMENT, "only a cluster of processes has one")
+        with self.client.lock:
+            t = task_create(None, False, kernel=self.client, name=name)
+            return Task(ipc_port_make_send(t.itk_self))
+
     def host(self, node: int = 0) -> Host:
         from .ipc.port import ipc_port_make_send
+        if self.client is not None:
+            from .dipc.control import ctl_host
+            return self._handle_from(self._control(node, ctl_host(privileged=False)).uid, Host)
         k = self.kernel(node)
         with k.lock:
             return Host(ipc_port_make_send(k.host.port))
 
     def host_priv(self, node: int = 0) -> Host:
         from .ipc.port import ipc_port_make_send
+        if self.client is not None:
+            from .dipc.control import ctl_host
+            return self._handle_from(self._control(node, ctl_host(privileged=True)).uid, Host)
         k = self.kernel(node)
         with k.lock:
             return Host(ipc_port_make_send(k.host_priv.port))
@@ -162,6 +232,16 @@ class Cluster:
     def audit(self) -> list[str]:
         """Check every kernel's invariants; returns the violations (empty: all hold)."""
         from .kern.audit import audit_kernel
+        if self.client is not None:
+            from .dipc.control import ctl_audit
+            out = [f"client: {e}" for e in audit_kernel(self.client)]
+            for n in range(self.nnodes):
+                try:
+                    problems = self._control(n, ctl_audit(node=n), 10.0).problems
+                except KernError as e:
+                    problems = [f"unreachable: {e.name}"]
+                out += [f"node {n}: {p}" for p in problems]
+            return out
         return [f"node {k.node}: {e}" for k in self.kernels for e in audit_kernel(k)]
 
     def close(self) -> None:
@@ -170,6 +250,8 @@ class Cluster:
         if self.closed:
             return
         self.closed = True
+        if self._procs:
+            self._stop_processes()
         for k in self.kernels:
             with k.lock:
                 for t in sorted(k.tasks, key=lambda t: t.id):
@@ -179,8 +261,37 @@ class Cluster:
             k.machine.join()
         for console in self._consoles.values():
             console.thread.join(5.0)
+        if self.client is not None:
+            with self.client.lock:
+                for t in sorted(self.client.tasks, key=lambda t: t.id):
+                    if t.active:
+                        task_terminate(t)
         for ep in self._endpoints:
             ep.close()
+
+    def _stop_processes(self) -> None:
+        from .dipc.control import ctl_shutdown
+        for n, proc in enumerate(self._procs):
+            if proc.poll() is None and self._endpoints:
+                try:
+                    self._control(n, ctl_shutdown(node=n), 5.0)
+                except KernError:
+                    pass
+        for proc in self._procs:
+            try:
+                proc.wait(10)
+            except Exception:
+                proc.kill()
+                proc.wait()
+            if proc.stdout is not None:
+                proc.stdout.close()
+
+    def kill_node(self, node: int) -> None:
+        """Kill a node process (SIGKILL), as a crash would (processes=True only)."""
+        if not self._procs:
+            raise KernError(KernReturn.KERN_INVALID_ARGUMENT, "not a cluster of processes")
+        self._procs[node].kill()
+        self._procs[node].wait()
 
     def __repr__(self) -> str:
         return f"<Cluster {len(self.kernels)} nodes, {sum(len(k.tasks) for k in self.kernels)} tasks>"

@@ -34,7 +34,8 @@ class Port:
 
     @property
     def node(self) -> int:
-        return self.port.kernel.node if self.port is not None else -1
+        """The node of the object behind the right (where its receive right is)."""
+        return self.port.location_hint() if self.port is not None else -1
 
     @property
     def spent(self) -> bool:

@@ -207,7 +207,8 @@ def _call(r: Routine, target, args):
         params, held, it = [], [], iter(args)
         try:
             _import_in_transit(args, held, _space_of(port))
-            obj = convert_target(port, r.target)
+            remote = port.proxy is not None           # the object lives on another node
+            obj = None if remote else convert_target(port, r.target)
             for pname, kind in r.params:
                 value = next(it)
                 if kind == "poly":
@@ -235,12 +236,46 @@ def _call(r: Routine, target, args):
             for p, t in held:
                 _release(p, t)
             raise
+        if remote:
+            return _call_remote(r, port, params)
         result = r.impl(obj, *params)
         if len(r.outs) == 0:
             return None
         if len(r.outs) == 1:
             return _out(r.outs[0], result)
         return tuple(_out(k, v) for k, v in zip(r.outs, result))
+
+
+def _call_remote(r: Routine, port, params):
+    """The routine run on the object's home node (kern/remote_call.py); outs as handles.
+
+    Conditions: the caller's kernel lock held.
+    """
+    from .kern.remote_call import remote_call
+    code, kinds, values, done = remote_call(port.kernel, r, port, params)
+    if code:
+        done(consumed=False)
+        raise KernError(code, f"{r.name} on node {port.location_hint()}")
+    outs = [_out_remote(decl, kind, v, params) for decl, kind, v in zip(r.outs, kinds, values)]
+    done(consumed=True)
+    if not outs:
+        return None
+    return outs[0] if len(outs) == 1 else tuple(outs)
+
+
+def _out_remote(decl: str, kind: str, value, params):
+    from .kern.thread import STATE_CLASSES
+    if decl == "task":
+        return Task(value)
+    if decl == "thread":
+        return Thread(value)
+    if decl == "threads":
+        return [Thread(p) for p in value]
+    if decl == "state":
+        return STATE_CLASSES[params[0]].from_words(value.to_words())
+    if decl == "record":
+        return [value[i] for i in sorted(value)]     # the record's fields, in order
+    return _out(kind, value)
 
 
 def _arity(r: Routine) -> int:

@@ -395,14 +395,10 @@ def _record_words(value) -> list[int]:
 # -- kernel calls on another node's objects ---------------------------------------------------
 
 def _remote_kernel_call(thread, routine, port, words) -> int:
-    """A kernel call on an object of another node: a MIG request message to its kernel
-    port there, executed on its home node; the reply's outs are copied out here.
-    Conditions: kernel lock held (released while waiting for the reply).
-    """
-    from ..ipc.kmsg import Kmsg, ipc_kmsg_deliver, ipc_kmsg_destroy
-    from ..ipc.port import ipc_port_alloc, ipc_port_copy_send, ipc_port_destroy, ipc_port_make_sonce
-    from ..mach_types import MsgType
-    task, kernel = thread.task, thread.kernel
+    """A kernel call on an object of another node (kern/remote_call.py); the reply's
+    outs are copied out to the guest.  Conditions: kernel lock held."""
+    from .remote_call import remote_call
+    task = thread.task
     held = []
     try:
         params, pos = _decode_params(task, routine, words, held)
@@ -411,98 +407,15 @@ def _remote_kernel_call(thread, routine, port, words) -> int:
     except KernError:
         _release_all(held)
         raise
-    reply_port = ipc_port_alloc(kernel)
-    ipc_kmsg_deliver(Kmsg(dest=ipc_port_copy_send(port), dest_type=MsgType.PORT_SEND,
-                          reply=ipc_port_make_sonce(reply_port),
-                          reply_type=MsgType.PORT_SEND_ONCE, id=routine.id,
-                          body=_request_body(routine, params)))
-    node = port.proxy[1]
-    while not reply_port.messages and thread.active and port.active \
-            and node not in kernel.remote.down:
-        reply_port.cond.wait(0.05)
-    answer = reply_port.messages.popleft() if reply_port.messages else None
-    ipc_port_destroy(reply_port)
-    if answer is None:
-        return int(K.KERN_NODE_DOWN if node in kernel.remote.down else K.MIG_SERVER_DIED)
+    code, kinds, values, done = remote_call(thread.kernel, routine, port, params,
+                                            alive=lambda: thread.active)
     try:
-        items = answer.body
-        code = items[0] if items and isinstance(items[0], int) else int(K.MIG_REPLY_MISMATCH)
         if code == 0:
-            kinds, values = _reply_values(routine.outs, items[1:])
             _copy_outs(task, kinds, outs, values)
-            answer.body = []                 # its rights now belong to the caller's space
-        return code
+            done(consumed=True)
     finally:
-        ipc_kmsg_destroy(answer)
-
-
-def _request_body(routine, params) -> list:
-    """The request items of a kernel call (the layout ipc_kobject.server decodes)."""
-    from ..ipc.kmsg import OOLPortsItem, PortItem
-    from ..mach_types import MsgType
-    body, it = [], iter(params)
-    for _name, kind in routine.params:
-        v = next(it)
-        if kind in ("int", "bool"):
-            body.append(int(v))
-        elif kind == "bytes":
-            body.append(bytes(v))
-        elif kind == "port":
-            body.append(PortItem(v, MsgType.PORT_SEND))
-        elif kind == "poly":
-            body.append(PortItem(v, next(it) or MsgType.PORT_SEND))
-        elif kind == "ports":
-            body.append(OOLPortsItem(list(v), MsgType.PORT_SEND))
-        else:                                 # state, record: little-endian words
-            words = v if isinstance(v, list) else [v]
-            body.append(struct.pack(f"<{len(words)}Q", *words))
-    return body
-
-
-class _Words:
-    def __init__(self, words):
-        self.words = words
-
-    def to_words(self):
-        return self.words
-
-
-def _reply_values(kinds, items):
-    """(out kinds for _copy_outs, values) from a reply body made by ipc_kobject."""
-    from ..ipc.kmsg import OOLPortsItem, PortItem
-    out_kinds, values, i = [], [], 0
-    for kind in kinds:
-        if kind in ("task", "thread", "port", "sonce", "right"):
-            item = items[i]
-            assert isinstance(item, PortItem)
-            out_kinds.append("right" if kind == "right" else "sonce" if kind == "sonce" else "port")
-            values.append((item.port, item.msgt) if kind == "right" else item.port)
-            i += 1
-        elif kind in ("threads", "ports"):
-            item = items[i]
-            assert isinstance(item, OOLPortsItem)
-            out_kinds.append("ports")
-            values.append(list(item.ports))
-            i += 1
-        elif kind in ("names", "ints"):
-            n = items[i]
-            if kind == "names":
-                values.append((items[i + 1:i + 1 + n], items[i + 1 + n:i + 1 + 2 * n]))
-                i += 1 + 2 * n
-            else:
-                values.append(items[i + 1:i + 1 + n])
-                i += 1 + n
-            out_kinds.append(kind)
-        elif kind in ("state", "record"):
-            rest = [w for w in items[i:] if isinstance(w, int)]
-            values.append(_Words(rest) if kind == "state" else dict(enumerate(rest)))
-            out_kinds.append(kind)
-            i = len(items)
-        else:
-            values.append(items[i])
-            out_kinds.append(kind)
-            i += 1
-    return out_kinds, values
+        done(consumed=False)
+    return code
 
 
 def _install_kernel_calls() -> None:

@@ -264,3 +264,10 @@ def test_D5_8_node_death_turns_its_ports_into_dead_names(c3):
     rcv_c, to_c = _connect(a, c, 0x6603)
     mach.mach_msg_send(a, Message(remote_port=to_c, remote_disp=MsgType.COPY_SEND, id=9))
     assert mach.mach_msg_receive(c, rcv_c, MsgOption.RCV_TIMEOUT, 5000).id == 9
+
+
+def test_N1_1_kernel_call_from_python_through_a_proxy_runs_on_its_node(c3):
+    """A handle that is a proxy (another node's host port) makes its calls there."""
+    host2 = mach.norma_get_special_port(c3.host_priv(0), 2, 2)
+    assert host2.port.proxy is not None and host2.node == 2
+    assert mach.norma_node_self(host2) == 2

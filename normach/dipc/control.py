@@ -1,0 +1,19 @@
+"""The control protocol between a cluster's client and its node processes (ids 350-369).
+
+A client process (a `Cluster` with `processes=True`, or `Cluster.connect`) is
+itself a small node: it has a kernel of its own, where its handles live as
+proxies, and it asks node processes for what Python programs need to start:
+the membership table, a fresh task, the host ports, an audit, a shutdown.
+Everything else goes through ports, as kernel calls to the objects' nodes.
+"""
+
+from ..transport.protocol import declare
+
+ctl_peers = declare(350, "ctl_peers", [("table", "map")], reply="ctl_ok")
+ctl_ok = declare(351, "ctl_ok", [("node", "int")])
+ctl_task_create = declare(352, "ctl_task_create", [("label", "str")], reply="ctl_uid")
+ctl_host = declare(353, "ctl_host", [("privileged", "bool")], reply="ctl_uid")
+ctl_uid = declare(354, "ctl_uid", [("uid", "list")])
+ctl_audit = declare(355, "ctl_audit", [("node", "int")], reply="ctl_problems")
+ctl_problems = declare(356, "ctl_problems", [("problems", "list")])
+ctl_shutdown = declare(357, "ctl_shutdown", [("node", "int")], reply="ctl_ok")

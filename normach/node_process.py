@@ -1,0 +1,108 @@
+"""A node as an operating-system process: `python -m normach.node_process`.
+
+The process runs one node kernel, its transport endpoint (tcp) and its DIPC
+layer, prints one JSON line `{"node": I, "address": ...}` once it listens,
+and then serves: DIPC messages from the other nodes, and the control
+protocol (dipc/control.py) from clients, until it is told to shut down or
+killed.  `Cluster(nodes=N, processes=True)` starts N of these.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import threading
+
+from . import param
+from .dipc import control as _control  # noqa: F401  (declares the control messages it decodes)
+
+
+class NodeProcess:
+    """One node kernel served over tcp."""
+
+    def __init__(self, index: int, nnodes: int, listen: str, secret: bytes | None,
+                 phys_bytes: int):
+        from .dipc.net import DipcNet
+        from .dipc.node import Dipc
+        from .kern.kernel import Kernel
+        from .transport.endpoint import Endpoint
+        self.kernel = Kernel(index, nnodes, phys_bytes)
+        self.net = DipcNet(None)
+        self.net.endpoint = Endpoint(index, listen, {}, self.handle, secret=secret)
+        self.net.attach(Dipc(self.kernel, self.net), [])
+        self.stopped = threading.Event()
+
+    @property
+    def address(self) -> str:
+        return self.net.endpoint.address
+
+    def handle(self, sender: int, msg):
+        """Control messages here; DIPC messages to the DIPC layer."""
+        from .dipc import control as c
+        if not msg.name.startswith("ctl_"):
+            return self.net.handle(sender, msg)
+        me = self.kernel.node
+        if msg.name == "ctl_peers":
+            for node, address in msg.table.items():
+                node = int(node)
+                if node != me:
+                    self.net.endpoint.add_peer(node, str(address))
+                    if node not in self.net.peers:
+                        self.net.peers.append(node)
+            return c.ctl_ok(node=me)
+        if msg.name == "ctl_task_create":
+            return c.ctl_uid(uid=self._export(self._fresh_task(msg.label)))
+        if msg.name == "ctl_host":
+            host = self.kernel.host_priv if msg.privileged else self.kernel.host
+            return c.ctl_uid(uid=self._export(host.port))
+        if msg.name == "ctl_audit":
+            from .kern.audit import audit_kernel
+            return c.ctl_problems(problems=audit_kernel(self.kernel))
+        if msg.name == "ctl_shutdown":
+            self.stopped.set()
+            return c.ctl_ok(node=me)
+        return None
+
+    def _fresh_task(self, label: str):
+        from .kern.task import task_create
+        with self.kernel.lock:
+            return task_create(None, False, kernel=self.kernel, name=label or "").itk_self
+
+    def _export(self, port) -> list:
+        """Export a new send right to `port` for the client."""
+        from .ipc.port import ipc_port_make_send
+        from .mach_types import MsgType
+        with self.kernel.lock:
+            return self.kernel.remote.export_right(ipc_port_make_send(port), MsgType.PORT_SEND)
+
+    def serve(self) -> None:
+        print(json.dumps({"node": self.kernel.node, "address": self.address}), flush=True)
+        self.stopped.wait()
+        self.shutdown()
+
+    def shutdown(self) -> None:
+        from .kern.task import task_terminate
+        with self.kernel.lock:
+            for t in sorted(self.kernel.tasks, key=lambda t: t.id):
+                if t.active:
+                    task_terminate(t)
+        self.kernel.machine.join()
+        self.net.close()
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(prog="python -m normach.node_process")
+    ap.add_argument("--index", type=int, required=True)
+    ap.add_argument("--nodes", type=int, required=True)
+    ap.add_argument("--listen", default="tcp://127.0.0.1:0")
+    ap.add_argument("--secret-hex", default="")
+    ap.add_argument("--phys-bytes", type=int, default=param.PHYS_MEM_BYTES)
+    a = ap.parse_args(argv)
+    secret = bytes.fromhex(a.secret_hex) if a.secret_hex else None
+    NodeProcess(a.index, a.nodes, a.listen, secret, a.phys_bytes).serve()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

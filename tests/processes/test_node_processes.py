@@ -1,0 +1,86 @@
+"""Node processes over tcp loopback (Cluster(processes=True)): kernel calls on remote
+tasks, remote sends, a receive right moving between processes, and a node killed."""
+
+import pytest
+
+from normach import (Cluster, KernError, KernReturn, Message, MsgOption, MsgType, Notify,
+                     PortDesc, PortRight, PortType, mach)
+
+K = KernReturn
+
+
+@pytest.fixture(scope="module")
+def procs():
+    c = Cluster(nodes=3, processes=True, phys_bytes=16 << 20)
+    yield c
+    c.close()
+
+
+def test_N1_1_each_node_process_answers_for_itself(procs):
+    assert [mach.norma_node_self(procs.host(n)) for n in range(3)] == [0, 1, 2]
+
+
+def test_kernel_calls_on_a_task_in_another_process(procs):
+    t = procs.task_create(node=1)
+    assert t.node == 1
+    a = mach.vm_allocate(t, 0, 8192, True)
+    mach.vm_write(t, a, b"across processes")
+    assert mach.vm_read(t, a, 16) == b"across processes"
+    region = mach.vm_region(t, a)
+    assert region[0] == a and region[1] == 8192
+    with pytest.raises(KernError) as e:
+        mach.vm_read(t, 0x1000, 4)
+    assert e.value.code == K.KERN_INVALID_ADDRESS
+    child = mach.task_create(t, True)
+    assert child.node == 1 and mach.vm_read(child, a, 6) == b"across"
+    mach.task_terminate(child)
+    mach.task_terminate(t)
+
+
+def test_D5_4_remote_send_and_receive_right_migration_between_processes(procs):
+    me = procs.local_task("client")
+    server = procs.task_create(node=2)
+    name = mach.mach_port_allocate(server, PortRight.RECEIVE)
+    send = mach.mach_port_extract_right(server, name, MsgType.MAKE_SEND)
+    mach.mach_port_insert_right(me, 0x3303, send, MsgType.MOVE_SEND)
+    for i in range(3):
+        mach.mach_msg_send(me, Message(remote_port=0x3303, remote_disp=MsgType.COPY_SEND, id=i,
+                                       body=[b"to node 2"]))
+    # the receive right (and the three messages queued on it) moves into this process;
+    # it is the port `me` already names 0x3303, so it joins that name (P6.3)
+    rcv = mach.mach_port_extract_right(server, name, MsgType.MOVE_RECEIVE)
+    mach.mach_port_insert_right(me, 0x3303, rcv, MsgType.MOVE_RECEIVE)
+    assert mach.mach_port_type(me, 0x3303) & PortType.RECEIVE
+    got = [mach.mach_msg_receive(me, 0x3303, MsgOption.RCV_TIMEOUT, 10000) for _ in range(3)]
+    assert [m.id for m in got] == [0, 1, 2]
+    assert got[0].body[0].rstrip(b"\0") == b"to node 2"
+    mach.mach_msg_send(me, Message(remote_port=0x3303, remote_disp=MsgType.COPY_SEND, id=9))
+    assert mach.mach_msg_receive(me, 0x3303, MsgOption.RCV_TIMEOUT, 10000).id == 9
+
+
+def test_audit_of_every_process_holds(procs):
+    assert procs.audit() == []
+
+
+def test_D5_8_killed_node_process_gives_dead_names():
+    c = Cluster(nodes=2, processes=True, phys_bytes=8 << 20)
+    try:
+        me = c.local_task("client")
+        victim = c.task_create(node=1)
+        name = mach.mach_port_allocate(victim, PortRight.RECEIVE)
+        mach.mach_port_insert_right(me, 0x3303, mach.mach_port_extract_right(
+            victim, name, MsgType.MAKE_SEND), MsgType.MOVE_SEND)
+        notify = mach.mach_port_allocate(me, PortRight.RECEIVE)
+        mach.mach_port_request_notification(me, 0x3303, Notify.DEAD_NAME, 1, notify,
+                                            MsgType.MAKE_SEND_ONCE)
+        survivor = c.task_create(node=0)
+        c.kill_node(1)
+        n = mach.mach_msg_receive(me, notify, MsgOption.RCV_TIMEOUT, 30000)
+        assert n.id == Notify.DEAD_NAME
+        assert mach.mach_port_type(me, 0x3303) & PortType.DEAD_NAME
+        with pytest.raises(KernError) as e:
+            mach.vm_allocate(victim, 0, 4096, True)
+        assert e.value.code in (K.KERN_NODE_DOWN, K.MACH_SEND_INVALID_DEST)
+        assert mach.vm_allocate(survivor, 0, 4096, True)            # node 0 goes on
+    finally:
+        c.close()
