@@ -42,43 +42,56 @@ class Cluster:
 
     def _start_processes(self, nodes: int, phys_bytes: int, secret: bytes | None) -> None:
         """Start one OS process per node (tcp loopback, CurveZMQ with a fresh secret) and
-        join them as a client node, index `nodes`, holding handles as proxies."""
-        import json
+        join them as a client holding handles as proxies."""
         import secrets
-        import subprocess
-        import sys
+        from .dipc import control
+        self.secret = secret or secrets.token_bytes(32)
+        self._procs, addresses = start_node_processes(nodes, self.secret, phys_bytes)
+        for i in range(1, nodes):                      # every node learns every other
+            self._seed_request(addresses[0], control.ctl_join(node=i, address=addresses[i]))
+        self._join_as_client(addresses[0])
+
+    def _seed_request(self, seed: str, msg):
+        from .transport.endpoint import Endpoint
+        with Endpoint(1 << 30, "tcp://127.0.0.1:0", {0: seed}, None, secret=self.secret) as ep:
+            return ep.request(0, msg, 30.0)
+
+    def _join_as_client(self, seed: str) -> None:
+        """Become a client node of the cluster whose node 0 listens at `seed`."""
+        import random
         from .dipc import control
         from .dipc.net import DipcNet
         from .dipc.node import Dipc
         from .transport.endpoint import Endpoint
-        self.secret = secret or secrets.token_bytes(32)
-        for i in range(nodes):
-            self._procs.append(subprocess.Popen(
-                [sys.executable, "-m", "normach.node_process", "--index", str(i),
-                 "--nodes", str(nodes), "--secret-hex", self.secret.hex(),
-                 "--phys-bytes", str(phys_bytes)], stdout=subprocess.PIPE, text=True))
-        addresses = {}
-        for i, proc in enumerate(self._procs):
-            line = proc.stdout.readline()
-            if not line:
-                self.close()
-                raise KernError(KernReturn.KERN_NODE_DOWN, f"node process {i} did not start")
-            addresses[i] = json.loads(line)["address"]
-        self.client = Kernel(nodes, nodes + 1, 8 << 20)
+        me = (1 << 20) + random.randrange(1 << 20)     # a client index, past every node
         net = DipcNet(None)
-        net.endpoint = Endpoint(nodes, "tcp://127.0.0.1:0", {}, net.handle, secret=self.secret)
-        addresses[nodes] = net.endpoint.address
-        for i in range(nodes):
-            net.endpoint.add_peer(i, addresses[i])
-        net.attach(Dipc(self.client, net), list(range(nodes)))
+        net.endpoint = Endpoint(me, "tcp://127.0.0.1:0", {0: seed}, net.handle, secret=self.secret)
         self._endpoints.append(net)
-        for i in range(nodes):
-            net.endpoint.request(i, control.ctl_peers(table=addresses), 30.0)
+        reply = net.endpoint.request(0, control.ctl_join(node=me, address=net.endpoint.address),
+                                     30.0)
+        self.nnodes = reply.nnodes
+        self.client = Kernel(me, me + 1, 8 << 20)
+        for node, address in reply.table.items():
+            if int(node) != me:
+                net.endpoint.add_peer(int(node), str(address))
+        net.attach(Dipc(self.client, net), [int(n) for n in reply.table if int(n) != me])
+
+    @classmethod
+    def connect(cls, address: str, secret: bytes | None = None) -> "Cluster":
+        """Join a running cluster (`normach up` prints ADDRESS#SECRET) as a client."""
+        if "#" in address and secret is None:
+            address, hexsecret = address.split("#", 1)
+            secret = bytes.fromhex(hexsecret)
+        c = cls.__new__(cls)
+        c.closed, c._consoles, c._endpoints, c._procs = False, {}, [], []
+        c.kernels, c.client, c.secret, c.nnodes = [], None, secret, 0
+        c._join_as_client(address)
+        return c
 
     def _control(self, node: int, msg, timeout: float = 30.0):
         if not isinstance(node, int) or not 0 <= node < self.nnodes:
             raise KernError(KernReturn.KERN_INVALID_ARGUMENT, f"no node {node}")
-        return self._endpoints[0].endpoint.request(node, msg, timeout)
+        return self._endpoints[-1].endpoint.request(node, msg, timeout)
 
     def _handle_from(self, uid, cls):
         from .mach_types import MsgType
@@ -330,3 +343,26 @@ def _load_program(prog: str) -> bytes:
             return f.read()
     except OSError as e:
         raise KernError(KernReturn.KERN_INVALID_ARGUMENT, f"{prog}: {e.strerror}") from None
+
+
+def start_node_processes(nodes: int, secret: bytes, phys_bytes: int = param.PHYS_MEM_BYTES,
+                         first: int = 0, count: int | None = None):
+    """Start node processes `first`..`first+count-1` of an `nodes`-node cluster on tcp
+    loopback.  Returns (processes, {node: address})."""
+    import json
+    import subprocess
+    import sys
+    procs, addresses = [], {}
+    for i in range(first, first + (nodes if count is None else count)):
+        procs.append(subprocess.Popen(
+            [sys.executable, "-m", "normach.node_process", "--index", str(i),
+             "--nodes", str(nodes), "--secret-hex", secret.hex(),
+             "--phys-bytes", str(phys_bytes)], stdout=subprocess.PIPE, text=True))
+    for i, proc in zip(range(first, first + len(procs)), procs):
+        line = proc.stdout.readline()
+        if not line:
+            for p in procs:
+                p.kill()
+            raise KernError(KernReturn.KERN_NODE_DOWN, f"node process {i} did not start")
+        addresses[i] = json.loads(line)["address"]
+    return procs, addresses

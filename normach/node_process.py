@@ -32,6 +32,8 @@ class NodeProcess:
         self.net.endpoint = Endpoint(index, listen, {}, self.handle, secret=secret)
         self.net.attach(Dipc(self.kernel, self.net), [])
         self.stopped = threading.Event()
+        self.table = {index: self.address}           # membership: node -> address
+        self.table_lock = threading.Lock()
 
     @property
     def address(self) -> str:
@@ -44,13 +46,10 @@ class NodeProcess:
             return self.net.handle(sender, msg)
         me = self.kernel.node
         if msg.name == "ctl_peers":
-            for node, address in msg.table.items():
-                node = int(node)
-                if node != me:
-                    self.net.endpoint.add_peer(node, str(address))
-                    if node not in self.net.peers:
-                        self.net.peers.append(node)
+            self.learn(msg.table)
             return c.ctl_ok(node=me)
+        if msg.name == "ctl_join":
+            return self.join(msg.node, msg.address)
         if msg.name == "ctl_task_create":
             return c.ctl_uid(uid=self._export(self._fresh_task(msg.label)))
         if msg.name == "ctl_host":
@@ -63,6 +62,42 @@ class NodeProcess:
             self.stopped.set()
             return c.ctl_ok(node=me)
         return None
+
+    def learn(self, table: dict) -> None:
+        """Add members (node -> address) this node did not know."""
+        with self.table_lock:
+            for node, address in table.items():
+                node = int(node)
+                if node != self.kernel.node and self.table.get(node) != address:
+                    self.table[node] = str(address)
+                    self.net.endpoint.add_peer(node, str(address))
+                    if node not in self.net.peers:
+                        self.net.peers.append(node)
+
+    def join(self, node: int, address: str):
+        """A node (index below nnodes, a free slot) or a client (an index at or past
+        nnodes) joins through this node: it gets the table and every other member
+        learns of it."""
+        from .dipc import control as c
+        from .kern.errors import KernError, KernReturn
+        with self.table_lock:
+            if node < 0 or node in self.table:
+                raise KernError(KernReturn.KERN_INVALID_ARGUMENT, f"node {node} cannot join")
+            table = dict(self.table)
+        others = [n for n in table if n != self.kernel.node]
+        self.learn({node: address})
+        for n in others:
+            try:
+                self.net.endpoint.request(n, c.ctl_peers(table={node: address}), 10.0)
+            except KernError:
+                pass                                   # a member that is down learns nothing
+        table[node] = address
+        if node < self.kernel.nnodes:                  # a node learns every member now
+            try:
+                self.net.endpoint.request(node, c.ctl_peers(table=table), 10.0)
+            except KernError:
+                pass
+        return c.ctl_table(node=node, nnodes=self.kernel.nnodes, table=table)
 
     def _fresh_task(self, label: str):
         from .kern.task import task_create
@@ -91,16 +126,29 @@ class NodeProcess:
         self.net.close()
 
 
+def join_cluster(node: NodeProcess, seed: str) -> None:
+    """Join a running cluster through the member at `seed` (normach node --join)."""
+    from .dipc import control as c
+    node.net.endpoint.add_peer(0, seed)
+    reply = node.net.endpoint.request(0, c.ctl_join(node=node.kernel.node, address=node.address),
+                                      30.0)
+    node.learn(reply.table)
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(prog="python -m normach.node_process")
     ap.add_argument("--index", type=int, required=True)
     ap.add_argument("--nodes", type=int, required=True)
     ap.add_argument("--listen", default="tcp://127.0.0.1:0")
     ap.add_argument("--secret-hex", default="")
+    ap.add_argument("--join", default="", help="address of node 0 of a running cluster")
     ap.add_argument("--phys-bytes", type=int, default=param.PHYS_MEM_BYTES)
     a = ap.parse_args(argv)
     secret = bytes.fromhex(a.secret_hex) if a.secret_hex else None
-    NodeProcess(a.index, a.nodes, a.listen, secret, a.phys_bytes).serve()
+    node = NodeProcess(a.index, a.nodes, a.listen, secret, a.phys_bytes)
+    if a.join:
+        join_cluster(node, a.join)
+    node.serve()
     return 0
 
 

@@ -62,6 +62,68 @@ def cc(output: str, sources: tuple) -> None:
 
 
 @main.command()
+@click.option("--nodes", default=3, show_default=True, help="nodes in the cluster")
+@click.option("--local", "local", default=None, type=int,
+              help="how many of them to start here (the others join with `normach node`)")
+def up(nodes: int, local: int | None) -> None:
+    """Start a cluster of node processes on this machine and print where to connect.
+
+    Runs until interrupted; the nodes stop with it.  Connect from Python with
+    Cluster.connect(ADDRESS) using the printed ADDRESS#SECRET.
+    """
+    import secrets
+    import signal
+    import threading
+    from .. import KernError
+    from ..cluster import Cluster, start_node_processes
+    from ..dipc import control
+    secret = secrets.token_bytes(32)
+    local = nodes if local is None else local
+    procs, addresses = start_node_processes(nodes, secret, count=local)
+    helper = Cluster.__new__(Cluster)
+    helper.secret = secret
+    try:
+        for i in range(1, local):
+            helper._seed_request(addresses[0], control.ctl_join(node=i, address=addresses[i]))
+    except KernError as e:
+        for p in procs:
+            p.kill()
+        raise click.ClickException(f"the nodes did not form a cluster: {e}")
+    where = f"{addresses[0]}#{secret.hex()}"
+    click.echo(f"connect: {where}")
+    click.echo(f"normach: {local} of {nodes} nodes up. From Python: Cluster.connect(\"{where}\")")
+    if local < nodes:
+        click.echo(f"the other nodes join with: normach node --index I --nodes {nodes} --join {where}")
+    sys.stdout.flush()
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    try:
+        while not stop.wait(0.5) and all(p.poll() is None for p in procs):
+            pass
+    except KeyboardInterrupt:
+        pass
+    for p in procs:
+        p.terminate()
+    for p in procs:
+        try:
+            p.wait(10)
+        except Exception:
+            p.kill()
+
+
+@main.command()
+@click.option("--index", required=True, type=int, help="this node's index")
+@click.option("--nodes", required=True, type=int, help="nodes in the cluster")
+@click.option("--join", "join", required=True, help="ADDRESS#SECRET printed by `normach up`")
+def node(index: int, nodes: int, join: str) -> None:
+    """Run one node that joins a running cluster (e.g. from another machine)."""
+    from ..node_process import main as node_main
+    address, _, hexsecret = join.partition("#")
+    sys.exit(node_main(["--index", str(index), "--nodes", str(nodes), "--join", address,
+                        "--secret-hex", hexsecret]))
+
+
+@main.command()
 @click.option("--json", "json_path", default="benchmarks/results/latest.json",
               help="where to write the results as JSON")
 def bench(json_path: str) -> None:

@@ -84,3 +84,53 @@ def test_D5_8_killed_node_process_gives_dead_names():
         assert mach.vm_allocate(survivor, 0, 4096, True)            # node 0 goes on
     finally:
         c.close()
+
+
+def test_D5_3_node_processes_reach_each_other_not_only_the_client(procs):
+    """A right for a port on node 0 given to a task on node 2, used from node 2 (a guest-free
+    check through a message sent by node 2's kernel: a kernel call reply)."""
+    me = procs.local_task("client2")
+    a, b = procs.task_create(node=0), procs.task_create(node=2)
+    name = mach.mach_port_allocate(a, PortRight.RECEIVE)
+    send = mach.mach_port_extract_right(a, name, MsgType.MAKE_SEND)
+    mach.mach_port_insert_right(b, 0x2203, send, MsgType.MOVE_SEND)     # node 2 now holds it
+    # node 2 hands it back to us through a kernel call: the reply travels node 2 -> here
+    back = mach.mach_port_extract_right(b, 0x2203, MsgType.COPY_SEND)
+    mach.mach_port_insert_right(me, 0x2303, back, MsgType.MOVE_SEND)
+    mach.mach_msg_send(me, Message(remote_port=0x2303, remote_disp=MsgType.COPY_SEND, id=5))
+    rcv = mach.mach_port_extract_right(a, name, MsgType.MOVE_RECEIVE)
+    mach.mach_port_insert_right(me, 0x2303, rcv, MsgType.MOVE_RECEIVE)
+    assert mach.mach_msg_receive(me, 0x2303, MsgOption.RCV_TIMEOUT, 10000).id == 5
+
+
+def test_normach_up_then_connect_and_a_node_joining():
+    """`normach up` starts node processes and prints where to connect; a further node joins
+    with `normach node --join`; a client connects and uses every node."""
+    import subprocess
+    import sys
+    up = subprocess.Popen([sys.executable, "-m", "normach.cli.main", "up", "--nodes", "3",
+                           "--local", "2"], stdout=subprocess.PIPE, text=True)
+    joiner = None
+    try:
+        line = up.stdout.readline()
+        assert line.startswith("connect: "), line
+        where = line.split(" ", 1)[1].strip()
+        joiner = subprocess.Popen([sys.executable, "-m", "normach.cli.main", "node", "--index",
+                                   "2", "--nodes", "3", "--join", where],
+                                  stdout=subprocess.PIPE, text=True)
+        assert joiner.stdout.readline().startswith("{")            # it listens
+        c = Cluster.connect(where)
+        try:
+            assert [mach.norma_node_self(c.host(n)) for n in range(3)] == [0, 1, 2]
+            t = c.task_create(node=2)
+            a = mach.vm_allocate(t, 0, 4096, True)
+            mach.vm_write(t, a, b"joined")
+            assert mach.vm_read(t, a, 6) == b"joined"
+            assert c.audit() == []
+        finally:
+            c.close()
+    finally:
+        for p in (joiner, up):
+            if p is not None:
+                p.terminate()
+                p.wait(20)
