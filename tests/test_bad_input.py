@@ -74,10 +74,13 @@ class Env:
         self.thread = mach.thread_create(t)
         self.addr = mach.vm_allocate(t, 0, 4 * P, True)
         self.host = cluster.host()
+        self.host_priv = cluster.host_priv(0)
 
     def target(self, r):
+        if r.target == "host_priv":
+            return self.host_priv
         return self.thread if r.target == "thread" else (
-            self.host if r.target in ("host", "host_priv") else self.task)
+            self.host if r.target == "host" else self.task)
 
     def args(self, name):
         """Plausible argument values (after the target) for routine `name`."""
@@ -131,6 +134,11 @@ class Env:
             "task_set_limits": [None, None],
             "task_set_exception_ports": [1 << 1, None, 1, ThreadStateFlavor.x86_THREAD_STATE64],
             "thread_set_exception_ports": [1 << 1, None, 1, ThreadStateFlavor.x86_THREAD_STATE64],
+            "task_set_child_node": [0],
+            "norma_node_self": [],
+            "norma_get_special_port": [0, 2],
+            "norma_set_special_port": [20, None],
+            "norma_port_location_hint": [self.task],
         }
         if name in table:
             return list(table[name])
