@@ -28,6 +28,7 @@ TRANSPORT_INPROC_BIND_RETRY_S = 2.0     # how long a restarted endpoint retries 
 DIPC_HEARTBEAT_S = 0.5              # how often a node pings each peer
 DIPC_HEARTBEAT_TIMEOUT_S = 2.0      # a peer silent this long is declared down (dead names, D5.8)
 DIPC_REQUEST_TIMEOUT = 5.0          # seconds a node waits for another node's answer before declaring it down
+DIPC_TRANSIT_BATCH = 100            # transits a proxy fetches at once when it runs short (D5.9)
 DIPC_MAX_OOL_BYTES = 12 << 20      # out-of-line data one message may carry to another node (eager copy)
 CPU_TIME_SLICE_MS = 10             # a CPU runs this long before a waiting CPU of its node gets a turn
 

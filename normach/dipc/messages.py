@@ -15,3 +15,7 @@ dipc_msg = declare(100, "dipc_msg", [
 dipc_port_dead = declare(101, "dipc_port_dead", [("uid", "list")])
 special_get = declare(102, "special_get", [("which", "int")], reply="special_reply")
 special_reply = declare(103, "special_reply", [("uid", "list")])
+transits_get = declare(104, "transits_get", [("uid", "list"), ("count", "int")],
+                       reply="transits_granted")
+transits_granted = declare(105, "transits_granted", [("count", "int")])
+transits_release = declare(106, "transits_release", [("uid", "list"), ("count", "int")])

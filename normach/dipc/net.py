@@ -87,6 +87,17 @@ class DipcNet:
     def send_port_dead(self, node: int, uid: list) -> None:
         self.endpoint.send(node, m.dipc_port_dead(uid=uid))
 
+    def transits_get(self, node: int, uid: list, count: int) -> int:
+        """Ask `node` for `count` transits of port `uid`; returns how many were granted.
+
+        Raises: KernError(KERN_NODE_DOWN)."""
+        reply = self.endpoint.request(node, m.transits_get(uid=uid, count=count),
+                                      param.DIPC_REQUEST_TIMEOUT)
+        return max(0, int(reply.count))
+
+    def send_transits_release(self, node: int, uid: list, count: int) -> None:
+        self.endpoint.send(node, m.transits_release(uid=uid, count=count))
+
     def special_get(self, node: int, which: int, timeout: float) -> list:
         """The uid of `node`'s user special port `which` ([0, 0] if empty).
 
@@ -99,7 +110,11 @@ class DipcNet:
         answered here; one-way DIPC messages are queued for in-order delivery."""
         if msg.name == "special_get":
             return m.special_reply(uid=self.dipc.export_special(msg.which))
-        if msg.name in ("dipc_msg", "dipc_port_dead"):
+        if msg.name == "transits_get":
+            if not _uid_ok(msg.uid) or msg.count < 0:
+                raise KernError(KernReturn.MIG_BAD_ARGUMENTS, "transits_get")
+            return m.transits_granted(count=self.dipc.grant_transits(msg.uid, msg.count))
+        if msg.name in ("dipc_msg", "dipc_port_dead", "transits_release"):
             self._inbox.put((sender, msg))
             return None
         raise KernError(KernReturn.MIG_BAD_ID, f"unexpected {msg.name}")
@@ -114,7 +129,13 @@ class DipcNet:
                 raws.append(bytes(msg.ool[pos:pos + size]))
                 pos += size
             self.dipc.receive(sender, msg.as_dict(), raws)
+        elif msg.name == "transits_release":
+            if _uid_ok(msg.uid) and msg.count > 0:
+                self.dipc.release_transits(msg.uid, msg.count)
         else:
-            uid = msg.uid
-            if isinstance(uid, list) and len(uid) == 2 and all(isinstance(x, int) for x in uid):
-                self.dipc.port_dead(uid)
+            if _uid_ok(msg.uid):
+                self.dipc.port_dead(msg.uid)
+
+
+def _uid_ok(uid) -> bool:
+    return isinstance(uid, list) and len(uid) == 2 and all(isinstance(x, int) for x in uid)

@@ -18,8 +18,16 @@ A receive right sent to another node moves the principal there (D5.13-D5.17):
 the old port turns into a forwarding proxy (its local send rights keep
 working), and its queued messages follow the message that carries the right,
 in order, so nothing is lost or reordered; messages that reach the old node
-later are forwarded.  Not yet: queue limits for remote senders (D5.7),
-no-senders across nodes (D5.9-D5.11: an exported port is pinned, see wire.py).
+later are forwarded.
+
+No-senders across nodes (D5.9-D5.11): a send right that leaves its port's
+node travels as a *transit*, counted at the principal like a local right; a
+proxy keeps the transits of the rights it received and gives them all back
+when its node's last send right to the port goes, so the principal sees
+no-senders only when no node holds a send right and none is in flight.  A
+proxy that passes a right on to a third node hands over one of its transits,
+fetching a batch from the principal first if it would keep none for itself.
+Not yet: queue limits for remote senders (D5.7).
 """
 
 from __future__ import annotations
@@ -40,7 +48,10 @@ class Dipc:
     """DIPC state of one node.
 
     Fields (kernel lock): principals {uid: Port}, proxies {uid: Port},
-    pins Counter {Port: 1} (send rights held for exported ports),
+    given Counter {principal Port: n} (send rights this node's ports have out on other
+      nodes as transits: counted in port.srights, so no-senders waits for them),
+    transits Counter {proxy Port: n} (transits this node holds for a remote port; at
+      least one while it has local send rights to it),
     remote_sonce Counter {Port: n} (send-once rights made here, now elsewhere),
     stats.
     """
@@ -51,7 +62,8 @@ class Dipc:
         self.node = kernel.node
         self.principals: dict = {}
         self.proxies: dict = {}
-        self.pins = collections.Counter()
+        self.given = collections.Counter()
+        self.transits = collections.Counter()
         self.remote_sonce = collections.Counter()
         self.down: set = set()                 # nodes declared down
         self.stats = collections.Counter()
@@ -74,6 +86,10 @@ class Dipc:
         if port.proxy is not None:
             uid = list(port.proxy[0])
             if msgt == MsgType.PORT_SEND:
+                if self.transits[port] < 1:            # could not get transits: node down
+                    ipc_port_release_send(port)
+                    return list(wire.DEAD)
+                self.transits[port] -= 1               # the right travels with one transit
                 ipc_port_release_send(port)
             else:
                 ipc_port_consume_sonce(port)
@@ -81,13 +97,88 @@ class Dipc:
         uid = port.uid
         self.principals[uid] = port
         if msgt == MsgType.PORT_SEND:
-            if not self.pins[port]:
-                self.pins[port] = 1
-                port.srights += 1                     # the pin (see wire.py)
-            ipc_port_release_send(port)
+            self.given[port] += 1                      # the right becomes a transit (D5.9)
         else:
             self.remote_sonce[port] += 1
         return list(uid)
+
+    # -- transits (D5.9-D5.11) ---------------------------------------------------------------
+    def ensure_transits(self, kmsg) -> None:
+        """Before send rights for remote ports leave in `kmsg`, hold enough transits: one per
+        right, plus one kept while local rights remain.  May release the kernel lock
+        while asking the ports' nodes for a batch.  Conditions: kernel lock held."""
+        from ..ipc.kmsg import OOLPortsItem, PortItem
+        need = collections.Counter()
+        rights = [(kmsg.reply, kmsg.reply_type)]
+        for item in kmsg.body:
+            if isinstance(item, PortItem):
+                rights.append((item.port, item.msgt))
+            elif isinstance(item, OOLPortsItem):
+                rights += [(p, item.msgt) for p in item.ports]
+        for port, msgt in rights:
+            if msgt == MsgType.PORT_SEND and getattr(port, "proxy", None) is not None:
+                need[port] += 1
+        for port, n in need.items():
+            want = n + (1 if port.srights > n else 0)
+            if self.transits[port] < want:
+                self._fetch_transits(port, want - self.transits[port] + param.DIPC_TRANSIT_BATCH)
+
+    def _fetch_transits(self, proxy, n: int) -> None:
+        uid, node = proxy.proxy
+        self.kernel.lock.release()
+        try:
+            granted = self.net.transits_get(node, list(uid), n)
+        except KernError:
+            granted = 0
+        finally:
+            self.kernel.lock.acquire()
+        self.transits[proxy] += granted
+        self.stats["transits_fetched"] += granted
+
+    def grant_transits(self, uid, n: int) -> int:
+        """Another node asks for `n` transits of our port `uid` (worker thread, lock not held).
+        Returns how many it gets (0 if the port is gone)."""
+        with self.kernel.lock:
+            port = self.principals.get(tuple(uid))
+            if port is not None and port.active and port.proxy is None:
+                port.srights += n
+                self.given[port] += n
+                return n
+            forward = port.proxy[1] if port is not None and port.active else None
+        if forward is None:
+            return 0
+        try:                                           # the port moved on: ask its new node
+            return self.net.transits_get(forward, list(uid), n)
+        except KernError:
+            return 0
+
+    def release_transits(self, uid, n: int) -> None:
+        """A node gave back `n` transits of port `uid` (deliverer thread, lock not held)."""
+        from ..ipc.port import ipc_port_release_send
+        with self.kernel.lock:
+            port = self.principals.get(tuple(uid))
+            if port is None or not port.active:
+                return
+            if port.proxy is not None:                 # forwarded: the principal is elsewhere
+                self._send_release(port.proxy[1], uid, n)
+                return
+            n = min(n, self.given[port])
+            self.given[port] -= n
+            for _ in range(n):
+                ipc_port_release_send(port)            # at 0: no-senders (D5.10)
+
+    def _proxy_no_senders(self, proxy, _mscount) -> None:
+        """A proxy's last local send right went: give its transits back (lock held)."""
+        n = self.transits.pop(proxy, 0)
+        if n and proxy.active:
+            uid, node = proxy.proxy
+            self._send_release(node, list(uid), n)
+
+    def _send_release(self, node: int, uid, n: int) -> None:
+        try:
+            self.net.send_transits_release(node, list(uid), n)
+        except KernError:
+            pass
 
     # -- receive rights moving between nodes (D5.13-D5.17) ---------------------------------
     def export_receive(self, port, node: int):
@@ -100,13 +191,20 @@ class Dipc:
         """
         assert port.receiver is None and port.proxy is None and port.active
         uid = port.uid
-        sonce_elsewhere = port.sorights                # all of them are outside `node` now
-        self.remote_sonce.pop(port, None)
-        if self.pins.pop(port, 0):
-            port.srights -= 1                          # a proxy needs no pin
-        state = [port.qlimit, port.seqno, port.mscount, sonce_elsewhere]
+        sonce_total = port.sorights                    # every send-once right, wherever it is
+        local_sonce = sonce_total - self.remote_sonce.pop(port, 0)
+        srights_total = port.srights                   # local send rights + transits given
+        local = srights_total - self.given.pop(port, 0)
+        ns, port.nsrequest = port.nsrequest, None      # the no-senders request moves too
+        ns_uid = self.export_right(ns, MsgType.PORT_SEND_ONCE) if ns is not None else [0, 0]
+        state = [port.qlimit, port.seqno, port.mscount, sonce_total, srights_total,
+                 ns_uid[0], ns_uid[1], port.nssync]
         port.proxy = (uid, node)
         port.nms = False
+        port.srights, port.sorights = local, local_sonce  # a proxy counts this node's rights
+        if local:
+            self.transits[port] = local                # backed by transits the new node counts
+        port.no_senders_callback = self._proxy_no_senders
         self.principals[uid] = port                    # messages for it arriving here: forwarded
         self.proxies[uid] = port
         self.stats["receive_rights_sent"] += 1
@@ -118,20 +216,26 @@ class Dipc:
         message being delivered).  Conditions: kernel lock held."""
         from ..ipc.port import ipc_port_alloc
         uid = tuple(uid)
-        qlimit, seqno, mscount, sonce_elsewhere = state
+        qlimit, seqno, mscount, sonce_total, srights_total, ns0, ns1, nssync = state
         port = self.proxies.pop(uid, None)
         if port is None or not port.active:
             port = ipc_port_alloc(self.kernel)
             port.uid = uid
+        local_send, local_sonce = port.srights, port.sorights
+        held = self.transits.pop(port, 0)              # ours: they were counted in the total
         port.proxy = None
         port.nms = True
+        port.no_senders_callback = None
         port.qlimit, port.seqno, port.mscount = qlimit, seqno, mscount
-        port.sorights += sonce_elsewhere
-        if sonce_elsewhere:
-            self.remote_sonce[port] += sonce_elsewhere
-        if not self.pins[port]:
-            self.pins[port] = 1
-            port.srights += 1                          # other nodes may hold send rights
+        port.sorights = sonce_total
+        if sonce_total - local_sonce:
+            self.remote_sonce[port] = sonce_total - local_sonce
+        port.srights = srights_total - held + local_send
+        if srights_total - held:
+            self.given[port] = srights_total - held
+        if (ns0, ns1) != (0, 0):
+            port.nsrequest = self.import_right((ns0, ns1), MsgType.PORT_SEND_ONCE)
+            port.nssync = nssync
         self.principals[uid] = port
         self.stats["receive_rights_received"] += 1
         return port
@@ -153,7 +257,10 @@ class Dipc:
             if not port.active:
                 return IP_DEAD
             if msgt == MsgType.PORT_SEND:
-                port.srights += 1
+                if self.given[port] > 0:
+                    self.given[port] -= 1              # a transit comes home as a local right
+                else:
+                    port.srights += 1
             else:
                 self._sonce_home(port)
             return port
@@ -162,6 +269,7 @@ class Dipc:
         proxy = self.proxy_for(uid)
         if msgt == MsgType.PORT_SEND:
             proxy.srights += 1
+            self.transits[proxy] += 1                  # the right arrived with a transit
         else:
             proxy.sorights += 1
         return proxy
@@ -182,6 +290,7 @@ class Dipc:
             proxy = ipc_port_alloc(self.kernel, nms=False)
             proxy.proxy = (uid, uid[0])
             proxy.uid = uid
+            proxy.no_senders_callback = self._proxy_no_senders
             self.proxies[uid] = proxy
             self.stats["proxies_made"] += 1
         return proxy
@@ -194,7 +303,12 @@ class Dipc:
         answer makes its proxies dead names; the send itself still succeeds (D5.8).
         """
         from ..ipc.port import ipc_port_consume_sonce, ipc_port_release_send
+        self.ensure_transits(kmsg)
         dest = kmsg.dest
+        if not dest.active:                            # died while we fetched transits
+            from ..ipc.kmsg import ipc_kmsg_destroy
+            ipc_kmsg_destroy(kmsg)
+            return
         uid, node = dest.proxy
         raws: list = []
         moved: list = []
@@ -324,7 +438,8 @@ class Dipc:
 
     # -- audit support ---------------------------------------------------------------------
     def held_send_rights(self) -> collections.Counter:
-        return collections.Counter({p: n for p, n in self.pins.items() if n})
+        """Send rights counted at our principals that live elsewhere (transits given)."""
+        return collections.Counter({p: n for p, n in self.given.items() if n > 0})
 
     def held_sonce_rights(self) -> collections.Counter:
         return collections.Counter({p: n for p, n in self.remote_sonce.items() if n})

@@ -7,11 +7,11 @@ travel as they are; out-of-line memory travels as raw frames (copied eagerly
 for now; issue 5 makes it lazy).  The receiving node turns every uid back into
 a port: the principal if the port lives there, else a proxy (one per uid).
 
-Right accounting across nodes (this first version):
-  * a send right that leaves its port's node pins the port (one send right the
-    DIPC layer holds for the port while any node may hold remote rights), so
-    the principal never sees no-senders after its rights were exported; proxies
-    count their node's own send rights and need no references at the principal;
+Right accounting across nodes:
+  * a send right that leaves its node travels with one *transit* (node.py):
+    the principal counts every transit out as a send right, proxies hold the
+    transits of the rights they received and give them back when their node's
+    last right goes, so no-senders fires only when no node holds a right;
   * a send-once right made at the principal stays counted there until a message
     sent with it comes back (consumed) or its holder destroys it unused (the
     send-once notification travels back as a message to the principal).
@@ -85,7 +85,8 @@ def validate_body(items, nraws: int) -> None:
               or (tag in (INT, NAME) and n == 2 and isinstance(item[1], int))
               or (tag == BIG_BYTES and n == 2 and isinstance(item[1], int) and 0 <= item[1] < nraws)
               or (tag == RECEIVE and n == 3 and _uid_ok(item[1]) and isinstance(item[2], list)
-                  and len(item[2]) == 4 and all(isinstance(x, int) and x >= 0 for x in item[2]))
+                  and len(item[2]) == 8 and all(isinstance(x, int) for x in item[2])
+                  and all(x >= 0 for x in item[2][:5]))
               or (tag == RIGHT and n == 3 and _uid_ok(item[1]) and isinstance(item[2], int))
               or (tag == OOL and n == 4 and all(isinstance(x, int) for x in item[1:])
                   and 0 <= item[1] < nraws and item[2] >= 0)

@@ -271,3 +271,77 @@ def test_N1_1_kernel_call_from_python_through_a_proxy_runs_on_its_node(c3):
     host2 = mach.norma_get_special_port(c3.host_priv(0), 2, 2)
     assert host2.port.proxy is not None and host2.node == 2
     assert mach.norma_node_self(host2) == 2
+
+
+def _nms_port(owner):
+    """A receive right in `owner`, one send right to it (a handle), and a no-senders
+    request (sync 1: it fires only once that right and every copy are gone)."""
+    port = mach.mach_port_allocate(owner, PortRight.RECEIVE)
+    send = mach.mach_port_extract_right(owner, port, MsgType.MAKE_SEND)
+    notify = mach.mach_port_allocate(owner, PortRight.RECEIVE)
+    mach.mach_port_request_notification(owner, port, Notify.NO_SENDERS, 1, notify,
+                                        MsgType.MAKE_SEND_ONCE)
+    return port, notify, send
+
+
+def _no_notification(task, notify):
+    with pytest.raises(KernError) as e:
+        mach.mach_msg_receive(task, notify, MsgOption.RCV_TIMEOUT, 300)
+    return e.value.code == K.MACH_RCV_TIMED_OUT
+
+
+def test_D5_10_no_senders_when_the_only_remote_sender_lets_go(c3):
+    a, b = c3.task_create(node=0), c3.task_create(node=1)
+    port, notify, send = _nms_port(b)
+    mach.mach_port_insert_right(a, 0x7003, send, MsgType.MOVE_SEND)
+    assert _no_notification(b, notify)
+    mach.mach_port_deallocate(a, 0x7003)
+    n = mach.mach_msg_receive(b, notify, MsgOption.RCV_TIMEOUT, 5000)
+    assert n.id == Notify.NO_SENDERS
+
+
+def test_D5_9_right_passed_to_a_third_node_keeps_the_port_sendable(c3):
+    a, b, c = (c3.task_create(node=n) for n in range(3))
+    port, notify, send = _nms_port(b)
+    mach.mach_port_insert_right(a, 0x7003, send, MsgType.MOVE_SEND)
+    to_c_rcv, to_c = _connect(a, c, 0x8003)
+    mach.mach_msg_send(a, Message(remote_port=to_c, remote_disp=MsgType.COPY_SEND, id=1,
+                                  body=[PortDesc(0x7003, MsgType.MOVE_SEND)]))   # in flight
+    assert _no_notification(b, notify)                  # the transit travels with it
+    got = mach.mach_msg_receive(c, to_c_rcv, MsgOption.RCV_TIMEOUT, 5000).body[0].name
+    mach.mach_msg_send(c, Message(remote_port=got, remote_disp=MsgType.COPY_SEND, id=2))
+    assert mach.mach_msg_receive(b, port, MsgOption.RCV_TIMEOUT, 5000).id == 2
+    assert _no_notification(b, notify)
+    mach.mach_port_deallocate(c, got)
+    assert mach.mach_msg_receive(b, notify, MsgOption.RCV_TIMEOUT, 5000).id == Notify.NO_SENDERS
+
+
+def test_D5_9_copies_on_two_nodes_both_must_go(c3):
+    a, b, c = (c3.task_create(node=n) for n in range(3))
+    port, notify, send = _nms_port(b)
+    mach.mach_port_insert_right(a, 0x7003, send, MsgType.MOVE_SEND)
+    to_c_rcv, to_c = _connect(a, c, 0x8003)
+    mach.mach_msg_send(a, Message(remote_port=to_c, remote_disp=MsgType.COPY_SEND, id=1,
+                                  body=[PortDesc(0x7003, MsgType.COPY_SEND)]))   # a keeps one
+    got = mach.mach_msg_receive(c, to_c_rcv, MsgOption.RCV_TIMEOUT, 5000).body[0].name
+    mach.mach_port_deallocate(a, 0x7003)
+    assert _no_notification(b, notify)
+    mach.mach_port_deallocate(c, got)
+    assert mach.mach_msg_receive(b, notify, MsgOption.RCV_TIMEOUT, 5000).id == Notify.NO_SENDERS
+
+
+def test_D5_10_no_senders_follows_a_moved_receive_right(c3):
+    a, b, c = (c3.task_create(node=n) for n in range(3))
+    port, notify, send = _nms_port(a)
+    mach.mach_port_insert_right(c, 0x9003, send, MsgType.MOVE_SEND)
+    to_b_rcv, to_b = _connect(a, b, 0x7003)
+    mach.mach_msg_send(a, Message(remote_port=to_b, remote_disp=MsgType.COPY_SEND, id=1,
+                                  body=[PortDesc(port, MsgType.MOVE_RECEIVE),
+                                        PortDesc(notify, MsgType.MOVE_RECEIVE)]))
+    m = mach.mach_msg_receive(b, to_b_rcv, MsgOption.RCV_TIMEOUT, 5000)
+    moved, moved_notify = m.body[0].name, m.body[1].name
+    assert _no_notification(b, moved_notify)
+    mach.mach_port_deallocate(c, 0x9003)                # the last sender, on a third node
+    assert mach.mach_msg_receive(b, moved_notify, MsgOption.RCV_TIMEOUT, 5000).id == \
+        Notify.NO_SENDERS
+    del moved
