@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import inspect
 
-from .handles import Host, Port, Task, Thread, external_rights, handle_for
+from .handles import Host, Port, Task, Thread, handle_for
 from .kern.errors import KernError, KernReturn
 from .kern.routines import BY_NAME, Routine, convert_target
 from .mach_types import MACH_PORT_DEAD, MsgType
@@ -171,10 +171,6 @@ def _out(kind: str, value):
 
 
 # -- the generic call ----------------------------------------------------------------------
-
-def _target_kernel_of(space_of):
-    return space_of.kernel
-
 
 def _import_in_transit(args, held: list, space_of) -> None:
     """Turn rights arriving from another node into local rights first, so that a

@@ -36,7 +36,7 @@ import collections
 import logging
 
 from .. import param
-from ..kern.errors import KernError, KernReturn
+from ..kern.errors import KernError
 from ..mach_types import MsgType
 from . import wire
 

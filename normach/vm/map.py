@@ -21,7 +21,7 @@ import bisect
 from .. import param
 from ..kern.errors import KernError, KernReturn
 from ..mach_types import VMInherit, VMProt
-from .object import DELAY, SYMMETRIC, VMObject
+from .object import DELAY, VMObject
 from .pmap import Pmap, pmap_protect, pmap_remove, pmap_destroy
 
 PAGE = param.PAGE_SIZE

@@ -33,7 +33,6 @@ shadow loses a reference.
 from __future__ import annotations
 
 from .. import param
-from ..kern.errors import KernelPanic
 
 SYMMETRIC = "symmetric"
 DELAY = "delay"
@@ -210,8 +209,3 @@ class VMObject:
             extra += f" copy={self.copy.id}"
         return (f"<VMObject {self.id} {self.strategy} size={self.size:#x} "
                 f"resident={len(self.pages)} refs={self.ref_count}{extra}>")
-
-
-def check(cond: bool, msg: str) -> None:
-    if not cond:
-        raise KernelPanic(msg)
