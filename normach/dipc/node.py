@@ -64,6 +64,8 @@ class Dipc:
         self.proxies: dict = {}
         self.given = collections.Counter()
         self.transits = collections.Counter()
+        self.sonce_at: dict = collections.defaultdict(collections.Counter)  # Port -> {node: n}
+        self._sender = None                    # node of the message being received (lock held)
         self.remote_sonce = collections.Counter()
         self.down: set = set()                 # nodes declared down
         self.stats = collections.Counter()
@@ -75,7 +77,7 @@ class Dipc:
         kernel.remote = self
 
     # -- rights leaving this node --------------------------------------------------------
-    def export_right(self, port, msgt: int) -> list:
+    def export_right(self, port, msgt: int, node: int | None = None) -> list:
         """The uid of a right leaving this node; the local right is consumed.
 
         Conditions: kernel lock held.
@@ -100,6 +102,8 @@ class Dipc:
             self.given[port] += 1                      # the right becomes a transit (D5.9)
         else:
             self.remote_sonce[port] += 1
+            if node is not None:
+                self.sonce_at[port][node] += 1         # who to blame if it never comes back
         return list(uid)
 
     # -- transits (D5.9-D5.11) ---------------------------------------------------------------
@@ -193,6 +197,7 @@ class Dipc:
         uid = port.uid
         sonce_total = port.sorights                    # every send-once right, wherever it is
         local_sonce = sonce_total - self.remote_sonce.pop(port, 0)
+        self.sonce_at.pop(port, None)
         srights_total = port.srights                   # local send rights + transits given
         local = srights_total - self.given.pop(port, 0)
         ns, port.nsrequest = port.nsrequest, None      # the no-senders request moves too
@@ -261,8 +266,8 @@ class Dipc:
                     self.given[port] -= 1              # a transit comes home as a local right
                 else:
                     port.srights += 1
-            else:
-                self._sonce_home(port)
+            elif not self._sonce_home(port, self._sender):
+                return IP_DEAD                         # given up for dead already
             return port
         if port is None and uid[0] == self.node and uid not in self.proxies:
             return IP_DEAD                             # made here, gone
@@ -274,10 +279,39 @@ class Dipc:
             proxy.sorights += 1
         return proxy
 
-    def _sonce_home(self, port) -> None:
-        if self.remote_sonce[port] > 0:
-            self.remote_sonce[port] -= 1
-            if not self.remote_sonce[port]:
+    def _sonce_home(self, port, sender: int | None = None) -> bool:
+        """A send-once right made here came back (used or passed home).  False if it was
+        already given up for dead (its node was declared down): the right is stale."""
+        if self.remote_sonce[port] <= 0:
+            self.remote_sonce.pop(port, None)
+            return False
+        self.remote_sonce[port] -= 1
+        if not self.remote_sonce[port]:
+            del self.remote_sonce[port]
+        at = self.sonce_at.get(port)
+        if at:
+            node = sender if at.get(sender) else next(iter(at))
+            at[node] -= 1
+            if not at[node]:
+                del at[node]
+            if not at:
+                del self.sonce_at[port]
+        return True
+
+    def _sonce_lost(self, node: int) -> None:
+        """`node` is down: the send-once rights it held for our ports will never be used;
+        each becomes a send-once notification, as if destroyed unused (D5.11)."""
+        from ..ipc.port import ipc_port_release_sonce
+        for port in list(self.sonce_at):
+            n = self.sonce_at[port].pop(node, 0)
+            if not self.sonce_at[port]:
+                del self.sonce_at[port]
+            for _ in range(n):
+                if self.remote_sonce[port] > 0 and port.active:
+                    self.remote_sonce[port] -= 1
+                    ipc_port_release_sonce(port)
+                    self.stats["send_once_lost"] += 1
+            if not self.remote_sonce.get(port, 1):
                 del self.remote_sonce[port]
 
     def proxy_for(self, uid):
@@ -313,7 +347,7 @@ class Dipc:
         raws: list = []
         moved: list = []
         reply, reply_type = kmsg.take_reply()
-        reply_uid = self.export_right(reply, reply_type) if reply_type else [0, 0]
+        reply_uid = self.export_right(reply, reply_type, node) if reply_type else [0, 0]
         body = wire.encode_body(self, kmsg.body, raws, node, moved)
         kmsg.body = []
         if kmsg.dest_type == MsgType.PORT_SEND_ONCE:
@@ -350,6 +384,7 @@ class Dipc:
             log.warning("dipc: dropped a malformed message from node %d: %s", sender, e)
             return
         with self.kernel.lock:
+            self._sender = sender
             dest = self.principals.get(uid) or self.proxies.get(uid)
             reply = self.import_right(reply_uid, reply_type) if reply_type else None
             body = wire.decode_body(self, items, raws)
@@ -359,13 +394,17 @@ class Dipc:
                             id=msg_id, body=body)
                 ipc_kmsg_destroy(kmsg)
                 dead = True
+            elif dest_type == MsgType.PORT_SEND_ONCE and dest.proxy is None \
+                    and not self._sonce_home(dest, sender):
+                self.stats["stale_send_once"] += 1     # its notification was sent already
+                ipc_kmsg_destroy(Kmsg(dest=None, dest_type=dest_type, reply=reply,
+                                      reply_type=reply_type, id=msg_id, body=body))
+                dead = False
             else:
                 if dest_type == MsgType.PORT_SEND:
                     dest.srights += 1                  # the right the message carries
                 elif dest.proxy is not None:
                     dest.sorights += 1                 # passing through: forwarded below
-                else:
-                    self._sonce_home(dest)
                 ipc_kmsg_deliver(Kmsg(dest=dest, dest_type=dest_type, reply=reply,
                                       reply_type=reply_type, id=msg_id, body=body))
                 dead = False
@@ -388,6 +427,7 @@ class Dipc:
             self.kernel.lock.acquire()
         try:
             self.down.add(node)
+            self._sonce_lost(node)
             for uid in [u for u in self.proxies if u[0] == node]:
                 self._kill_proxy(uid)
         finally:

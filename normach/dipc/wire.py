@@ -52,7 +52,7 @@ def encode_body(dipc, body: list, raws: list, node: int, moved: list) -> list:
                 moved.append(item.port)
                 out.append([RECEIVE, uid, state])
             else:
-                out.append([RIGHT, dipc.export_right(item.port, item.msgt), int(item.msgt)])
+                out.append([RIGHT, dipc.export_right(item.port, item.msgt, node), int(item.msgt)])
         elif isinstance(item, OOLItem):
             data = b""
             if item.copy is not None:
@@ -62,7 +62,7 @@ def encode_body(dipc, body: list, raws: list, node: int, moved: list) -> list:
             out.append([OOL, len(raws) - 1, int(item.size), int(item.copy_option)])
         elif isinstance(item, OOLPortsItem):
             out.append([OOL_RIGHTS, int(item.msgt),
-                        [dipc.export_right(p, item.msgt) for p in item.ports]])
+                        [dipc.export_right(p, item.msgt, node) for p in item.ports]])
         else:
             raise AssertionError(f"unknown body item {item!r}")
     return out

@@ -345,3 +345,17 @@ def test_D5_10_no_senders_follows_a_moved_receive_right(c3):
     assert mach.mach_msg_receive(b, moved_notify, MsgOption.RCV_TIMEOUT, 5000).id == \
         Notify.NO_SENDERS
     del moved
+
+
+def test_D5_11_reply_right_held_by_a_node_that_dies_becomes_a_send_once_notification(c3):
+    """A request's send-once reply right is on node 1 when node 1 falls silent: the
+    requester gets a send-once notification instead of waiting for ever."""
+    a, b = c3.task_create(node=0), c3.task_create(node=1)
+    rcv, dest = _connect(a, b)
+    reply = mach.mach_port_allocate(a, PortRight.RECEIVE)
+    mach.mach_msg_send(a, Message(remote_port=dest, remote_disp=MsgType.COPY_SEND, id=1,
+                                  local_port=reply, local_disp=MsgType.MAKE_SEND_ONCE))
+    mach.mach_msg_receive(b, rcv, MsgOption.RCV_TIMEOUT, 5000)   # node 1 holds the reply right
+    c3._endpoints[1].close()                                     # and falls silent
+    n = mach.mach_msg_receive(a, reply, MsgOption.RCV_TIMEOUT, 20000)
+    assert n.id == Notify.SEND_ONCE
