@@ -19,3 +19,5 @@ transits_get = declare(104, "transits_get", [("uid", "list"), ("count", "int")],
                        reply="transits_granted")
 transits_granted = declare(105, "transits_granted", [("count", "int")])
 transits_release = declare(106, "transits_release", [("uid", "list"), ("count", "int")])
+queue_full = declare(107, "queue_full", [("uid", "list")])
+queue_space = declare(108, "queue_space", [("uid", "list")])

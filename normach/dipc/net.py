@@ -95,6 +95,9 @@ class DipcNet:
                                       param.DIPC_REQUEST_TIMEOUT)
         return max(0, int(reply.count))
 
+    def send_queue_state(self, node: int, uid: list, full: bool) -> None:
+        self.endpoint.send(node, (m.queue_full if full else m.queue_space)(uid=uid))
+
     def send_transits_release(self, node: int, uid: list, count: int) -> None:
         self.endpoint.send(node, m.transits_release(uid=uid, count=count))
 
@@ -114,7 +117,8 @@ class DipcNet:
             if not _uid_ok(msg.uid) or msg.count < 0:
                 raise KernError(KernReturn.MIG_BAD_ARGUMENTS, "transits_get")
             return m.transits_granted(count=self.dipc.grant_transits(msg.uid, msg.count))
-        if msg.name in ("dipc_msg", "dipc_port_dead", "transits_release"):
+        if msg.name in ("dipc_msg", "dipc_port_dead", "transits_release", "queue_full",
+                        "queue_space"):
             self._inbox.put((sender, msg))
             return None
         raise KernError(KernReturn.MIG_BAD_ID, f"unexpected {msg.name}")
@@ -129,6 +133,9 @@ class DipcNet:
                 raws.append(bytes(msg.ool[pos:pos + size]))
                 pos += size
             self.dipc.receive(sender, msg.as_dict(), raws)
+        elif msg.name in ("queue_full", "queue_space"):
+            if _uid_ok(msg.uid):
+                self.dipc.queue_state(msg.uid, msg.name == "queue_full")
         elif msg.name == "transits_release":
             if _uid_ok(msg.uid) and msg.count > 0:
                 self.dipc.release_transits(msg.uid, msg.count)

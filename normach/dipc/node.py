@@ -20,6 +20,10 @@ working), and its queued messages follow the message that carries the right,
 in order, so nothing is lost or reordered; messages that reach the old node
 later are forwarded.
 
+Queue limits hold for remote senders (D5.7): when a message from another node
+fills a port's queue, that node is told to hold its senders, and told again
+when a receive makes room (a few messages in flight may overshoot the limit).
+
 No-senders across nodes (D5.9-D5.11): a send right that leaves its port's
 node travels as a *transit*, counted at the principal like a local right; a
 proxy keeps the transits of the rights it received and gives them all back
@@ -27,7 +31,6 @@ when its node's last send right to the port goes, so the principal sees
 no-senders only when no node holds a send right and none is in flight.  A
 proxy that passes a right on to a third node hands over one of its transits,
 fetching a batch from the principal first if it would keep none for itself.
-Not yet: queue limits for remote senders (D5.7).
 """
 
 from __future__ import annotations
@@ -195,6 +198,7 @@ class Dipc:
         """
         assert port.receiver is None and port.proxy is None and port.active
         uid = port.uid
+        self.queue_space(port)                         # held senders retry against the new node
         sonce_total = port.sorights                    # every send-once right, wherever it is
         local_sonce = sonce_total - self.remote_sonce.pop(port, 0)
         self.sonce_at.pop(port, None)
@@ -229,6 +233,7 @@ class Dipc:
         local_send, local_sonce = port.srights, port.sorights
         held = self.transits.pop(port, 0)              # ours: they were counted in the total
         port.proxy = None
+        port.remote_full = False
         port.nms = True
         port.no_senders_callback = None
         port.qlimit, port.seqno, port.mscount = qlimit, seqno, mscount
@@ -407,6 +412,7 @@ class Dipc:
                     dest.sorights += 1                 # passing through: forwarded below
                 ipc_kmsg_deliver(Kmsg(dest=dest, dest_type=dest_type, reply=reply,
                                       reply_type=reply_type, id=msg_id, body=body))
+                self._check_full(dest, dest_type, sender)
                 dead = False
         if dead:
             self.stats["port_dead_sent"] += 1
@@ -414,6 +420,37 @@ class Dipc:
                 self.net.send_port_dead(sender, list(uid))
             except KernError:
                 pass
+
+    # -- queue limits for remote senders (D5.7) -------------------------------------------
+    def _check_full(self, port, dest_type: int, sender: int) -> None:
+        """After queuing a remote message: if the queue is now full, the sender's node
+        must hold its senders (send-once messages ignore the limit).  Lock held."""
+        if (port.proxy is None and not port.kernel_receive and port.active
+                and dest_type == MsgType.PORT_SEND and len(port.messages) >= port.qlimit
+                and sender not in port.remote_waiters):
+            port.remote_waiters.add(sender)
+            self._send_queue_state(sender, port.uid, True)
+
+    def queue_space(self, port) -> None:
+        """The queue has room again: release the senders of every waiting node.  Lock held."""
+        waiters, port.remote_waiters = port.remote_waiters, set()
+        for node in waiters:
+            self._send_queue_state(node, port.uid, False)
+
+    def _send_queue_state(self, node: int, uid, full: bool) -> None:
+        try:
+            self.net.send_queue_state(node, list(uid), full)
+        except KernError:
+            pass
+
+    def queue_state(self, uid, full: bool) -> None:
+        """The port's node says its queue is full (hold senders) or has room (release them)."""
+        with self.kernel.lock:
+            proxy = self.proxies.get(tuple(uid))
+            if proxy is not None and proxy.active:
+                proxy.remote_full = full
+                if not full:
+                    proxy.cond.notify_all()
 
     def port_dead(self, uid) -> None:
         """The principal of `uid` is gone: its proxy here dies (D5.8).  Lock not held."""

@@ -42,7 +42,10 @@ class Deadline:
 
 
 def ipc_mqueue_full(port) -> bool:
-    """True if a user send must wait (P6.12).  Conditions: kernel lock held."""
+    """True if a user send must wait (P6.12).  For a DIPC proxy: the port's node said
+    its queue is full (D5.7).  Conditions: kernel lock held."""
+    if port.proxy is not None:
+        return port.remote_full
     return len(port.messages) >= port.qlimit
 
 
@@ -55,6 +58,8 @@ def ipc_mqueue_dequeue(port):
     kmsg.seqno = port.seqno
     port.seqno += 1
     port.cond.notify_all()
+    if port.remote_waiters and len(port.messages) < port.qlimit:
+        port.kernel.remote.queue_space(port)          # D5.7: wake senders on other nodes
     return kmsg
 
 

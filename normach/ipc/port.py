@@ -115,6 +115,8 @@ class Port:
         self.pdrequest = None
         self.no_senders_callback = None
         self.proxy = None          # (uid, node) when the receive right is on another node (DIPC)
+        self.remote_full = False   # proxy: the port's node reported its queue full (D5.7)
+        self.remote_waiters: set = set()   # principal: nodes whose senders wait for room (D5.7)
         self.entries: set = set()
         self.cond = kernel.lock.condition()
         state.ports.add(self)

@@ -359,3 +359,33 @@ def test_D5_11_reply_right_held_by_a_node_that_dies_becomes_a_send_once_notifica
     c3._endpoints[1].close()                                     # and falls silent
     n = mach.mach_msg_receive(a, reply, MsgOption.RCV_TIMEOUT, 20000)
     assert n.id == Notify.SEND_ONCE
+
+
+def test_D5_7_queue_limit_holds_remote_senders(c3):
+    import time
+    a, b = c3.task_create(node=0), c3.task_create(node=1)
+    rcv, dest = _connect(a, b)
+    mach.mach_port_set_attributes(b, rcv, 1, 1)                       # qlimit 1
+    proxy = a.port.kobject.itk_space.lookup(dest).object
+    mach.mach_msg_send(a, Message(remote_port=dest, remote_disp=MsgType.COPY_SEND, id=1))
+    end = time.monotonic() + 10
+    while not proxy.remote_full:                                      # node 1 says: full
+        assert time.monotonic() < end
+        time.sleep(0.01)
+    with pytest.raises(KernError) as e:
+        mach.mach_msg_send(a, Message(remote_port=dest, remote_disp=MsgType.COPY_SEND, id=2),
+                           MsgOption.SEND_TIMEOUT, 200)
+    assert e.value.code == K.MACH_SEND_TIMED_OUT
+    done = threading.Event()
+
+    def blocked_sender():
+        mach.mach_msg_send(a, Message(remote_port=dest, remote_disp=MsgType.COPY_SEND, id=3))
+        done.set()
+
+    th = threading.Thread(target=blocked_sender)
+    th.start()
+    assert not done.wait(0.3)                                         # held
+    assert mach.mach_msg_receive(b, rcv, MsgOption.RCV_TIMEOUT, 5000).id == 1
+    assert done.wait(10)                                              # room: released
+    th.join(5)
+    assert mach.mach_msg_receive(b, rcv, MsgOption.RCV_TIMEOUT, 5000).id == 3
