@@ -177,7 +177,8 @@ class Cluster:
         """The console server of `node` (started on first use)."""
         from .servers.console import ConsoleServer
         if node not in self._consoles:
-            self._consoles[node] = ConsoleServer(self, node)
+            self._consoles[node] = ConsoleServer(self.task_create(node=node, name=f"console{node}"),
+                                                 f"console{node}")
         return self._consoles[node]
 
     def spawn(self, prog: str, args=(), node: int = 0, env=(), sink=None,
@@ -189,33 +190,45 @@ class Cluster:
         thread waits for `resume` (to give the task rights before it runs).
         Raises: KernError KERN_INVALID_ARGUMENT (not a program), and the codes of task creation.
         """
-        from .servers.console import Output
-        image = _load_program(prog)
-        k = self.kernel(node)
-        out = Output(sink)
-        console = self.console(node).open(out)
         from .ipc.port import ipc_port_make_send
-        from .kern.exec import exec_image
-        from .kern.task import task_create, task_terminate
-        from .kern.thread import thread_resume
+        from .servers.console import launch
+        image = _load_program(prog)
+        argv = [prog, *map(str, args)]
+        if self.client is not None:
+            return self._spawn_remote(image, argv, node, env, suspended)
+        k = self.kernel(node)
+        task, thread, out = launch(k, self.console(node), image, os.path.basename(prog), argv,
+                                   env, sink, suspended)
         with k.lock:
-            task = task_create(None, False, kernel=k, name=os.path.basename(prog))
-            try:
-                thread = exec_image(task, image, [prog, *map(str, args)], list(env))
-            except KernError:
-                task_terminate(task)
-                raise
-            task.itk_bootstrap = console.take()
             handle = Task(ipc_port_make_send(task.itk_self))
-            if not suspended:
-                thread_resume(thread)
         return Program(handle, task, out, node, thread)
+
+    def _spawn_remote(self, image: bytes, argv: list, node: int, env, suspended: bool):
+        from .dipc.control import ctl_spawn
+        reply = self._control(node, ctl_spawn(label=os.path.basename(argv[0]), argv=argv,
+                                              suspended=suspended, image=image))
+        p = Program(self._handle_from(reply.uid, Task), None, None, node)
+        p.remote_id = reply.program
+        return p
 
     def resume(self, program: "Program") -> None:
         """Start a program spawned with `suspended=True`."""
         from .kern.thread import thread_resume
+        if program.remote_id is not None:
+            from .dipc.control import ctl_resume
+            self._control(program.node, ctl_resume(program=program.remote_id))
+            return
         with self.kernel(program.node).lock:
             thread_resume(program.thread)
+
+    def _remote_status(self, program: "Program", timeout_ms: int):
+        from .dipc.control import ctl_wait
+        r = self._control(program.node, ctl_wait(program=program.remote_id,
+                                                 timeout_ms=timeout_ms), timeout_ms / 1000 + 30)
+        program.remote_output = r.output
+        if r.done:
+            program.remote_exit = (r.status, r.reason)
+        return r
 
     def wait(self, program: "Program", timeout: float | None = None) -> int:
         """Wait for the program's task to end; returns its exit status.
@@ -223,8 +236,16 @@ class Cluster:
         Raises: KernError KERN_OPERATION_TIMED_OUT if it is still running after `timeout` s.
         """
         import time
-        k = self.kernel(program.node)
         end = None if timeout is None else time.monotonic() + timeout
+        if program.remote_id is not None:
+            while True:
+                left = None if end is None else end - time.monotonic()
+                if left is not None and left <= 0:
+                    raise KernError(KernReturn.KERN_OPERATION_TIMED_OUT, f"{program} still running")
+                r = self._remote_status(program, int(1000 * min(left or 1.0, 1.0)))
+                if r.done:
+                    return r.status
+        k = self.kernel(program.node)
         with k.lock:
             while program.task.active:
                 left = None if end is None else end - time.monotonic()
@@ -235,6 +256,10 @@ class Cluster:
 
     def output(self, program: "Program") -> str:
         """The program's console text so far."""
+        if program.remote_id is not None:
+            if program.remote_exit is None:
+                self._remote_status(program, 0)
+            return program.remote_output.decode("utf-8", errors="replace")
         return program.out.text()
 
     def tasks(self, node: int | None = None) -> list:
@@ -319,14 +344,22 @@ class Program:
         self.out = out
         self.node = node
         self.thread = thread
+        self.remote_id = None            # programs on node processes: their index there
+        self.remote_exit = None          # (status, reason) once known
+        self.remote_output = b""
 
     @property
     def reason(self) -> str:
         """Why the task ended, if an exception killed it ('' otherwise)."""
+        if self.remote_id is not None:
+            return self.remote_exit[1] if self.remote_exit else ""
         return self.task.exit_reason
 
     def __repr__(self) -> str:
-        state = "running" if self.task.active else f"exited {self.task.exit_status}"
+        if self.remote_id is not None:
+            state = "running" if self.remote_exit is None else f"exited {self.remote_exit[0]}"
+        else:
+            state = "running" if self.task.active else f"exited {self.task.exit_status}"
         return f"<Program {self.task.name} node={self.node} {state}>"
 
 

@@ -33,6 +33,8 @@ class NodeProcess:
         self.net.attach(Dipc(self.kernel, self.net), [])
         self.stopped = threading.Event()
         self.table = {index: self.address}           # membership: node -> address
+        self.console = None                           # the console server (first spawn)
+        self.programs: list = []                      # (task, thread, Output) spawned here
         self.table_lock = threading.Lock()
 
     @property
@@ -61,7 +63,57 @@ class NodeProcess:
         if msg.name == "ctl_shutdown":
             self.stopped.set()
             return c.ctl_ok(node=me)
+        if msg.name == "ctl_spawn":
+            return self.spawn(msg)
+        if msg.name == "ctl_wait":
+            return self.wait(msg.program, msg.timeout_ms)
+        if msg.name == "ctl_resume":
+            from .kern.thread import thread_resume
+            _task, thread, _out = self._program(msg.program)
+            with self.kernel.lock:
+                thread_resume(thread)
+            return c.ctl_ok(node=me)
         return None
+
+    # -- guest programs ------------------------------------------------------------------
+    def spawn(self, msg):
+        """Load and start a program here (its console is this node's console server)."""
+        from .dipc import control as c
+        from .servers.console import launch
+        if self.console is None:
+            from .handles import Task
+            from .ipc.port import ipc_port_make_send
+            from .kern.task import task_create
+            from .servers.console import ConsoleServer
+            with self.kernel.lock:
+                t = task_create(None, False, kernel=self.kernel, name="console")
+                handle = Task(ipc_port_make_send(t.itk_self))
+            self.console = ConsoleServer(handle, f"console{self.kernel.node}")
+        task, thread, out = launch(self.kernel, self.console, bytes(msg.image), msg.label,
+                                   [str(a) for a in msg.argv], suspended=msg.suspended)
+        self.programs.append((task, thread, out))
+        return c.ctl_spawned(program=len(self.programs) - 1, uid=self._export(task.itk_self))
+
+    def _program(self, index: int):
+        from .kern.errors import KernError, KernReturn
+        if not 0 <= index < len(self.programs):
+            raise KernError(KernReturn.KERN_INVALID_ARGUMENT, f"no program {index}")
+        return self.programs[index]
+
+    def wait(self, index: int, timeout_ms: int):
+        """The program's state after waiting up to `timeout_ms` for it to end."""
+        import time
+        from .dipc import control as c
+        task, _thread, out = self._program(index)
+        end = time.monotonic() + max(timeout_ms, 0) / 1000.0
+        with self.kernel.lock:
+            while task.active and time.monotonic() < end:
+                self.kernel.task_events.wait(end - time.monotonic())
+            done = not task.active
+            status = task.exit_status if done else 0
+            reason = task.exit_reason
+        return c.ctl_status(done=done, status=status or 0, reason=reason,
+                            output=bytes(out.data))
 
     def learn(self, table: dict) -> None:
         """Add members (node -> address) this node did not know."""

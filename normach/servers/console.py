@@ -23,13 +23,14 @@ class ConsoleServer:
     """Fields: task (the server's task handle), pset (its port set name), outputs
     {port name: Output}; guarded by `lock` for outputs."""
 
-    def __init__(self, cluster, node: int):
-        self.task = cluster.task_create(node=node, name=f"console{node}")
+    def __init__(self, task, label: str = "console"):
+        """Serve with `task` (a Task handle on the node whose programs print here)."""
+        self.task = task
         self.pset = mach.mach_port_allocate(self.task, PortRight.PORT_SET)
         self.lock = threading.Lock()
         self.outputs: dict = {}
         self.messages = 0
-        self.thread = threading.Thread(target=self._serve, daemon=True, name=f"console{node}")
+        self.thread = threading.Thread(target=self._serve, daemon=True, name=label)
         self.thread.start()
 
     def open(self, output) -> "mach.Port":
@@ -80,3 +81,29 @@ class Output:
     def text(self) -> str:
         with self.lock:
             return self.data.decode("utf-8", errors="replace")
+
+
+def launch(kernel, console: ConsoleServer, image: bytes, name: str, argv: list, env=(),
+           sink=None, suspended: bool = False):
+    """Load `image` into a fresh task of `kernel` whose bootstrap port is a new console
+    port of `console`; start its first thread unless `suspended`.
+
+    Returns (task, thread, Output).  Raises: KernError (not a program, no memory).
+    """
+    from ..kern.exec import exec_image
+    from ..kern.task import task_create, task_terminate
+    from ..kern.thread import thread_resume
+    out = Output(sink)
+    port = console.open(out)
+    with kernel.lock:
+        task = task_create(None, False, kernel=kernel, name=name)
+        try:
+            thread = exec_image(task, image, list(argv), list(env))
+        except KernError:
+            task_terminate(task)
+            port.take()
+            raise
+        task.itk_bootstrap = port.take()
+        if not suspended:
+            thread_resume(thread)
+    return task, thread, out

@@ -134,3 +134,47 @@ def test_normach_up_then_connect_and_a_node_joining():
             if p is not None:
                 p.terminate()
                 p.wait(20)
+
+
+def test_guest_programs_on_node_processes_call_each_other_across_processes(procs, tmp_path):
+    """A guest on node 0 does kernel calls on a task of node 2 (another process); and
+    a guest's console output and exit status come back from its process."""
+    import pathlib
+    from normach.guest.build import compile_program
+    progs = pathlib.Path(__file__).parents[1] / "guest" / "programs"
+    exe = str(tmp_path / "remote_vm")
+    compile_program(exe, [str(progs / "remote_vm.c")])
+    other = procs.task_create(node=2)
+    addr = mach.vm_allocate(other, 0, 4096, True)
+    mach.vm_write(other, addr, b"far away")
+    p = procs.spawn(exe, args=[str(0x5503), str(addr), "far away"], node=0, suspended=True)
+    mach.mach_port_insert_right(p.task_handle, 0x5503, other, MsgType.COPY_SEND)
+    procs.resume(p)
+    assert procs.wait(p, timeout=60) == 0, procs.output(p) + p.reason
+    assert "PASS" in procs.output(p)
+    assert mach.vm_read(other, addr + 64, 17) == b"written from afar"
+
+
+def test_D5_8_guest_waiting_on_a_killed_node_gets_an_answer(tmp_path):
+    """A guest on node 0 waits for a reply from a server task on node 1; node 1's
+    process is killed: the guest's wait ends (a send-once notification), it does not hang."""
+    import pathlib
+    from normach.guest.build import compile_program
+    progs = pathlib.Path(__file__).parents[1] / "guest" / "programs"
+    exe = str(tmp_path / "wait_reply")
+    compile_program(exe, [str(progs / "wait_reply.c")])
+    c = Cluster(nodes=2, processes=True, phys_bytes=8 << 20)
+    try:
+        server = c.task_create(node=1)
+        name = mach.mach_port_allocate(server, PortRight.RECEIVE)
+        send = mach.mach_port_extract_right(server, name, MsgType.MAKE_SEND)
+        p = c.spawn(exe, args=[str(0x6603)], node=0, suspended=True)
+        mach.mach_port_insert_right(p.task_handle, 0x6603, send, MsgType.MOVE_SEND)
+        c.resume(p)
+        import time
+        time.sleep(0.5)                              # the request reaches node 1
+        c.kill_node(1)
+        assert c.wait(p, timeout=60) == 0, c.output(p) + p.reason
+        assert "send-once notification" in c.output(p)
+    finally:
+        c.close()
