@@ -93,9 +93,10 @@ def _cross_node(args, r: Routine, target_kernel) -> list:
         disp = next(it) if kind == "poly" else MsgType.COPY_SEND
         if kind in ("port", "poly") and isinstance(value, Port) and value.port is not None \
                 and value.port.kernel is not target_kernel:
-            value = _export_handle(value, disp)
+            value = _export_handle(value, disp, target_kernel.node)
         elif kind == "ports" and isinstance(value, (list, tuple)):
-            value = [_export_handle(v, disp) if isinstance(v, Port) and v.port is not None
+            value = [_export_handle(v, disp, target_kernel.node) if isinstance(v, Port)
+                     and v.port is not None
                      and v.port.kernel is not target_kernel else v for v in value]
         out += [value, disp] if kind == "poly" else [value]
     return out
@@ -108,7 +109,7 @@ class _InTransit:
         self.uid, self.msgt = uid, msgt
 
 
-def _export_handle(h: Port, disp: int) -> _InTransit:
+def _export_handle(h: Port, disp: int, node: int) -> _InTransit:
     src = h.port.kernel
     if src.remote is None:
         raise KernError(K.MACH_SEND_INVALID_RIGHT, "the port's node is not connected")
@@ -118,7 +119,7 @@ def _export_handle(h: Port, disp: int) -> _InTransit:
             from .ipc.kmsg import ipc_object_destroy
             ipc_object_destroy(port, msgt)
             raise KernError(K.MACH_SEND_INVALID_RIGHT, "receive rights do not move between nodes yet")
-        return _InTransit(src.remote.export_right(port, msgt), msgt)
+        return _InTransit(src.remote.export_right(port, msgt, node), msgt)
 
 
 def _space_of(target_port):

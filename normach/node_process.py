@@ -53,10 +53,10 @@ class NodeProcess:
         if msg.name == "ctl_join":
             return self.join(msg.node, msg.address)
         if msg.name == "ctl_task_create":
-            return c.ctl_uid(uid=self._export(self._fresh_task(msg.label)))
+            return c.ctl_uid(uid=self._export(self._fresh_task(msg.label), sender))
         if msg.name == "ctl_host":
             host = self.kernel.host_priv if msg.privileged else self.kernel.host
-            return c.ctl_uid(uid=self._export(host.port))
+            return c.ctl_uid(uid=self._export(host.port, sender))
         if msg.name == "ctl_audit":
             from .kern.audit import audit_kernel
             return c.ctl_problems(problems=audit_kernel(self.kernel))
@@ -64,7 +64,7 @@ class NodeProcess:
             self.stopped.set()
             return c.ctl_ok(node=me)
         if msg.name == "ctl_spawn":
-            return self.spawn(msg)
+            return self.spawn(msg, sender)
         if msg.name == "ctl_wait":
             return self.wait(msg.program, msg.timeout_ms)
         if msg.name == "ctl_resume":
@@ -76,7 +76,7 @@ class NodeProcess:
         return None
 
     # -- guest programs ------------------------------------------------------------------
-    def spawn(self, msg):
+    def spawn(self, msg, sender: int):
         """Load and start a program here (its console is this node's console server)."""
         from .dipc import control as c
         from .servers.console import launch
@@ -92,7 +92,7 @@ class NodeProcess:
         task, thread, out = launch(self.kernel, self.console, bytes(msg.image), msg.label,
                                    [str(a) for a in msg.argv], suspended=msg.suspended)
         self.programs.append((task, thread, out))
-        return c.ctl_spawned(program=len(self.programs) - 1, uid=self._export(task.itk_self))
+        return c.ctl_spawned(program=len(self.programs) - 1, uid=self._export(task.itk_self, sender))
 
     def _program(self, index: int):
         from .kern.errors import KernError, KernReturn
@@ -156,12 +156,12 @@ class NodeProcess:
         with self.kernel.lock:
             return task_create(None, False, kernel=self.kernel, name=label or "").itk_self
 
-    def _export(self, port) -> list:
-        """Export a new send right to `port` for the client."""
+    def _export(self, port, node: int) -> list:
+        """Export a new send right to `port` for the client `node`."""
         from .ipc.port import ipc_port_make_send
         from .mach_types import MsgType
         with self.kernel.lock:
-            return self.kernel.remote.export_right(ipc_port_make_send(port), MsgType.PORT_SEND)
+            return self.kernel.remote.export_right(ipc_port_make_send(port), MsgType.PORT_SEND, node)
 
     def serve(self) -> None:
         print(json.dumps({"node": self.kernel.node, "address": self.address}), flush=True)

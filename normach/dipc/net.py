@@ -112,7 +112,7 @@ class DipcNet:
         """The endpoint's handler (a worker thread, no locks held): requests are
         answered here; one-way DIPC messages are queued for in-order delivery."""
         if msg.name == "special_get":
-            return m.special_reply(uid=self.dipc.export_special(msg.which))
+            return m.special_reply(uid=self.dipc.export_special(msg.which, sender))
         if msg.name == "transits_get":
             if not _uid_ok(msg.uid) or msg.count < 0:
                 raise KernError(KernReturn.MIG_BAD_ARGUMENTS, "transits_get")

@@ -68,6 +68,7 @@ class Dipc:
         self.given = collections.Counter()
         self.transits = collections.Counter()
         self.sonce_at: dict = collections.defaultdict(collections.Counter)  # Port -> {node: n}
+        self.exported_to: dict = collections.defaultdict(set)  # Port -> nodes given rights to it
         self._sender = None                    # node of the message being received (lock held)
         self.remote_sonce = collections.Counter()
         self.down: set = set()                 # nodes declared down
@@ -101,6 +102,8 @@ class Dipc:
             return uid
         uid = port.uid
         self.principals[uid] = port
+        if node is not None:
+            self.exported_to[port].add(node)           # told when the port dies (D5.12)
         if msgt == MsgType.PORT_SEND:
             self.given[port] += 1                      # the right becomes a transit (D5.9)
         else:
@@ -246,6 +249,8 @@ class Dipc:
         if (ns0, ns1) != (0, 0):
             port.nsrequest = self.import_right((ns0, ns1), MsgType.PORT_SEND_ONCE)
             port.nssync = nssync
+        if self._sender is not None:
+            self.exported_to[port].add(self._sender)   # the old node forwards: tell it of death
         self.principals[uid] = port
         self.stats["receive_rights_received"] += 1
         return port
@@ -476,7 +481,21 @@ class Dipc:
         proxy = self.proxies.pop(uid, None)
         if proxy is not None and proxy.active:
             self.stats["proxies_died"] += 1
-            ipc_port_destroy(proxy)
+            ipc_port_destroy(proxy)                    # port_died passes the news along
+
+    def port_died(self, port) -> None:
+        """A port dies here (lock held): every node we gave rights to it learns at once,
+        so its names there become dead names and dead-name notifications fire (D5.12);
+        a forwarding proxy passes the news down its chain (D5.15)."""
+        nodes = self.exported_to.pop(port, set())
+        for node in nodes:
+            if node not in self.down:
+                try:
+                    self.net.send_port_dead(node, list(port.uid))
+                except KernError:
+                    pass
+        port.srights -= self.given.pop(port, 0)       # transits out: nothing to count any more
+        self.transits.pop(port, None)
 
     # -- norma special ports of other nodes (N1.27) -------------------------------------------
     def get_special_port(self, node: int, which: int):
@@ -502,7 +521,7 @@ class Dipc:
             return None
         return self.import_right(uid, MsgType.PORT_SEND)
 
-    def export_special(self, which: int) -> list:
+    def export_special(self, which: int, node: int | None = None) -> list:
         """Serve another node's get: the uid of our special port `which` (a send right
         exported with it), or [0, 0].  Conditions: kernel lock not held."""
         from ..norma.node import norma_get_special_port
@@ -511,7 +530,7 @@ class Dipc:
                 port = norma_get_special_port(self.kernel.host_priv, self.node, which)
             except KernError:
                 port = None
-            return self.export_right(port, MsgType.PORT_SEND) if port is not None else [0, 0]
+            return self.export_right(port, MsgType.PORT_SEND, node) if port is not None else [0, 0]
 
     # -- audit support ---------------------------------------------------------------------
     def held_send_rights(self) -> collections.Counter:

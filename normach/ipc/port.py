@@ -370,6 +370,8 @@ def ipc_port_destroy(port: Port) -> None:
     if port.pset is not None:
         from .pset import ipc_pset_remove
         ipc_pset_remove(port.pset, port)
+    if port.kernel.remote is not None:
+        port.kernel.remote.port_died(port)          # D5.12: other nodes learn of it now
     port.active = False
     port.kernel_receive = False
     port.no_senders_callback = None

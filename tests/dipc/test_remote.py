@@ -389,3 +389,48 @@ def test_D5_7_queue_limit_holds_remote_senders(c3):
     assert done.wait(10)                                              # room: released
     th.join(5)
     assert mach.mach_msg_receive(b, rcv, MsgOption.RCV_TIMEOUT, 5000).id == 3
+
+
+def test_D5_12_dead_name_notification_arrives_without_sending(c3):
+    """Node 0 holds a send right to a port of node 1 and asks for a dead-name
+    notification; the port dies: the notification comes, node 0 sent nothing."""
+    a, b = c3.task_create(node=0), c3.task_create(node=1)
+    rcv, dest = _connect(a, b)
+    notify = mach.mach_port_allocate(a, PortRight.RECEIVE)
+    mach.mach_port_request_notification(a, dest, Notify.DEAD_NAME, 1, notify,
+                                        MsgType.MAKE_SEND_ONCE)
+    mach.mach_port_destroy(b, rcv)
+    assert mach.mach_msg_receive(a, notify, MsgOption.RCV_TIMEOUT, 5000).id == Notify.DEAD_NAME
+    assert mach.mach_port_type(a, dest) & PortType.DEAD_NAME
+
+
+def test_D5_12_D5_15_death_after_a_move_reaches_nodes_behind_the_old_one(c3):
+    """A port moves 0 -> 1; node 2 still holds a right that points at node 0; the port dies
+    on node 1: node 2's name becomes dead through the forwarding chain."""
+    a, b, c = (c3.task_create(node=n) for n in range(3))
+    port = mach.mach_port_allocate(a, PortRight.RECEIVE)
+    mach.mach_port_insert_right(c, 0x9903, mach.mach_port_extract_right(a, port, MsgType.MAKE_SEND),
+                                MsgType.MOVE_SEND)
+    to_b_rcv, to_b = _connect(a, b)
+    mach.mach_msg_send(a, Message(remote_port=to_b, remote_disp=MsgType.COPY_SEND, id=1,
+                                  body=[PortDesc(port, MsgType.MOVE_RECEIVE)]))
+    moved = mach.mach_msg_receive(b, to_b_rcv, MsgOption.RCV_TIMEOUT, 5000).body[0].name
+    notify = mach.mach_port_allocate(c, PortRight.RECEIVE)
+    mach.mach_port_request_notification(c, 0x9903, Notify.DEAD_NAME, 1, notify,
+                                        MsgType.MAKE_SEND_ONCE)
+    mach.mach_port_destroy(b, moved)
+    assert mach.mach_msg_receive(c, notify, MsgOption.RCV_TIMEOUT, 5000).id == Notify.DEAD_NAME
+
+
+def test_D5_1_uids_name_the_origin_and_special_ports(c3):
+    k1 = c3.kernels[1]
+    assert k1.host.port.uid == (1, -2) and k1.host_priv.port.uid == (1, -3)
+    a, b = c3.task_create(node=0), c3.task_create(node=1)
+    port = mach.mach_port_allocate(a, PortRight.RECEIVE)
+    origin = a.port.kobject.itk_space.lookup(port).object.uid
+    assert origin[0] == 0
+    to_b_rcv, to_b = _connect(a, b)
+    mach.mach_msg_send(a, Message(remote_port=to_b, remote_disp=MsgType.COPY_SEND, id=1,
+                                  body=[PortDesc(port, MsgType.MOVE_RECEIVE)]))
+    moved = mach.mach_msg_receive(b, to_b_rcv, MsgOption.RCV_TIMEOUT, 5000).body[0].name
+    assert b.port.kobject.itk_space.lookup(moved).object.uid == origin   # never changes
