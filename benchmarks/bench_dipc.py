@@ -57,14 +57,14 @@ def _migrate(q: int, move: bool) -> float:
         return time.perf_counter() - t0
 
 
-def guest_rpc_cross_node(n: int) -> float:
+def guest_rpc_cross_node(n: int, transport: str = "inproc") -> float:
     """Seconds for n null RPCs from a guest on node 0 to a guest on node 1 (with start-up)."""
     import os
     import tempfile
     from normach.guest.build import compile_program
     exe = os.path.join(tempfile.mkdtemp(prefix="normach-bench-"), "rpc_peer")
     compile_program(exe, [os.path.join(os.path.dirname(__file__), "guest", "rpc_peer.c")])
-    with Cluster(nodes=2) as c:
+    with Cluster(nodes=2, transport=transport) as c:
         server = c.spawn(exe, args=["server", str(0x1203), str(n)], node=1, suspended=True)
         client = c.spawn(exe, args=["client", str(0x1303), str(n)], node=0, suspended=True)
         mach.mach_port_allocate_name(server.task_handle, PortRight.RECEIVE, 0x1203)
@@ -84,10 +84,11 @@ def run_all() -> list[Result]:
         t = _python_rpc(nodes=2, server_node=1, transport=kind)
         out.append(Result(f"null mach_msg RPC across nodes (Python threads, {kind})", "µs",
                           t * US, f"raw zmq DEALER/ROUTER echo, {kind}", raw_zmq_rtt(kind) * US))
-    small, big = guest_rpc_cross_node(50), guest_rpc_cross_node(550)
-    out.append(Result("null mach_msg RPC across nodes (guest to guest, inproc)", "µs",
-                      (big - small) / 500 * US, "raw zmq DEALER/ROUTER echo, inproc",
-                      raw_zmq_rtt("inproc") * US))
+    for kind in ("inproc", "tcp"):
+        small, big = guest_rpc_cross_node(50, kind), guest_rpc_cross_node(550, kind)
+        out.append(Result(f"null mach_msg RPC across nodes (guest to guest, {kind})", "µs",
+                          (big - small) / 500 * US, f"raw zmq DEALER/ROUTER echo, {kind}",
+                          raw_zmq_rtt(kind) * US))
     for q in (0, 4, 16):
         m = statistics.median(_migrate(q, True) for _ in range(3))
         s = statistics.median(_migrate(q, False) for _ in range(3))
