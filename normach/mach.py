@@ -153,8 +153,10 @@ def _handle(port, right: int = MsgType.PORT_SEND):
 
 def _out(kind: str, value):
     from .ipc.port import ipc_port_make_send
-    if kind == "task":
-        return handle_for(ipc_port_make_send(value.itk_self))
+    if kind == "task":                        # a Task here, or a send right (a task elsewhere)
+        if hasattr(value, "itk_self"):
+            return handle_for(ipc_port_make_send(value.itk_self))
+        return Task(value)
     if kind == "thread":
         return handle_for(ipc_port_make_send(value.ith_self))
     if kind == "port":

@@ -21,3 +21,10 @@ transits_granted = declare(105, "transits_granted", [("count", "int")])
 transits_release = declare(106, "transits_release", [("uid", "list"), ("count", "int")])
 queue_full = declare(107, "queue_full", [("uid", "list")])
 queue_space = declare(108, "queue_space", [("uid", "list")])
+task_allocate = declare(110, "task_allocate", [
+    ("label", "str"), ("vm_max", "int"), ("threads_max", "int"),
+    ("bootstrap", "list"),        # uid of the bootstrap send right, [0, 0] for none
+    ("registered", "list"),       # uids of the registered ports
+    ("exceptions", "list"),       # [type, uid node, uid lid, behavior, flavor] per exception port
+], reply="task_allocated")
+task_allocated = declare(111, "task_allocated", [("uid", "list")])

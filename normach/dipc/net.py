@@ -101,6 +101,11 @@ class DipcNet:
     def send_transits_release(self, node: int, uid: list, count: int) -> None:
         self.endpoint.send(node, m.transits_release(uid=uid, count=count))
 
+    def task_allocate(self, node: int, **fields) -> list:
+        """Ask `node` to create a task (norma_task_allocate); returns its task port uid."""
+        return list(self.endpoint.request(node, m.task_allocate(**fields),
+                                          param.DIPC_REQUEST_TIMEOUT).uid)
+
     def special_get(self, node: int, which: int, timeout: float) -> list:
         """The uid of `node`'s user special port `which` ([0, 0] if empty).
 
@@ -113,6 +118,8 @@ class DipcNet:
         answered here; one-way DIPC messages are queued for in-order delivery."""
         if msg.name == "special_get":
             return m.special_reply(uid=self.dipc.export_special(msg.which, sender))
+        if msg.name == "task_allocate":
+            return m.task_allocated(uid=self.dipc.allocate_task(sender, msg))
         if msg.name == "transits_get":
             if not _uid_ok(msg.uid) or msg.count < 0:
                 raise KernError(KernReturn.MIG_BAD_ARGUMENTS, "transits_get")

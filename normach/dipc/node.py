@@ -39,7 +39,7 @@ import collections
 import logging
 
 from .. import param
-from ..kern.errors import KernError
+from ..kern.errors import KernError, KernReturn
 from ..mach_types import MsgType
 from . import wire
 
@@ -531,6 +531,56 @@ class Dipc:
             except KernError:
                 port = None
             return self.export_right(port, MsgType.PORT_SEND, node) if port is not None else [0, 0]
+
+    # -- tasks created for another node (norma_task_allocate, N1.13) ---------------------------
+    def task_allocate(self, node: int, parent):
+        """Create a task on `node` with what `parent`'s task_create child inherits (§0.1):
+        ports and resource limits.  Returns a send right (a proxy) to its task port.
+        Conditions: kernel lock held (released while the node answers).
+        Raises: KERN_NODE_DOWN, or the node's error.
+        """
+        from ..ipc.port import ipc_port_copy_send
+        def right(port):
+            port = ipc_port_copy_send(port) if port is not None else None
+            return self.export_right(port, MsgType.PORT_SEND, node) if port is not None else [0, 0]
+        fields = dict(
+            label=parent.name, vm_max=parent.ledger.vm_max, threads_max=parent.ledger.threads_max,
+            bootstrap=right(parent.itk_bootstrap),
+            registered=[right(p) for p in parent.itk_registered],
+            exceptions=[[t, *right(p), b, f] for t, (p, b, f) in sorted(parent.exc_ports.items())])
+        self.kernel.lock.release()
+        try:
+            uid = self.net.task_allocate(node, **fields)
+        finally:
+            self.kernel.lock.acquire()
+        self.stats["tasks_allocated_remotely"] += 1
+        return self.import_right(uid, MsgType.PORT_SEND)
+
+    def allocate_task(self, sender: int, msg) -> list:
+        """Serve task_allocate from `sender`: a parentless task with the given ports and
+        limits; returns its task port uid (a send right exported to `sender`)."""
+        from ..ipc.port import ipc_port_make_send
+        from ..kern.task import task_create
+        ok = lambda u: isinstance(u, list) and len(u) == 2 and all(isinstance(x, int) for x in u)  # noqa: E731
+        if not (ok(msg.bootstrap) and all(ok(u) for u in msg.registered)
+                and len(msg.registered) <= 3 and msg.vm_max >= 0 and msg.threads_max >= 0
+                and all(isinstance(e, list) and len(e) == 5 for e in msg.exceptions)):
+            raise KernError(KernReturn.MIG_BAD_ARGUMENTS, "task_allocate")
+        with self.kernel.lock:
+            self._sender = sender
+            task = task_create(None, False, kernel=self.kernel, name=msg.label)
+            task.ledger.vm_max, task.ledger.threads_max = msg.vm_max, msg.threads_max
+            task.itk_bootstrap = self._imported(msg.bootstrap)
+            task.itk_registered = [self._imported(u) for u in msg.registered] + \
+                [None] * (3 - len(msg.registered))
+            task.exc_ports = {int(t): (self._imported([n, lid]), int(b), int(f))
+                              for t, n, lid, b, f in msg.exceptions}
+            return self.export_right(ipc_port_make_send(task.itk_self), MsgType.PORT_SEND, sender)
+
+    def _imported(self, uid):
+        from ..ipc.port import IP_DEAD
+        port = self.import_right(uid, MsgType.PORT_SEND) if list(uid) != [0, 0] else None
+        return None if port is IP_DEAD else port
 
     # -- audit support ---------------------------------------------------------------------
     def held_send_rights(self) -> collections.Counter:

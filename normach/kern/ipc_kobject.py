@@ -89,8 +89,9 @@ def _encode_out(kind: str, value) -> list:
         return [int(value)]
     if kind == "bytes":
         return [bytes(value)]
-    if kind == "task":
-        return [PortItem(ipc_port_make_send(value.itk_self), MsgType.PORT_SEND)]
+    if kind == "task":                        # a Task here, or a send right (a task elsewhere)
+        right = ipc_port_make_send(value.itk_self) if hasattr(value, "itk_self") else value
+        return [PortItem(right, MsgType.PORT_SEND)]
     if kind == "thread":
         return [PortItem(ipc_port_make_send(value.ith_self), MsgType.PORT_SEND)]
     if kind == "port":

@@ -93,6 +93,11 @@ def _mp(fn):
     return getattr(mach_port, fn)
 
 
+def _norma_task(fn):
+    from ..norma import task
+    return getattr(task, fn)
+
+
 def _norma(fn):
     from ..norma import node
     return getattr(node, fn)
@@ -201,6 +206,12 @@ routine(2604, "thread_set_exception_ports", "thread", [("exception_mask", _I), (
 routine(555001, "task_set_child_node", "task", [("child_node", _I)], [],
         _lazy(_norma, "task_set_child_node"))
 routine(555002, "norma_node_self", "host", [], ["int32"], _lazy(_norma, "norma_node_self"))
+routine(555005, "norma_task_clone", "task", [("inherit_memory", _B), ("child_node", _I)],
+        ["task"], _lazy(_norma_task, "norma_task_clone"))
+routine(555006, "norma_task_create", "task", [("inherit_memory", _B), ("child_node", _I)],
+        ["task"], _lazy(_norma_task, "norma_task_create"))
+routine(555009, "norma_task_teleport", "task", [("inherit_memory", _B), ("child_node", _I)],
+        ["task"], _lazy(_norma_task, "norma_task_teleport"))
 routine(555007, "norma_get_special_port", "host_priv", [("node", _I), ("which", _I)], [_P],
         _lazy(_norma, "norma_get_special_port"))
 routine(555008, "norma_set_special_port", "host_priv", [("which", _I), ("port", _P)], [],

@@ -80,7 +80,8 @@ def _release_send(port) -> None:
         ipc_port_release_send(port)
 
 
-def task_create(parent: Task | None, inherit_memory: bool, kernel=None, name: str = "") -> Task:
+def task_create(parent: Task | None, inherit_memory: bool, kernel=None, name: str = "",
+                share_all: bool = False) -> Task:
     """A new task on the parent's node (or `kernel` for a parentless task), no threads.
 
     Conditions: kernel lock held.
@@ -95,7 +96,7 @@ def task_create(parent: Task | None, inherit_memory: bool, kernel=None, name: st
     try:
         if inherit_memory:
             from ..vm.map import vm_map_fork
-            vm_map_fork(parent.map, child.map)
+            vm_map_fork(parent.map, child.map, share_all)
     except KernError:
         task_terminate(child)
         raise
@@ -109,16 +110,13 @@ def task_create_routine(parent: Task, inherit_memory: bool) -> Task:
     """The task_create kernel call: local, unless the parent's child_node says
     otherwise (N1.8), in which case it is norma_task_create to that node.
 
-    Raises: as task_create; KERN_FAILURE for a remote child node until remote
-    task creation exists on this kernel.
+    Raises: as task_create and norma_task_create (norma/task.py).
     """
     node = parent.child_node
     if node in (-1, parent.kernel.node):
         return task_create(parent, inherit_memory)
-    remote = parent.kernel.remote
-    if remote is None or not hasattr(remote, "task_create"):
-        raise KernError(KERN.KERN_FAILURE, f"remote task creation on node {node} is not available")
-    return remote.task_create(parent, inherit_memory, node)
+    from ..norma.task import norma_task_create
+    return norma_task_create(parent, inherit_memory, node)
 
 
 def task_terminate(task: Task) -> None:

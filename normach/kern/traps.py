@@ -340,8 +340,9 @@ def _copy_outs(task, kinds, outs, values) -> None:
             _u64(task, p[0], v)
         elif kind == "int32":
             _u32(task, p[0], v)
-        elif kind == "task":
-            _u32(task, p[0], _name_for(task, ipc_port_make_send(v.itk_self), S))
+        elif kind == "task":                  # a Task here, or a send right (a task elsewhere)
+            right = ipc_port_make_send(v.itk_self) if hasattr(v, "itk_self") else v
+            _u32(task, p[0], _name_for(task, right, S))
         elif kind == "thread":
             _u32(task, p[0], _name_for(task, ipc_port_make_send(v.ith_self), S))
         elif kind in ("port", "sonce"):

@@ -363,19 +363,20 @@ def vm_map_copy_from_bytes(kernel, data: bytes) -> VMMapCopy:
 
 # -- task_create's address space (V2.4-V2.9) -----------------------------------------------
 
-def vm_map_fork(parent: VMMap, child: VMMap) -> None:
+def vm_map_fork(parent: VMMap, child: VMMap, share_all: bool = False) -> None:
     """Fill the empty `child` from `parent` by each entry's inheritance.
 
     SHARE: both map the same object, marked shared (V2.6).  COPY: a lazy
     copy-on-write snapshot (V2.7); a region whose max protection lacks READ is
     omitted (§9.13).  NONE: absent (V2.5).  Entries keep protection, max
-    protection and inheritance; wiring is not inherited (V2.8).
+    protection and inheritance; wiring is not inherited (V2.8).  With
+    `share_all` every region is shared whatever its inheritance (a clone, §0.3).
     Conditions: kernel lock held.
     Raises: KERN_RESOURCE_SHORTAGE if the child's ledger is too small.
     """
     assert parent.kernel.lock.held() and not child.entries
     for e in list(parent.entries):
-        share = e.inheritance == VMInherit.SHARE
+        share = share_all or e.inheritance == VMInherit.SHARE
         if share:
             obj, off = entry_share_object(parent, e).reference(), e.offset
         elif e.inheritance == VMInherit.COPY and e.max_protection & VMProt.READ:

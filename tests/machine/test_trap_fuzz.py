@@ -47,6 +47,8 @@ void _start(void) {
     for (int i = 0; i < ITERATIONS; i++) {
         long n = rnd() % 8 == 0 ? (long)(rnd() % 5000) - 200
                                 : numbers[rnd() % (sizeof numbers / sizeof numbers[0])];
+        if (n == -100 || n == 2008 || n == 2016 || n == 2056 || n == 2062)
+            n = 0;                                   /* EXCLUDED: they end or freeze the fuzzer */
         for (int w = 0; w < 64; w++) words[w] = value(task, thread);
         words[0] = rnd() % 3 ? task : value(task, thread);
         u64 a = value(task, thread), c = value(task, thread), d = value(task, thread);
