@@ -32,6 +32,13 @@ int main(int argc, char **argv)
     KR(norma_set_special_port(hp, NORMA_NAMESERVER_PORT, mine));
     KR(norma_get_special_port(hp, node, NORMA_NAMESERVER_PORT, &got));
     CHECK(got == mine, "registered port came back as %#x, not %#x", got, mine);
+    task_t child = MACH_PORT_NULL, same = MACH_PORT_NULL;
+    CHECK(norma_task_create(mach_task_self(), FALSE, 1000, &child) == KERN_INVALID_ARGUMENT,
+          "norma_task_create to node 1000");
+    KR(norma_task_create(mach_task_self(), TRUE, node, &child));       /* N1.20: local */
+    KR(task_terminate(child));
+    KR(norma_task_teleport(mach_task_self(), FALSE, node, &same));      /* N1.22: itself */
+    CHECK(same == mach_task_self(), "teleport to own node gave %#x", same);
     printf("norma_node: node %d, PASS\n", node);
     return 0;
 }

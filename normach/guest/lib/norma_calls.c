@@ -35,3 +35,24 @@ kern_return_t norma_port_location_hint(task_t task, mach_port_t port, int *node)
         *node = (int)n;
     return kr;
 }
+
+kern_return_t norma_task_create(task_t parent_task, boolean_t inherit_memory, int child_node,
+                                task_t *child_task)
+{
+    return KCALL(norma_task_create, W(parent_task), W(inherit_memory), S(child_node),
+                 P(child_task));
+}
+
+kern_return_t norma_task_clone(task_t parent_task, boolean_t inherit_memory, int child_node,
+                               task_t *child_task)
+{
+    return KCALL(norma_task_clone, W(parent_task), W(inherit_memory), S(child_node),
+                 P(child_task));
+}
+
+kern_return_t norma_task_teleport(task_t parent_task, boolean_t inherit_memory, int child_node,
+                                  task_t *child_task)
+{
+    return KCALL(norma_task_teleport, W(parent_task), W(inherit_memory), S(child_node),
+                 P(child_task));
+}

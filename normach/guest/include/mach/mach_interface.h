@@ -121,6 +121,12 @@ kern_return_t norma_get_special_port(host_priv_t host_priv, int node, int which,
                                      mach_port_t *port);
 kern_return_t norma_set_special_port(host_priv_t host_priv, int which, mach_port_t port);
 kern_return_t norma_port_location_hint(task_t task, mach_port_t port, int *node);
+kern_return_t norma_task_create(task_t parent_task, boolean_t inherit_memory, int child_node,
+                                task_t *child_task);
+kern_return_t norma_task_clone(task_t parent_task, boolean_t inherit_memory, int child_node,
+                               task_t *child_task);
+kern_return_t norma_task_teleport(task_t parent_task, boolean_t inherit_memory, int child_node,
+                                  task_t *child_task);
 #define NORMA_DEVICE_PORT 1
 #define NORMA_HOST_PORT 2
 #define NORMA_HOST_PRIV_PORT 3
