@@ -232,17 +232,18 @@ def kernel_call(thread, routine, argp: int, nwords: int) -> int:
         return int(K.MIG_BAD_ARGUMENTS)
     words = list(struct.unpack(f"<{need}Q", copyin(task, argp, 8 * need)))
     port = _target(task, words[0])
-    if port.proxy is not None:
-        return _remote_kernel_call(thread, routine, port, words)
+    remote = port.proxy is not None                  # the object lives on another node
     held = []
     try:
-        target = convert_target(port, routine.target)
+        target = None if remote else convert_target(port, routine.target)
         params, pos = _decode_params(task, routine, words, held)
         outs = words[pos:]
         _check_outs(task, routine.outs, outs)
     except KernError:
         _release_all(held)
         raise
+    if remote:
+        return _remote_kernel_call(thread, routine, port, params, outs)
     result = routine.impl(target, *params)
     values = [] if not routine.outs else [result] if len(routine.outs) == 1 else list(result)
     _copy_outs(task, routine.outs, outs, values)
@@ -395,19 +396,11 @@ def _record_words(value) -> list[int]:
 
 # -- kernel calls on another node's objects ---------------------------------------------------
 
-def _remote_kernel_call(thread, routine, port, words) -> int:
+def _remote_kernel_call(thread, routine, port, params, outs) -> int:
     """A kernel call on an object of another node (kern/remote_call.py); the reply's
     outs are copied out to the guest.  Conditions: kernel lock held."""
     from .remote_call import remote_call
     task = thread.task
-    held = []
-    try:
-        params, pos = _decode_params(task, routine, words, held)
-        outs = words[pos:]
-        _check_outs(task, routine.outs, outs)
-    except KernError:
-        _release_all(held)
-        raise
     code, kinds, values, done = remote_call(thread.kernel, routine, port, params,
                                             alive=lambda: thread.active)
     try:
