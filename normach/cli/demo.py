@@ -158,6 +158,39 @@ def tour_guest(con: Console, c: Cluster) -> None:
     con.print(f"  {c.output(p).strip()}")
 
 
+def tour_nodes(con: Console) -> list:
+    _step(con, "5. Several nodes",
+          "A multicomputer: three node kernels, each with its own memory and tasks, joined by a "
+          "transport. A right to a port on another node is a proxy; messages to it travel to "
+          "the port's node, and a receive right can move to another node with its queue.")
+    with Cluster(nodes=3) as c:
+        client, server = c.task_create(node=0, name="client"), c.task_create(node=2, name="server")
+        port = mach.mach_port_allocate(server, PortRight.RECEIVE)
+        mach.mach_port_insert_right(client, 0x2003, mach.mach_port_extract_right(
+            server, port, MsgType.MAKE_SEND), MsgType.MOVE_SEND)
+        con.print(f"the client on node 0 holds a right to a port of node "
+                  f"{mach.norma_port_location_hint(client, 0x2003)}")
+        for i in range(3):
+            mach.mach_msg_send(client, Message(remote_port=0x2003, remote_disp=MsgType.COPY_SEND,
+                                               id=i, body=[f"request {i}".encode()]))
+        mover = c.task_create(node=1, name="new home")
+        inbox = mach.mach_port_allocate(mover, PortRight.RECEIVE)
+        mach.mach_port_insert_right(server, 0x3003, mach.mach_port_extract_right(
+            mover, inbox, MsgType.MAKE_SEND), MsgType.MOVE_SEND)
+        mach.mach_msg_send(server, Message(remote_port=0x3003, remote_disp=MsgType.COPY_SEND,
+                                           body=[PortDesc(port, MsgType.MOVE_RECEIVE)]))
+        moved = mach.mach_msg_receive(mover, inbox).body[0].name
+        got = [mach.mach_msg_receive(mover, moved) for _ in range(3)]
+        con.print(f"the server moved its receive right to node 1; the three queued requests "
+                  f"followed, in order: {[m.body[0].rstrip(bytes(1)).decode() for m in got]}")
+        mach.mach_msg_send(client, Message(remote_port=0x2003, remote_disp=MsgType.COPY_SEND, id=9))
+        con.print(f"a new request from node 0 still arrives (id "
+                  f"{mach.mach_msg_receive(mover, moved).id}), forwarded by node 2 (the client's "
+                  f"location hint still says node {mach.norma_port_location_hint(client, 0x2003)}:"
+                  f" hints may lag a move)")
+        return c.audit()
+
+
 def run(con: Console | None = None) -> int:
     con = con or Console()
     con.print(Panel("[bold]normach[/bold]: a Mach kernel in Python. This tour runs on one embedded node.",
@@ -168,7 +201,8 @@ def run(con: Console | None = None) -> int:
         tour_messages(con, c)
         tour_guest(con, c)
         problems = c.audit()
-    _step(con, "5. Invariants", "After all that, the kernel audits itself: frames, object references, "
+    problems += tour_nodes(con)
+    _step(con, "6. Invariants", "After all that, the kernel audits itself: frames, object references, "
           "page tables, port rights and reference counts.")
     if problems:
         for p in problems:
