@@ -239,3 +239,29 @@ def test_terminated_thread_state_calls_are_kern_terminated(cluster, build_snippe
     with pytest.raises(KernError) as e:
         mach.thread_get_state(th, 4)
     assert e.value.code == KernReturn.KERN_TERMINATED
+
+
+def test_guest_memory_larger_than_physical_memory_pages_out_and_back(build_snippet):
+    """A guest touches 4x more pages than the node has frames: pageout revokes its
+    translations (shootdown), page-in brings the data back; every byte checks."""
+    from normach import Cluster
+    prog = build_snippet("bigmem", r"""
+    #define PAGES 512
+    static volatile unsigned char area[PAGES * 4096];
+    void _start(void) {
+        for (int round = 0; round < 2; round++)
+            for (int p = 0; p < PAGES; p++)
+                for (int i = 0; i < 4096; i += 512)
+                    area[p * 4096 + i] = (unsigned char)(p * 31 + i / 512 + round);
+        for (int p = 0; p < PAGES; p++)
+            for (int i = 0; i < 4096; i += 512)
+                if (area[p * 4096 + i] != (unsigned char)(p * 31 + i / 512 + 1))
+                    EXIT(1);
+        EXIT(0);
+    }""")
+    with Cluster(nodes=1, phys_bytes=128 * 4096) as c:
+        p = c.spawn(prog)
+        assert c.wait(p, timeout=120) == 0, p.reason
+        stats = c.kernels[0].stats
+        assert stats.pageouts > 0 and stats.pageins > 0
+        assert c.audit() == []
