@@ -65,7 +65,8 @@ class Cluster:
         from .transport.endpoint import Endpoint
         me = (1 << 20) + random.randrange(1 << 20)     # a client index, past every node
         net = DipcNet(None)
-        net.endpoint = Endpoint(me, "tcp://127.0.0.1:0", {0: seed}, net.handle, secret=self.secret)
+        net.endpoint = Endpoint(me, "tcp://127.0.0.1:0", {0: seed}, net.handle, secret=self.secret,
+                                oneway=net.oneway)
         self._endpoints.append(net)
         reply = net.endpoint.request(0, control.ctl_join(node=me, address=net.endpoint.address),
                                      30.0)
@@ -110,7 +111,8 @@ class Cluster:
             net = DipcNet(None)
             address = (f"inproc://normach-{tag}-{k.node}" if transport == "inproc"
                        else "tcp://127.0.0.1:0")
-            net.endpoint = Endpoint(k.node, address, {}, net.handle, secret=secret)
+            net.endpoint = Endpoint(k.node, address, {}, net.handle, secret=secret,
+                                    oneway=net.oneway)
             nets.append(net)
         addresses = {k.node: net.endpoint.address for k, net in zip(self.kernels, nets)}
         for k, net in zip(self.kernels, nets):

@@ -29,7 +29,8 @@ class NodeProcess:
         from .transport.endpoint import Endpoint
         self.kernel = Kernel(index, nnodes, phys_bytes)
         self.net = DipcNet(None)
-        self.net.endpoint = Endpoint(index, listen, {}, self.handle, secret=secret)
+        self.net.endpoint = Endpoint(index, listen, {}, self.handle, secret=secret,
+                                     oneway=self.net.oneway)
         self.net.attach(Dipc(self.kernel, self.net), [])
         self.stopped = threading.Event()
         self.table = {index: self.address}           # membership: node -> address

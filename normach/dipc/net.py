@@ -19,6 +19,7 @@ from ..transport.messages import ping
 from . import messages as m
 
 log = logging.getLogger(__name__)
+_ONEWAY = frozenset({"dipc_msg", "dipc_port_dead", "transits_release", "queue_full", "queue_space"})
 
 
 class DipcNet:
@@ -124,11 +125,18 @@ class DipcNet:
             if not _uid_ok(msg.uid) or msg.count < 0:
                 raise KernError(KernReturn.MIG_BAD_ARGUMENTS, "transits_get")
             return m.transits_granted(count=self.dipc.grant_transits(msg.uid, msg.count))
-        if msg.name in ("dipc_msg", "dipc_port_dead", "transits_release", "queue_full",
-                        "queue_space"):
+        if msg.name in _ONEWAY:
             self._inbox.put((sender, msg))
             return None
         raise KernError(KernReturn.MIG_BAD_ID, f"unexpected {msg.name}")
+
+    def oneway(self, sender: int, msg) -> bool:
+        """The endpoint's I/O thread offers a one-way message: DIPC's go straight to the
+        in-order delivery queue (no worker thread in between)."""
+        if msg.name in _ONEWAY:
+            self._inbox.put((sender, msg))
+            return True
+        return False
 
     def _dispatch(self, sender: int, msg) -> None:
         if msg.name == "dipc_msg":

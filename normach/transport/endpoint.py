@@ -120,18 +120,22 @@ class Endpoint:
     """A node's transport endpoint: requests out, requests in, replies both ways."""
 
     def __init__(self, node: int, address: str, peers: dict, handler, secret: bytes | None = None,
-                 context=None):
+                 context=None, oneway=None):
         """Bind the node's ROUTER at `address` and start the I/O thread.
 
         `peers` maps node index -> address; `handler(sender_node, msg)` answers
         incoming requests (returns the reply Message, or None for one-way
         messages; raises KernError to answer with that code).  It may be None
-        for an endpoint that only sends.
+        for an endpoint that only sends.  `oneway(sender_node, msg) -> bool`, if
+        given, sees each one-way message first, on the I/O thread: it must not
+        block (e.g. it queues the message); True means it took the message, and
+        no worker thread is involved (one thread hand-off less per message).
         Raises: KernError(KERN_INVALID_ARGUMENT) if the address cannot be bound.
         """
         self.node = node
         self.incarnation = int.from_bytes(os.urandom(8), "little") or 1
         self._handler = handler
+        self._oneway = oneway
         self._ctx = context or zmq.Context.instance()
         self._keys = curve_keys(secret) if secret is not None else None
         self._lock = threading.Lock()       # guards everything below up to _thread
@@ -534,6 +538,14 @@ class Endpoint:
                 self._do_reply(frames[0], encode(pong(msg.seq), header.seq, self.node,
                                                  self.incarnation))
             return
+        if header.seq == 0 and self._oneway is not None:
+            try:
+                if self._oneway(header.node, msg):
+                    return
+            except Exception:                  # a bug in the callback: never stop the I/O thread
+                log.exception("node %d: one-way callback failed", self.node)
+                self._count("handler_errors")
+                return
         self._jobs.put((frames[0], header.seq, header.node, msg))
 
     def _on_reply(self, sock, frames):
