@@ -300,11 +300,18 @@ def test_D5_10_no_senders_when_the_only_remote_sender_lets_go(c3):
     assert n.id == Notify.NO_SENDERS
 
 
-def test_D5_9_right_passed_to_a_third_node_keeps_the_port_sendable(c3):
+def _three_nodes_and_a_watched_port(c3):
+    """Tasks a, b, c on nodes 0-2; a port of b watched for no-senders whose only send
+    right a holds (as 0x7003); a way from a to c."""
     a, b, c = (c3.task_create(node=n) for n in range(3))
     port, notify, send = _nms_port(b)
     mach.mach_port_insert_right(a, 0x7003, send, MsgType.MOVE_SEND)
     to_c_rcv, to_c = _connect(a, c, 0x8003)
+    return a, b, c, port, notify, to_c_rcv, to_c
+
+
+def test_D5_9_right_passed_to_a_third_node_keeps_the_port_sendable(c3):
+    a, b, c, port, notify, to_c_rcv, to_c = _three_nodes_and_a_watched_port(c3)
     mach.mach_msg_send(a, Message(remote_port=to_c, remote_disp=MsgType.COPY_SEND, id=1,
                                   body=[PortDesc(0x7003, MsgType.MOVE_SEND)]))   # in flight
     assert _no_notification(b, notify)                  # the transit travels with it
@@ -317,10 +324,7 @@ def test_D5_9_right_passed_to_a_third_node_keeps_the_port_sendable(c3):
 
 
 def test_D5_9_copies_on_two_nodes_both_must_go(c3):
-    a, b, c = (c3.task_create(node=n) for n in range(3))
-    port, notify, send = _nms_port(b)
-    mach.mach_port_insert_right(a, 0x7003, send, MsgType.MOVE_SEND)
-    to_c_rcv, to_c = _connect(a, c, 0x8003)
+    a, b, c, port, notify, to_c_rcv, to_c = _three_nodes_and_a_watched_port(c3)
     mach.mach_msg_send(a, Message(remote_port=to_c, remote_disp=MsgType.COPY_SEND, id=1,
                                   body=[PortDesc(0x7003, MsgType.COPY_SEND)]))   # a keeps one
     got = mach.mach_msg_receive(c, to_c_rcv, MsgOption.RCV_TIMEOUT, 5000).body[0].name
