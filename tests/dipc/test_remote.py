@@ -438,3 +438,60 @@ def test_D5_1_uids_name_the_origin_and_special_ports(c3):
                                   body=[PortDesc(port, MsgType.MOVE_RECEIVE)]))
     moved = mach.mach_msg_receive(b, to_b_rcv, MsgOption.RCV_TIMEOUT, 5000).body[0].name
     assert b.port.kobject.itk_space.lookup(moved).object.uid == origin   # never changes
+
+
+def _move(c3, a, port, b, via=0x7A03):
+    """Move `a`'s receive right `port` to task `b` (another node); its name there."""
+    to_b_rcv, to_b = _connect(a, b, via)
+    mach.mach_msg_send(a, Message(remote_port=to_b, remote_disp=MsgType.COPY_SEND, id=1,
+                                  body=[PortDesc(port, MsgType.MOVE_RECEIVE)]))
+    return mach.mach_msg_receive(b, to_b_rcv, MsgOption.RCV_TIMEOUT, 5000).body[0].name
+
+
+def test_D5_6_a_sender_behind_a_move_never_notices(c3):
+    """Node 2's right still leads to node 0 after the port moved to node 1: the send
+    succeeds and arrives (the forwarding is invisible to the user)."""
+    a, b, c = (c3.task_create(node=n) for n in range(3))
+    port = mach.mach_port_allocate(a, PortRight.RECEIVE)
+    mach.mach_port_insert_right(c, 0x9903, mach.mach_port_extract_right(a, port, MsgType.MAKE_SEND),
+                                MsgType.MOVE_SEND)
+    moved = _move(c3, a, port, b)
+    mach.mach_msg_send(c, Message(remote_port=0x9903, remote_disp=MsgType.COPY_SEND, id=66))
+    assert mach.mach_msg_receive(b, moved, MsgOption.RCV_TIMEOUT, 5000).id == 66
+
+
+def test_D5_17_moving_a_receive_right_leaves_its_set_and_wakes_its_receivers(c3):
+    a, b = c3.task_create(node=0), c3.task_create(node=1)
+    port = mach.mach_port_allocate(a, PortRight.RECEIVE)
+    pset = mach.mach_port_allocate(a, PortRight.PORT_SET)
+    other = mach.mach_port_allocate(a, PortRight.RECEIVE)
+    waiting = {}
+
+    def receiver():
+        try:
+            mach.mach_msg_receive(a, other, MsgOption.RCV_TIMEOUT, 20000)
+        except KernError as e:
+            waiting["code"] = e.code
+
+    mach.mach_port_move_member(a, port, pset)
+    moved = _move(c3, a, port, b)
+    assert mach.mach_port_get_set_status(a, pset) == []              # it left the set
+    assert mach.mach_port_type(b, moved) & PortType.RECEIVE
+    th = threading.Thread(target=receiver)
+    th.start()
+    import time
+    time.sleep(0.3)                                                  # let it block
+    other_moved = _move(c3, a, other, b, via=0x7B03)                 # a receiver was waiting
+    th.join(10)
+    assert waiting.get("code") == K.MACH_RCV_PORT_DIED
+    del other_moved
+
+
+def test_D5_18_location_hint_is_exact_until_a_move_then_may_lag(c3):
+    a, b, c = (c3.task_create(node=n) for n in range(3))
+    port = mach.mach_port_allocate(b, PortRight.RECEIVE)
+    mach.mach_port_insert_right(c, 0x9903, mach.mach_port_extract_right(b, port, MsgType.MAKE_SEND),
+                                MsgType.MOVE_SEND)
+    assert mach.norma_port_location_hint(c, 0x9903) == 1             # exact: never moved
+    _move(c3, b, port, a)
+    assert mach.norma_port_location_hint(c, 0x9903) in (0, 1)        # a node it was once on
