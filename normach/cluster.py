@@ -62,11 +62,8 @@ class Cluster:
         from .dipc import control
         from .dipc.net import DipcNet
         from .dipc.node import Dipc
-        from .transport.endpoint import Endpoint
         me = (1 << 20) + random.randrange(1 << 20)     # a client index, past every node
-        net = DipcNet(None)
-        net.endpoint = Endpoint(me, "tcp://127.0.0.1:0", {0: seed}, net.handle, secret=self.secret,
-                                oneway=net.oneway)
+        net = DipcNet(me, "tcp://127.0.0.1:0", self.secret, {0: seed})
         self._endpoints.append(net)
         reply = net.endpoint.request(0, control.ctl_join(node=me, address=net.endpoint.address),
                                      30.0)
@@ -104,16 +101,12 @@ class Cluster:
         inproc (the default) or tcp loopback (each node on its own port)."""
         from .dipc.net import DipcNet
         from .dipc.node import Dipc
-        from .transport.endpoint import Endpoint
         tag = f"{os.getpid()}-{id(self):x}"
         nets = []
         for k in self.kernels:
-            net = DipcNet(None)
             address = (f"inproc://normach-{tag}-{k.node}" if transport == "inproc"
                        else "tcp://127.0.0.1:0")
-            net.endpoint = Endpoint(k.node, address, {}, net.handle, secret=secret,
-                                    oneway=net.oneway)
-            nets.append(net)
+            nets.append(DipcNet(k.node, address, secret))
         addresses = {k.node: net.endpoint.address for k, net in zip(self.kernels, nets)}
         for k, net in zip(self.kernels, nets):
             peers = [n for n in addresses if n != k.node]

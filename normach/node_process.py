@@ -26,11 +26,8 @@ class NodeProcess:
         from .dipc.net import DipcNet
         from .dipc.node import Dipc
         from .kern.kernel import Kernel
-        from .transport.endpoint import Endpoint
         self.kernel = Kernel(index, nnodes, phys_bytes)
-        self.net = DipcNet(None)
-        self.net.endpoint = Endpoint(index, listen, {}, self.handle, secret=secret,
-                                     oneway=self.net.oneway)
+        self.net = DipcNet(index, listen, secret, handler=self.handle)
         self.net.attach(Dipc(self.kernel, self.net), [])
         self.stopped = threading.Event()
         self.table = {index: self.address}           # membership: node -> address

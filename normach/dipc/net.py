@@ -26,8 +26,13 @@ class DipcNet:
     """Glue between a node's Dipc and its transport Endpoint, and the heartbeat that
     declares a silent peer down."""
 
-    def __init__(self, endpoint):
-        self.endpoint = endpoint
+    def __init__(self, node: int, address: str, secret: bytes | None = None,
+                 peers: dict | None = None, handler=None):
+        """The node's endpoint at `address`; requests go to `handler` (default: DIPC's own),
+        one-way DIPC messages straight to the in-order delivery queue."""
+        from ..transport.endpoint import Endpoint
+        self.endpoint = Endpoint(node, address, dict(peers or {}), handler or self.handle,
+                                 secret=secret, oneway=self.oneway)
         self.dipc = None
         self.peers: list[int] = []
         self._stop = threading.Event()
