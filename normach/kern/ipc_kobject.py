@@ -12,6 +12,11 @@ an out-of-line port array for "ports".  Routines with "state" or "record"
 parameters take their words as one bytes item of little-endian 64-bit values.
 Reply items: ints for "int" and for each field of a "record", bytes, port
 descriptors for rights, an out-of-line port array for lists of rights.
+
+Both directions of this format live here: `server` decodes requests and
+encodes replies; `request_body` and `reply_values` are what a node calling a
+kernel object on another node (kern/remote_call.py) uses to build the request
+and read the reply.
 """
 
 from __future__ import annotations
@@ -116,3 +121,76 @@ def _encode_out(kind: str, value) -> list:
     if kind == "ints":
         return [len(value), *map(int, value)]
     raise AssertionError(f"unknown out kind {kind}")
+
+
+# -- the calling side (kern/remote_call.py) ----------------------------------------
+
+def request_body(routine, params) -> list:
+    """The request items of a kernel call (the layout ipc_kobject.server decodes)."""
+    from ..ipc.kmsg import OOLPortsItem, PortItem
+    body, it = [], iter(params)
+    for _name, kind in routine.params:
+        v = next(it)
+        if kind in ("int", "bool"):
+            body.append(int(v))
+        elif kind == "bytes":
+            body.append(bytes(v))
+        elif kind == "port":
+            body.append(PortItem(v, MsgType.PORT_SEND))
+        elif kind == "poly":
+            body.append(PortItem(v, next(it) or MsgType.PORT_SEND))
+        elif kind == "ports":
+            body.append(OOLPortsItem(list(v), MsgType.PORT_SEND))
+        else:                                 # state, record: little-endian words
+            words = v if isinstance(v, list) else [v]
+            body.append(struct.pack(f"<{len(words)}Q", *words))
+    return body
+
+
+class Words:
+    """A thread state as the words a reply carried."""
+
+    def __init__(self, words):
+        self.words = words
+
+    def to_words(self):
+        return self.words
+
+
+def reply_values(kinds, items):
+    """(out kinds, values) from a reply body made by ipc_kobject: task and thread outs
+    become plain send rights ("port"), lists of them "ports"."""
+    from ..ipc.kmsg import OOLPortsItem, PortItem
+    out_kinds, values, i = [], [], 0
+    for kind in kinds:
+        if kind in ("task", "thread", "port", "sonce", "right"):
+            item = items[i]
+            assert isinstance(item, PortItem)
+            out_kinds.append("right" if kind == "right" else "sonce" if kind == "sonce" else "port")
+            values.append((item.port, item.msgt) if kind == "right" else item.port)
+            i += 1
+        elif kind in ("threads", "ports"):
+            item = items[i]
+            assert isinstance(item, OOLPortsItem)
+            out_kinds.append("ports")
+            values.append(list(item.ports))
+            i += 1
+        elif kind in ("names", "ints"):
+            n = items[i]
+            if kind == "names":
+                values.append((items[i + 1:i + 1 + n], items[i + 1 + n:i + 1 + 2 * n]))
+                i += 1 + 2 * n
+            else:
+                values.append(items[i + 1:i + 1 + n])
+                i += 1 + n
+            out_kinds.append(kind)
+        elif kind in ("state", "record"):
+            rest = [w for w in items[i:] if isinstance(w, int)]
+            values.append(Words(rest) if kind == "state" else dict(enumerate(rest)))
+            out_kinds.append(kind)
+            i = len(items)
+        else:
+            values.append(items[i])
+            out_kinds.append(kind)
+            i += 1
+    return out_kinds, values
