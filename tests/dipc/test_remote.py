@@ -31,6 +31,14 @@ def _connect(sender, receiver, name=0x7003):
     return rcv, name
 
 
+def _watch_dead_name(task, name):
+    """A receive right in `task` that gets the dead-name notification for `name`."""
+    notify = mach.mach_port_allocate(task, PortRight.RECEIVE)
+    mach.mach_port_request_notification(task, name, Notify.DEAD_NAME, 1, notify,
+                                        MsgType.MAKE_SEND_ONCE)
+    return notify
+
+
 def test_D5_2_a_right_to_a_remote_port_is_a_proxy_with_its_node(c3):
     a, b = c3.task_create(node=0), c3.task_create(node=1)
     rcv, name = _connect(a, b)
@@ -99,9 +107,7 @@ def test_D5_3_third_node_right_reaches_the_principal(c3):
 def test_D5_8_send_to_a_dead_remote_port_succeeds_then_the_name_is_dead(c3):
     a, b = c3.task_create(node=0), c3.task_create(node=1)
     rcv, dest = _connect(a, b)
-    notify = mach.mach_port_allocate(a, PortRight.RECEIVE)
-    mach.mach_port_request_notification(a, dest, Notify.DEAD_NAME, 1, notify,
-                                        MsgType.MAKE_SEND_ONCE)
+    notify = _watch_dead_name(a, dest)
     mach.mach_port_destroy(b, rcv)
     mach.mach_msg_send(a, Message(remote_port=dest, remote_disp=MsgType.COPY_SEND, id=5))
     n = mach.mach_msg_receive(a, notify, MsgOption.RCV_TIMEOUT, 5000)
@@ -184,9 +190,7 @@ def test_D5_8_moved_port_destroyed_then_old_senders_see_a_dead_name(c3):
     mach.mach_msg_send(a, Message(remote_port=to_b, remote_disp=MsgType.COPY_SEND, id=1,
                                   body=[PortDesc(port, MsgType.MOVE_RECEIVE)]))
     moved = _recv(b, to_b_rcv).body[0].name
-    notify = mach.mach_port_allocate(a, PortRight.RECEIVE)
-    mach.mach_port_request_notification(a, port, Notify.DEAD_NAME, 1, notify,
-                                        MsgType.MAKE_SEND_ONCE)
+    notify = _watch_dead_name(a, port)
     mach.mach_port_destroy(b, moved)
     _send(a, port, 3)
     assert _recv(a, notify).id == Notify.DEAD_NAME
@@ -251,9 +255,7 @@ def test_D5_8_node_death_turns_its_ports_into_dead_names(c3):
     dead-name notification arrives; a guest waiting on a kernel call there gets an error."""
     a, b = c3.task_create(node=0), c3.task_create(node=1)
     rcv, dest = _connect(a, b)
-    notify = mach.mach_port_allocate(a, PortRight.RECEIVE)
-    mach.mach_port_request_notification(a, dest, Notify.DEAD_NAME, 1, notify,
-                                        MsgType.MAKE_SEND_ONCE)
+    notify = _watch_dead_name(a, dest)
     c3._endpoints[1].close()                     # node 1 falls silent
     n = mach.mach_msg_receive(a, notify, MsgOption.RCV_TIMEOUT, 20000)
     assert n.id == Notify.DEAD_NAME
@@ -400,9 +402,7 @@ def test_D5_12_dead_name_notification_arrives_without_sending(c3):
     notification; the port dies: the notification comes, node 0 sent nothing."""
     a, b = c3.task_create(node=0), c3.task_create(node=1)
     rcv, dest = _connect(a, b)
-    notify = mach.mach_port_allocate(a, PortRight.RECEIVE)
-    mach.mach_port_request_notification(a, dest, Notify.DEAD_NAME, 1, notify,
-                                        MsgType.MAKE_SEND_ONCE)
+    notify = _watch_dead_name(a, dest)
     mach.mach_port_destroy(b, rcv)
     assert mach.mach_msg_receive(a, notify, MsgOption.RCV_TIMEOUT, 5000).id == Notify.DEAD_NAME
     assert mach.mach_port_type(a, dest) & PortType.DEAD_NAME
@@ -419,9 +419,7 @@ def test_D5_12_D5_15_death_after_a_move_reaches_nodes_behind_the_old_one(c3):
     mach.mach_msg_send(a, Message(remote_port=to_b, remote_disp=MsgType.COPY_SEND, id=1,
                                   body=[PortDesc(port, MsgType.MOVE_RECEIVE)]))
     moved = mach.mach_msg_receive(b, to_b_rcv, MsgOption.RCV_TIMEOUT, 5000).body[0].name
-    notify = mach.mach_port_allocate(c, PortRight.RECEIVE)
-    mach.mach_port_request_notification(c, 0x9903, Notify.DEAD_NAME, 1, notify,
-                                        MsgType.MAKE_SEND_ONCE)
+    notify = _watch_dead_name(c, 0x9903)
     mach.mach_port_destroy(b, moved)
     assert mach.mach_msg_receive(c, notify, MsgOption.RCV_TIMEOUT, 5000).id == Notify.DEAD_NAME
 
