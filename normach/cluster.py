@@ -275,7 +275,9 @@ class Cluster:
                     problems = [f"unreachable: {e.name}"]
                 out += [f"node {n}: {p}" for p in problems]
             return out
-        return [f"node {k.node}: {e}" for k in self.kernels for e in audit_kernel(k)]
+        from .xmm.audit import audit_xmm
+        return ([f"node {k.node}: {e}" for k in self.kernels for e in audit_kernel(k)]
+                + audit_xmm(self.kernels))
 
     def close(self) -> None:
         """Terminate every task on every node."""

@@ -34,6 +34,7 @@ class DipcNet:
         self.endpoint = Endpoint(node, address, dict(peers or {}), handler or self.handle,
                                  secret=secret, oneway=self.oneway)
         self.dipc = None
+        self.xmm = None
         self.peers: list[int] = []
         self._stop = threading.Event()
         self._beat = None
@@ -41,9 +42,13 @@ class DipcNet:
         self._deliverer = None
 
     def attach(self, dipc, peers) -> None:
+        from ..xmm import messages as _xmm_messages  # noqa: F401  (declares what it decodes)
+        from ..xmm.node import Xmm
         self.dipc = dipc
+        self.xmm = Xmm(dipc.kernel, self)
         self.peers = list(peers)
         self.endpoint.on_peer_down(dipc.node_down)
+        self.endpoint.on_peer_down(self.xmm.node_down)
         self._beat = threading.Thread(target=self._heartbeat, daemon=True,
                                       name=f"dipc-heartbeat-{dipc.node}")
         self._beat.start()
@@ -79,6 +84,8 @@ class DipcNet:
 
     def close(self) -> None:
         self._stop.set()
+        if self.xmm is not None:
+            self.xmm.close()
         self.endpoint.close()
         self._inbox.put(None)
         for t in (self._beat, self._deliverer):
@@ -133,6 +140,8 @@ class DipcNet:
         if msg.name in _ONEWAY:
             self._inbox.put((sender, msg))
             return None
+        if msg.name.startswith("xmm_") and self.xmm is not None:
+            return self.xmm.handle(sender, msg)
         raise KernError(KernReturn.MIG_BAD_ID, f"unexpected {msg.name}")
 
     def oneway(self, sender: int, msg) -> bool:

@@ -70,6 +70,8 @@ def audit_objects(kernel) -> list[str]:
     for obj in kernel.vm_objects.values():
         if obj.shadow is not None:
             refs[obj.shadow] += 1
+    if kernel.xmm is not None:
+        refs.update(kernel.xmm.held_object_refs())
     errs = []
     for obj in list(kernel.vm_objects.values()):
         if obj.ref_count != refs[obj]:
@@ -108,6 +110,10 @@ def audit_pmaps(kernel) -> list[str]:
             if prot & ~e.protection:
                 errs.append(f"{where}: pmap prot {prot} exceeds entry prot {e.protection}")
             page, off = _expected_page(e, vpn)
+            if page is not None and page.object.pager.distributed:
+                granted = page.object.pager.granted(page.object, page.offset)
+                if prot & VMProt.WRITE and not granted & VMProt.WRITE or not granted:
+                    errs.append(f"{where}: prot {prot} beyond the access granted ({granted})")
             if page is None or page.frame != frame:
                 errs.append(f"{where}: maps frame {frame}, fault path finds {page}")
                 continue

@@ -54,6 +54,7 @@ class Kernel:
         self.host_priv = Host(self, privileged=True)
         self.special_ports: dict = {}
         self.remote = None                 # the DIPC layer (dipc/node.py) when there are nodes
+        self.xmm = None                    # the distributed memory manager (xmm/node.py), likewise
         self.task_events = self.lock.condition()   # notified whenever a task terminates
         self.machine = Machine(self)
         with self.lock:

@@ -7,11 +7,15 @@ All three run on the parent's home node and share one algorithm:
 3. allocate – the child node makes a parentless task with what a task_create child
               inherits: bootstrap, registered and exception ports, resource limits
               (§0.1, N1.12-N1.13); it has no threads (N1.17);
-4. memory   – with inherit_memory FALSE the child's map is empty (N1.18); moving an
-              address space between nodes needs the distributed memory manager
-              (issue 5): until then a remote call with inherit_memory TRUE fails
-              with KERN_FAILURE and leaves nothing behind;
-5. teleport – the parent is terminated once the child exists (N1.15).
+4. memory   – with inherit_memory FALSE the child's map is empty (N1.18); else the
+              parent's map is described in one vector (xmm/copy_vm.py: shared
+              objects by name, copies as copy objects) before the child is
+              allocated, and the child's node enters it all or nothing; pages
+              follow on demand.  Unlike the source (N1.14), a failed transfer is
+              an error: the half-built child is destroyed (§0.5);
+5. teleport – the parent is terminated once the child has its memory (N1.15), and
+              the memory only the child uses is pushed to its node in the
+              background (xmm/push.py: no residual dependency).
 """
 
 from __future__ import annotations
@@ -36,13 +40,49 @@ def _norma_task(parent, inherit_memory, child_node, clone: bool, kill_parent: bo
         return task_create(parent, inherit, share_all=clone)
     if kernel.remote is None:
         raise KernError(K.KERN_NODE_DOWN, f"node {child_node} is not reachable")
-    if inherit:
-        raise KernError(K.KERN_FAILURE, "address spaces across nodes need the distributed "
-                                        "memory manager (not yet)")
-    child = kernel.remote.task_allocate(child_node, parent)
+    vector = _describe(parent, clone) if inherit else None
+    try:
+        child = kernel.remote.task_allocate(child_node, parent)
+        if vector is not None:
+            _transfer(kernel, child, child_node, vector)
+    except KernError:
+        if vector:
+            from ..xmm.copy_vm import exported_xids
+            kernel.xmm.retire_unused(exported_xids(vector))
+        raise
     if kill_parent and parent.active:
         task_terminate(parent)                             # N1.15, after the child exists
+        if vector:
+            from ..xmm.copy_vm import exported_xids
+            kernel.xmm.evacuate([x for x in exported_xids(vector) if x[0] == kernel.node],
+                                child_node)
     return child
+
+
+def _describe(parent, clone: bool) -> list:
+    """The vector of the parent's map (exports and copies its objects).
+    Conditions: kernel lock held (may be released).  Raises: KERN_INVALID_ARGUMENT if the
+    parent died meanwhile, KERN_NODE_DOWN, KERN_FAILURE."""
+    from ..xmm.copy_vm import build_vector
+    kernel = parent.kernel
+    if kernel.xmm is None:
+        raise KernError(K.KERN_NODE_DOWN, "no distributed memory manager on this node")
+    vector = build_vector(kernel.xmm, parent.map, share_all=clone)
+    if not parent.active:
+        raise KernError(K.KERN_INVALID_ARGUMENT, "parent task terminated meanwhile")
+    return vector
+
+
+def _transfer(kernel, child, child_node: int, vector: list) -> None:
+    """Send the vector to the child's node (which destroys the child if it fails).
+    Conditions: kernel lock held (released meanwhile).  Raises: the child node's error."""
+    from ..ipc.port import ipc_port_release_send
+    from ..xmm import messages as m
+    try:
+        kernel.xmm._call(child_node, m.xmm_vm_map(task=list(child.proxy[0]), entries=vector))
+    except KernError:
+        ipc_port_release_send(child)
+        raise
 
 
 def norma_task_create(parent, inherit_memory, child_node):

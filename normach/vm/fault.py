@@ -18,6 +18,15 @@ It runs in named steps:
                  until then reads map it read-only;
 7. enter       – install the translation with the protection earned above.
 
+Distributed memory.  An object whose pager is distributed (xmm/) holds a page
+only with the access its manager granted this node (X4.4).  The walk stops at
+such an object: the manager always answers for it, with data, zeros or an
+error.  If the page is absent, or held read-only when a write is needed, the
+pager's `request` asks the manager, releasing the kernel lock while other
+nodes answer; since anything may have changed meanwhile, the fault then starts
+over from step 1 (Mach's VM_FAULT_RETRY).  The translation entered is limited
+to the access granted.
+
 The CPU calls it on a TLB miss or a denied access, vm_read/vm_write call it for
 each page, and the distributed memory manager plugs in underneath through the
 pager interface, so local and remote memory take the same path.
@@ -34,23 +43,40 @@ from .pmap import pmap_enter
 READ, WRITE, EXECUTE = int(VMProt.READ), int(VMProt.WRITE), int(VMProt.EXECUTE)
 
 
+class _Restart(Exception):
+    """The kernel lock was released to wait for another node: start the fault over."""
+
+
 def vm_fault(vmap: VMMap, address: int, access: int):
     """Make the page holding `address` resident and mapped for `access`; returns its VMPage.
 
-    Conditions: kernel lock held.
-    Raises: KERN_INVALID_ADDRESS, KERN_PROTECTION_FAILURE, KERN_RESOURCE_SHORTAGE.
+    Conditions: kernel lock held on entry and exit (released while a distributed
+    pager waits for other nodes).
+    Raises: KERN_INVALID_ADDRESS, KERN_PROTECTION_FAILURE, KERN_RESOURCE_SHORTAGE,
+    KERN_MEMORY_ERROR (distributed memory whose only copy was lost).
     """
     kernel = vmap.kernel
     assert kernel.lock.held()
     kernel.stats.faults += 1
+    while True:
+        try:
+            return _fault(vmap, address, access)
+        except _Restart:
+            kernel.stats.fault_restarts += 1
+
+
+def _fault(vmap: VMMap, address: int, access: int):
+    kernel = vmap.kernel
     entry = _lookup(vmap, address)
     _check(entry, access)
     if access & WRITE and entry.needs_copy:
         entry.resolve_needs_copy()
     top = entry.ensure_object(kernel)
     offset = entry.offset + (trunc_page(address) - entry.start)
-    page, owner = _find(top, offset)
+    page, owner = _find(top, offset, access & WRITE)
     prot = entry.protection
+    if owner.pager.distributed:
+        prot &= _granted_prot(owner, offset)
     page.wired += 1                       # keep it resident across the allocations below
     try:
         if owner is not top:
@@ -89,10 +115,15 @@ def _check(entry, access: int) -> None:
                         f"access {access} denied by protection {entry.protection}")
 
 
-def _find(top, offset: int):
-    """(page, owning object) for `offset` of `top`'s chain; zero-fills in `top` if absent."""
+def _find(top, offset: int, write: int = 0):
+    """(page, owning object) for `offset` of `top`'s chain; zero-fills in `top` if absent.
+
+    Raises _Restart after asking a distributed pager for the page.
+    """
     obj, off = top, offset
     while obj is not None:
+        if obj.pager.distributed:
+            return _granted_page(obj, off, READ | WRITE if write and obj is top else READ), obj
         page = obj.page_get(off)
         if page is not None:
             return page, obj
@@ -100,6 +131,46 @@ def _find(top, offset: int):
         obj = obj.shadow
     top.kernel.stats.zero_fill_count += 1
     return top.page_insert(offset), top
+
+
+def _granted_page(obj, offset: int, need: int):
+    """The resident page of distributed `obj` if this node holds `need` on it;
+    else ask the manager and restart."""
+    page = obj.pages.get(offset)
+    if page is not None and obj.pager.granted(obj, offset) & need == need:
+        return page
+    obj.pager.request(obj, offset, need)
+    raise _Restart
+
+
+def _granted_prot(obj, offset: int) -> int:
+    g = obj.pager.granted(obj, offset)
+    return g | EXECUTE if g & READ else g
+
+
+def object_read_page(obj, offset: int):
+    """The data at `offset` of `obj`'s chain, or None for zeros, without changing which
+    object holds it (an eager copy of memory in transit, a manager reading below its
+    object).
+
+    Conditions: kernel lock held on entry and exit (released while a distributed
+    pager waits).  Raises: KERN_MEMORY_ERROR.
+    """
+    phys = obj.kernel.phys
+    while True:
+        try:
+            o, off = obj, offset
+            while o is not None:
+                if o.pager.distributed:
+                    return bytes(phys.frame_view(_granted_page(o, off, READ).frame))
+                page = o.page_get(off)
+                if page is not None:
+                    return bytes(phys.frame_view(page.frame))
+                off += o.shadow_offset
+                o = o.shadow
+            return None
+        except _Restart:
+            obj.kernel.stats.fault_restarts += 1
 
 
 def _copy_up(top, offset: int, src):

@@ -79,7 +79,7 @@ class MapEntry:
         """Give this entry a private top object before a write (shadow if still shared)."""
         assert self.needs_copy and self.object is not None
         obj = self.object
-        if obj.ref_count > 1:
+        if obj.ref_count > 1 or obj.pager.distributed:     # other nodes see it too
             self.object = obj.make_shadow(self.offset, self.size)   # takes our reference
             self.offset = 0
         self.needs_copy = False
@@ -398,16 +398,13 @@ def vm_map_copy_read(copy: VMMapCopy) -> bytes:
 
     Conditions: kernel lock held.
     """
-    kernel = copy.kernel
+    from .fault import object_read_page
     out = bytearray(copy.span)
     for ce in copy.entries:
+        if ce.object is None:
+            continue
         for off in range(0, ce.size, PAGE):
-            obj, o = ce.object, ce.offset + off
-            while obj is not None:
-                page = obj.page_get(o)
-                if page is not None:
-                    out[ce.start + off:ce.start + off + PAGE] = kernel.phys.frame_view(page.frame)
-                    break
-                o += obj.shadow_offset
-                obj = obj.shadow
+            data = object_read_page(ce.object, ce.offset + off)
+            if data is not None:
+                out[ce.start + off:ce.start + off + PAGE] = data
     return bytes(out[copy.offset:copy.offset + copy.size])

@@ -78,6 +78,8 @@ class VMObject:
             assert obj.ref_count > 0, f"{obj} over-released"
             obj.ref_count -= 1
             if obj.ref_count:
+                if obj.ref_count == 1:
+                    obj.pager.unreferenced(obj)
                 return
             obj = obj._terminate()
 
@@ -143,7 +145,7 @@ class VMObject:
         Conditions: kernel lock held; every mapping of the page already revoked.
         """
         phys = self.kernel.phys
-        if page.dirty:
+        if self.pager.evict_returns(self, page):
             self.pager.data_return(self, page.offset, bytes(phys.frame_view(page.frame)))
             self.kernel.stats.pageouts += 1
         del self.pages[page.offset]

@@ -115,7 +115,7 @@ class PhysicalMemory:
         for frame, page in list(self.fifo.items()):
             if freed >= want:
                 break
-            if page.wired:
+            if page.wired or not page.object.pager.may_evict(page.object, page):
                 continue
             pmap_page_protect(self, frame, 0)
             page.object.page_evict(page)

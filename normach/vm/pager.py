@@ -12,9 +12,40 @@ from __future__ import annotations
 
 
 class Pager:
-    """Interface every pager implements.  Called with the kernel lock held."""
+    """Interface every pager implements.  Called with the kernel lock held.
+
+    A *distributed* pager (xmm/) hands out access as well as data: a page of its
+    object may be resident here with read access only, or not at all while
+    another node writes it.  The fault path asks it for each page it uses
+    (`granted`), and when that is not enough calls `request`, which may release
+    the kernel lock while other nodes answer; the fault then starts over.
+    """
 
     name = "pager"
+    distributed = False
+
+    def granted(self, obj, offset: int) -> int:
+        """Access this node holds on a resident page (VM_PROT bits)."""
+        return 7
+
+    def request(self, obj, offset: int, desired: int) -> None:
+        """Obtain `desired` access (and the data) for `offset`; distributed pagers only.
+
+        Conditions: kernel lock held on entry and exit, released meanwhile.
+        Raises: KERN_MEMORY_ERROR if the page cannot be had (its node is down).
+        """
+        raise NotImplementedError
+
+    def may_evict(self, obj, page) -> bool:
+        """Whether pageout may take this page now."""
+        return True
+
+    def unreferenced(self, obj) -> None:
+        """The object's reference count dropped to one."""
+
+    def evict_returns(self, obj, page) -> bool:
+        """Whether an evicted page goes back to the pager even when clean."""
+        return page.dirty
 
     def has(self, obj, offset: int) -> bool:
         raise NotImplementedError

@@ -18,6 +18,7 @@ class VMStatistics:
     lookups: int = 0           # object page lookups
     hits: int = 0              # lookups that found the page resident
     pushes: int = 0            # pages pushed into a copy object (copy-delay)
+    fault_restarts: int = 0    # faults started over after waiting for another node
 
     def snapshot(self, phys) -> dict:
         d = asdict(self)

@@ -1,0 +1,1 @@
+"""XMM: memory objects shared by the kernels of several nodes (spec §4)."""

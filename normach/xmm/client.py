@@ -1,0 +1,214 @@
+"""The kernel side of a shared memory object (the "kobj" of spec §4.1).
+
+Every node that maps an object managed by XMM holds it as an ordinary local
+VMObject whose pager is an `XmmPager`.  The pager remembers, per page, the
+access the manager granted this node (X4.4): READ, READ|WRITE, or none (the
+page is then not resident, X4.9).  The fault path consults `granted` and calls
+`request` when the page is missing or read-only and a write is wanted; the
+manager's answer (a *grant*) is installed, and the fault starts over.
+
+Crossing messages.  A grant travels back as the reply to a request while the
+manager, done with it, may already send this node a *lock* for a later request
+of another node (take the page away, or keep it read-only).  The two can arrive
+in either order.  Every grant carries a per-page sequence number, and a lock
+carries the number of the grant it revokes; a lock that arrives before its
+grant is installed waits for it (the grant is already on its way: the manager
+sends locks only for grants it has answered), so a lock always applies to the
+state it was meant for.
+
+Pages this node wrote are precious (X4.10): they leave only with their data,
+either in the answer to a lock or, when the local object dies, as *orphans*
+kept here until the manager acknowledges the release that carries them.  A
+remote kernel does not page out pages it writes; read-only copies are clean
+and may be dropped silently (X4.11).
+"""
+
+from __future__ import annotations
+
+from .. import param
+from ..kern.errors import KernError, KernReturn
+from ..vm.pager import Pager
+from ..vm.pmap import pmap_page_protect
+
+READ, WRITE = 1, 2
+RW = READ | WRITE
+DATA, ZERO, KEEP, ERROR = 0, 1, 2, 3       # grant kinds: data follows / zero-fill / keep yours / lost
+
+
+class XmmPager(Pager):
+    """This node's view of one shared object.
+
+    Fields (kernel lock): obj (the local VMObject, None once it died), access
+    {offset: prot granted}, initial (pages resident here without an access entry
+    are held READ|WRITE: the manager node's own object when it was exported),
+    installed {offset: seq of the newest grant seen}, orphans {offset: bytes written
+    here whose object died, until the release is acknowledged}, gen (attach
+    generation), lost (the manager's node is down: every fault fails).
+    """
+
+    name = "xmm"
+    distributed = True
+
+    def __init__(self, xmm, xid: tuple, size: int, initial: bool = False):
+        self.xmm = xmm
+        self.kernel = xmm.kernel
+        self.xid = tuple(xid)
+        self.size = size
+        self.obj = None
+        self.access: dict[int, int] = {}
+        self.initial = initial
+        self.installed: dict[int, int] = {}
+        self.orphans: dict[int, bytes] = {}
+        self.gen = 0
+        self.attached = True            # registered with the manager (import_object clears it)
+        self.lost = False
+        self.changed = self.kernel.lock.condition()   # a grant was installed
+        self.stats = {"requests": 0, "locks": 0, "pages_in": 0, "pages_out": 0}
+
+    @property
+    def manager_node(self) -> int:
+        return self.xmm.manager_node(self.xid)
+
+    # -- what the fault path asks -------------------------------------------------------
+    def granted(self, obj, offset: int) -> int:
+        acc = self.access.get(offset)
+        if acc is None:
+            return RW if self.initial and offset in obj.pages else 0
+        return acc
+
+    def request(self, obj, offset: int, desired: int) -> None:
+        """Ask the manager for `desired` on `offset` and install its grant.
+
+        Conditions: kernel lock held on entry and exit, released while asking.
+        Raises: KERN_MEMORY_ERROR (page lost, or its manager's node down).
+        """
+        assert self.kernel.lock.held() and obj is self.obj
+        if self.lost:
+            raise KernError(KernReturn.KERN_MEMORY_ERROR, f"xmm {self.xid}: manager node is down")
+        has = self.granted(obj, offset) if offset in obj.pages else 0
+        page = obj.pages.get(offset)
+        if page is not None:
+            page.wired += 1                # an upgrade keeps its data resident meanwhile
+        self.stats["requests"] += 1
+        try:
+            kind, access, seq, data = self.xmm.request(self.xid, offset, desired, has)
+        except KernError as e:
+            if e.code != KernReturn.KERN_NODE_DOWN:
+                raise
+            raise KernError(KernReturn.KERN_MEMORY_ERROR, f"xmm {self.xid}: {e.detail}") from None
+        finally:
+            if page is not None:
+                page.wired -= 1
+        if kind == ERROR:
+            self.installed[offset] = max(seq, self.installed.get(offset, 0))
+            self.changed.notify_all()
+            raise KernError(KernReturn.KERN_MEMORY_ERROR,
+                            f"xmm {self.xid}: page {offset:#x} was lost with its node")
+        self.install(offset, kind, access, seq, data)
+
+    def install(self, offset: int, kind: int, access: int, seq: int, data) -> None:
+        """Apply a grant (ignored if a newer one is already in).  Conditions: kernel lock held."""
+        if seq <= self.installed.get(offset, 0):
+            return
+        self.installed[offset] = seq
+        self.changed.notify_all()
+        obj = self.obj
+        if obj is None or not obj.alive:
+            if access & WRITE and kind == DATA:
+                self.orphans[offset] = bytes(data)          # ours to give back
+            return
+        phys = self.kernel.phys
+        page = obj.pages.get(offset)
+        if kind == KEEP:
+            assert page is not None, f"xmm {self.xid}: upgrade of a page not resident"
+        else:
+            if page is None:
+                page = obj.page_insert(offset, zero=(kind == ZERO))
+            elif kind == ZERO:
+                phys.frame_view(page.frame)[:] = bytes(param.PAGE_SIZE)
+            if kind == DATA:
+                phys.frame_view(page.frame)[:] = data
+            self.stats["pages_in"] += 1
+        self.access[offset] = access
+        page.dirty = bool(access & WRITE)
+
+    # -- what the manager asks ----------------------------------------------------------
+    def lock(self, offset: int, keep: int, seq: int):
+        """Reduce this node's access to `offset` to `keep` (0: drop the page); returns
+        (dirty, data): the page's data if this node may have written it.
+
+        Conditions: kernel lock held (released while waiting for the grant `seq`).
+        """
+        assert self.kernel.lock.held()
+        self.stats["locks"] += 1
+        self.changed.wait_for(lambda: self.installed.get(offset, 0) >= seq or self.lost,
+                              timeout=param.DIPC_REQUEST_TIMEOUT)
+        obj = self.obj
+        page = obj.pages.get(offset) if obj is not None else None
+        if page is None:
+            data = self.orphans.pop(offset, None)
+            return (data is not None), (data or b"")
+        phys = self.kernel.phys
+        acc = self.granted(obj, offset)
+        data = bytes(phys.frame_view(page.frame)) if acc & WRITE else b""
+        if keep & READ:
+            pmap_page_protect(phys, page.frame, 5)            # READ|EXECUTE
+            self.access[offset] = acc & keep | READ
+            page.dirty = False
+        else:
+            self.drop(obj, page)
+        self.stats["pages_out"] += 1
+        return bool(data), data
+
+    def drop(self, obj, page) -> None:
+        """Take a page out of this node's memory.  Conditions: kernel lock held."""
+        pmap_page_protect(self.kernel.phys, page.frame, 0)
+        del obj.pages[page.offset]
+        self.kernel.phys.page_free(page)
+        self.access.pop(page.offset, None)
+
+    # -- the Pager interface --------------------------------------------------------------
+    def has(self, obj, offset: int) -> bool:
+        return True                      # the manager answers for every page
+
+    def data_request(self, obj, offset: int):
+        raise AssertionError("distributed pages come through request()")
+
+    def may_evict(self, obj, page) -> bool:
+        if self.granted(obj, page.offset) & WRITE:
+            return self.xmm.is_manager_node(self.xid) and not self.xmm.busy(self.xid, page.offset)
+        return True
+
+    def evict_returns(self, obj, page) -> bool:
+        return bool(self.granted(obj, page.offset) & WRITE)
+
+    def data_return(self, obj, offset: int, data: bytes) -> None:
+        """Pageout of a written page: on the manager's node it goes to the manager."""
+        self.xmm.returned(self.xid, offset, data)
+        self.access.pop(offset, None)
+
+    def terminate(self, obj) -> None:
+        """The local object died: keep what this node wrote and tell the manager."""
+        phys = self.kernel.phys
+        for off, page in obj.pages.items():
+            if self.granted(obj, off) & WRITE:
+                self.orphans[off] = bytes(phys.frame_view(page.frame))
+        self.access.clear()
+        self.initial = False
+        self.obj = None
+        self.changed.notify_all()
+        self.xmm.detached(self)
+
+    def stored_pages(self, obj) -> int:
+        return 0
+
+    def unreferenced(self, obj) -> None:
+        """Only one reference left: on the manager's node it is the manager's own."""
+        if self.xmm.is_manager_node(self.xid):
+            self.xmm.unreferenced(self.xid)
+
+    def __repr__(self) -> str:
+        w = sum(1 for a in self.access.values() if a & WRITE)
+        return (f"<XmmPager {self.xid[0]}:{self.xid[1]} {len(self.access)} pages "
+                f"({w} written) orphans={len(self.orphans)}{' LOST' if self.lost else ''}>")
+

@@ -1,0 +1,324 @@
+"""The coherence manager of one shared memory object (the SVM "mobj", spec §4).
+
+One manager per object, on the node where the object was first shared (its
+*manager node*; X4.1, X4.3).  Every kernel that maps the object, the manager
+node's own included, is a client (xmm/client.py).  Per page the manager knows
+which kernels hold it and with what access: one writer, or any number of
+readers (X4.6, X4.7).
+
+Requests for one page are served one at a time, in arrival order (the page is
+*busy* meanwhile).  Serving a request may take access away from other kernels
+(a *lock*): the manager node's kernel lock is released while they answer, and
+the busy page keeps every other request for it waiting.
+
+* Read (X4.12): a writer elsewhere is demoted to reader and returns its data,
+  which becomes the page's *store* copy; the reader gets the page's content:
+  the store copy, else what lies below the object, else zeros.
+* Write (X4.13): every other holder is flushed; a writer returns its data;
+  if the object has a copy object that has no version of the page yet, the
+  current content is pushed into it first (X4.22); the writer then holds the
+  only up-to-date copy (the store copy is dropped: X4.10).
+* Upgrade (X4.14): a reader asking to write keeps its data (a KEEP grant).
+* A request from a kernel that already holds what it asks (crossing messages,
+  X4.15) is answered with a KEEP grant.
+
+Data is never dropped (X4.11): a writer's page leaves it only with its data
+(answer to a lock, pageout on the manager node, or a release), and when a
+writer's node dies its pages are *lost*: later requests get an error rather
+than old data.
+
+Copy objects (X4.20-X4.23).  A snapshot of a shared object is a copy object
+managed here too: its pages are those pushed into it, and it reads every other
+page through the object it copies (`below`).  A new copy demotes every writer
+so that the next write asks, and pushes.  The copy's clients never write it
+(they shadow it first), so a copy's page, once read, stays valid.
+"""
+
+from __future__ import annotations
+
+import collections
+
+from .. import param
+from .client import DATA, ERROR, KEEP, READ, RW, WRITE, ZERO
+
+ZEROS = bytes(param.PAGE_SIZE)
+
+
+class PageState:
+    """Manager-side state of one page.  Fields (manager node's kernel lock):
+    holders {node: [access, seq of its grant]}, seq (last grant), busy."""
+
+    __slots__ = ("holders", "seq", "busy")
+
+    def __init__(self):
+        self.holders: dict[int, list] = {}
+        self.seq = 0
+        self.busy = False
+
+    def writer(self):
+        for node, (acc, _) in self.holders.items():
+            if acc & WRITE:
+                return node
+        return None
+
+
+class Manager:
+    """The manager of one object.
+
+    Fields (kernel lock): xid, obj (this node's VMObject for it; the manager
+    holds one reference), size, pages {offset: PageState}, store {offset: bytes},
+    clients {node: attach generation} (other kernels mapping it), copy (the
+    current copy Manager), below (for a copy object: the Manager it reads
+    through) and below_offset, dependents (copies reading through this one),
+    lost (offsets whose only copy died with a node), stats.
+    """
+
+    def __init__(self, xmm, xid: tuple, obj, size: int):
+        self.xmm = xmm
+        self.kernel = xmm.kernel
+        self.node = xmm.kernel.node
+        self.xid = xid
+        self.obj = obj
+        self.size = size
+        self.pages: dict[int, PageState] = {}
+        self.store: dict[int, bytes] = {}
+        self.clients: dict[int, int] = {}
+        self.copy: Manager | None = None
+        self.below: Manager | None = None
+        self.below_offset = 0
+        self.dependents = 0
+        self.lost: set[int] = set()
+        self.idle = self.kernel.lock.condition()        # a page stopped being busy
+        self.stats = collections.Counter()
+
+    @property
+    def client(self):
+        return self.obj.pager
+
+    # -- page states ----------------------------------------------------------------------
+    def state(self, offset: int) -> PageState:
+        """The page's state; pages this node held when the object was exported start
+        held READ|WRITE here.  Conditions: kernel lock held."""
+        st = self.pages.get(offset)
+        if st is None:
+            st = self.pages[offset] = PageState()
+            if offset in self.obj.pages:
+                g = self.client.granted(self.obj, offset)
+                if g:
+                    st.holders[self.node] = [g, self.client.installed.get(offset, 0)]
+        return st
+
+    def acquire(self, offset: int) -> PageState:
+        """Wait until no request is being served for the page, then mark it busy.
+        Conditions: kernel lock held (released while waiting)."""
+        st = self.state(offset)
+        while st.busy:
+            self.idle.wait()
+        st.busy = True
+        return st
+
+    def release_page(self, st: PageState) -> None:
+        st.busy = False
+        self.idle.notify_all()
+
+    def busy(self, offset: int) -> bool:
+        st = self.pages.get(offset)
+        return st is not None and st.busy
+
+    # -- serving a kernel (X4.12-X4.15) --------------------------------------------------------
+    def serve(self, node: int, offset: int, desired: int, has: int):
+        """Answer `node`'s request for `offset`: (kind, access, seq, data).
+
+        Conditions: kernel lock held on entry and exit, released while other kernels
+        are asked.
+        """
+        assert self.kernel.lock.held()
+        self.stats["requests"] += 1
+        st = self.acquire(offset)
+        try:
+            if offset in self.lost:
+                return ERROR, 0, st.seq, b""
+            held = st.holders.get(node, [0, 0])[0]
+            if has and has & desired == desired and held & desired == desired:
+                return KEEP, held, self._grant(st, node, held), b""          # X4.15
+            if held & WRITE and not has:
+                self._lock(st, node, offset, 0)       # it lost track of its page: take it back
+            if desired & WRITE:
+                return self._serve_write(st, node, offset, bool(has))
+            return self._serve_read(st, node, offset, bool(has))
+        finally:
+            self.release_page(st)
+
+    def _serve_read(self, st: PageState, node: int, offset: int, has: bool):
+        w = st.writer()
+        if w is not None and w != node:
+            self._lock(st, w, offset, READ)                                 # demote (X4.12)
+        if offset in self.lost:
+            return ERROR, 0, st.seq, b""
+        if has and st.holders.get(node, [0])[0] & READ:
+            return KEEP, READ, self._grant(st, node, READ), b""
+        data = self._content(offset)
+        self.stats["reads"] += 1
+        return (ZERO if data is None else DATA), READ, self._grant(st, node, READ), data or b""
+
+    def _serve_write(self, st: PageState, node: int, offset: int, has: bool):
+        for h in [h for h in st.holders if h != node]:
+            self._lock(st, h, offset, 0)                                    # flush (X4.13)
+        if offset in self.lost:
+            return ERROR, 0, st.seq, b""
+        keep = has and st.holders.get(node, [0])[0] & READ
+        data = None if keep else self._content(offset)
+        self._push(offset, data if not keep else self._content(offset))
+        self.store.pop(offset, None)             # the writer holds the only current copy
+        self.stats["writes"] += 1
+        seq = self._grant(st, node, RW)
+        if keep:
+            return KEEP, RW, seq, b""                                       # X4.14
+        return (ZERO if data is None else DATA), RW, seq, data or b""
+
+    def _grant(self, st: PageState, node: int, access: int) -> int:
+        st.seq += 1
+        st.holders[node] = [access, st.seq]
+        return st.seq
+
+    def _lock(self, st: PageState, node: int, offset: int, keep: int) -> None:
+        """Reduce `node`'s access to `keep`; a writer's data becomes the store copy.
+        Conditions: kernel lock held (released while a remote node answers); page busy."""
+        acc, seq = st.holders[node]
+        self.stats["locks"] += 1
+        try:
+            dirty, data = self.xmm.lock_client(node, self.xid, offset, keep, seq)
+        except Exception:                                 # KERN_NODE_DOWN: its copy is gone
+            if acc & WRITE:
+                self.lost.add(offset)
+            st.holders.pop(node, None)
+            return
+        if dirty and len(data) == param.PAGE_SIZE:
+            self.store[offset] = bytes(data)
+        elif acc & WRITE and offset not in self.store and dirty:
+            self.lost.add(offset)                         # a malformed answer: never guess
+        if node in st.holders:
+            if keep:
+                st.holders[node] = [acc & keep | READ, seq]
+            else:
+                del st.holders[node]
+
+    # -- content ---------------------------------------------------------------------------------
+    def _content(self, offset: int):
+        """The page's current data when no kernel writes it, or None for zeros.
+        Conditions: kernel lock held (may be released); page busy."""
+        if offset in self.store:
+            return self.store[offset]
+        if self.below is not None:
+            return self.below.peek(offset + self.below_offset, self)
+        if self.obj.shadow is not None:
+            from ..vm.fault import object_read_page
+            return object_read_page(self.obj.shadow, offset + self.obj.shadow_offset)
+        return None
+
+    def peek(self, offset: int, copy: "Manager"):
+        """A copy object reads a page it has no version of through this object."""
+        st = self.acquire(offset)
+        try:
+            if offset in copy.store:                      # pushed while it waited (X4.23)
+                return copy.store[offset]
+            w = st.writer()
+            if w is not None:
+                self._lock(st, w, offset, READ)
+            if offset in self.lost:
+                return ZEROS
+            return self._content(offset)
+        finally:
+            self.release_page(st)
+
+    def _push(self, offset: int, data) -> None:
+        """Before a write: the copy object keeps the old content (X4.22)."""
+        c = self.copy
+        if c is not None and offset not in c.store:
+            c.store[offset] = data if data is not None else ZEROS
+            self.stats["pushes"] += 1
+        local = self.obj.copy                             # a copy made before the export
+        if local is not None and not local.has_page(offset):
+            page = local.page_insert(offset, zero=data is None)
+            if data is not None:
+                self.kernel.phys.frame_view(page.frame)[:] = data
+            page.dirty = True
+
+    # -- snapshots (X4.20, X4.21) ---------------------------------------------------------------
+    def make_copy(self, new_copy) -> "Manager":
+        """The copy object to give a new snapshot: the current one if nothing was pushed
+        into it yet, else `new_copy()` (a fresh Manager) inserted above the old one.
+        Every writer is demoted so that its next write pushes.
+        Conditions: kernel lock held (released while writers answer)."""
+        old = self.copy
+        if old is not None and not old.store:
+            return old
+        c = new_copy()
+        c.below, c.below_offset = self, 0
+        self.dependents += 1
+        if old is not None:                               # the old copy is frozen
+            old.below = c
+            c.dependents += 1
+            self.dependents -= 1
+        self.copy = c
+        offsets = set(self.obj.pages) | {o for o, s in self.pages.items() if s.writer() is not None}
+        for off in sorted(offsets):
+            st = self.acquire(off)
+            try:
+                w = st.writer()
+                if w is not None:
+                    self._lock(st, w, off, READ)
+            finally:
+                self.release_page(st)
+        self.stats["copies"] += 1
+        return c
+
+    # -- kernels joining and leaving -----------------------------------------------------------
+    def returned(self, offset: int, data: bytes) -> None:
+        """This node paged out a page it wrote.  Conditions: kernel lock held; page not busy."""
+        st = self.state(offset)
+        assert not st.busy
+        st.holders.pop(self.node, None)
+        self.store[offset] = bytes(data)
+
+    def release(self, node: int, gen: int, pages: dict) -> None:
+        """`node` stopped mapping the object; `pages` is what it wrote.
+        Conditions: kernel lock held (released while waiting for busy pages)."""
+        for off, data in pages.items():
+            st = self.acquire(off)
+            try:
+                if st.holders.get(node, [0])[0] & WRITE:
+                    self.store[off] = data
+                st.holders.pop(node, None)
+            finally:
+                self.release_page(st)
+        for st in self.pages.values():
+            if node in st.holders and not st.holders[node][0] & WRITE:
+                del st.holders[node]                   # its read copies went with it
+        if self.clients.get(node) == gen:
+            del self.clients[node]
+
+    def node_down(self, node: int) -> None:
+        """`node` died: what it wrote is lost (X4.11 forbids guessing).  Conditions: lock held."""
+        self.clients.pop(node, None)
+        for off, st in self.pages.items():
+            acc = st.holders.pop(node, [0])[0]
+            if acc & WRITE:
+                self.lost.add(off)
+
+    def retirable(self) -> bool:
+        """Nothing but this node's own object uses the manager any more."""
+        return (not self.clients and self.dependents == 0 and self.copy is None
+                and self.obj.ref_count == 1 and not any(s.busy for s in self.pages.values()))
+
+    def holders_count(self) -> dict:
+        """{node: pages held} (for `normach ps` and audits)."""
+        c = collections.Counter()
+        for st in self.pages.values():
+            for n in st.holders:
+                c[n] += 1
+        return dict(c)
+
+    def __repr__(self) -> str:
+        return (f"<Manager {self.xid[0]}:{self.xid[1]} size={self.size:#x} pages={len(self.pages)} "
+                f"store={len(self.store)} clients={sorted(self.clients)} lost={len(self.lost)}>")

@@ -1,0 +1,416 @@
+"""XMM on one node: the managers it runs, the shared objects it maps, and the
+messages between them.
+
+An object becomes shared across nodes when a task's memory is given to a task
+on another node (norma_task_*, xmm/copy_vm.py): `export` makes its node the
+object's manager node, names it by an xid `(node, object id)` and gives its
+VMObject an XmmPager, so from then on this node too holds its pages only by
+the manager's grant.  Another node `import_object`s the xid: a local VMObject
+with an XmmPager, registered with the manager (`attach`) before any task maps
+it.  When that local object dies its node sends a *release* carrying what it
+wrote.  When nothing but the manager uses an object any more it is *retired*:
+the VMObject goes back to the default pager, with the manager's store copies.
+
+Work that must not run under the kernel lock of a dying object's node (releases,
+retirement checks, the background push after a teleport) is queued for one
+background thread per node.
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import threading
+
+from .. import param
+from ..kern.errors import KernError, KernReturn
+from . import messages as m
+from .client import ERROR, XmmPager
+from .manager import Manager
+
+log = logging.getLogger(__name__)
+K = KernReturn
+
+
+class Xmm:
+    """XMM state of one node.
+
+    Fields (kernel lock): managers {xid: Manager} (objects managed here), pagers
+    {xid: XmmPager} (every shared object this node maps or still owes data for),
+    stats.
+    """
+
+    def __init__(self, kernel, net):
+        self.kernel = kernel
+        self.net = net
+        self.node = kernel.node
+        self.managers: dict[tuple, Manager] = {}
+        self.pagers: dict[tuple, XmmPager] = {}
+        self.stats = {"exported": 0, "imported": 0, "released": 0, "retired": 0,
+                      "pushed": 0, "adopted": 0}
+        self._jobs: queue.SimpleQueue = queue.SimpleQueue()
+        self._thread = threading.Thread(target=self._background, daemon=True,
+                                        name=f"xmm-{self.node}")
+        self._thread.start()
+        kernel.xmm = self
+
+    def close(self) -> None:
+        self._jobs.put(None)
+        self._thread.join(5.0)
+
+    # -- where things are ------------------------------------------------------------------
+    @staticmethod
+    def manager_node(xid) -> int:
+        return xid[0]
+
+    def is_manager_node(self, xid) -> bool:
+        return xid[0] == self.node
+
+    def busy(self, xid, offset: int) -> bool:
+        mgr = self.managers.get(tuple(xid))
+        return mgr is not None and mgr.busy(offset)
+
+    # -- sharing an object of this node (X4.1) -----------------------------------------------
+    def export(self, obj) -> tuple:
+        """Make `obj` shared across nodes (its manager on this node); returns its xid.
+        An object already shared keeps its xid.  Conditions: kernel lock held.
+        Raises: KERN_FAILURE for a local copy object (a snapshot of a shared object
+        taken before sharing is not supported across nodes)."""
+        assert self.kernel.lock.held()
+        if obj.pager.distributed:
+            return obj.pager.xid
+        if obj.copy_of is not None:
+            raise KernError(K.KERN_FAILURE, "a local copy object cannot be shared across nodes")
+        from ..vm.object import DELAY
+        xid = (self.node, obj.id)
+        pager = XmmPager(self, xid, obj.size, initial=True)
+        pager.obj = obj
+        mgr = Manager(self, xid, obj.reference(), obj.size)
+        mgr.store = self.kernel.default_pager.store.pop(obj.id, {})   # its paged-out pages
+        obj.pager = pager
+        obj.strategy = DELAY
+        self.managers[xid] = mgr
+        self.pagers[xid] = pager
+        self.stats["exported"] += 1
+        return xid
+
+    def _new_copy_manager(self, size: int) -> Manager:
+        from ..vm.object import DELAY, VMObject
+        obj = VMObject(self.kernel, size)
+        xid = (self.node, obj.id)
+        pager = XmmPager(self, xid, size)
+        pager.obj = obj
+        obj.pager, obj.strategy = pager, DELAY
+        mgr = Manager(self, xid, obj, size)          # takes the creation reference
+        self.managers[xid] = mgr
+        self.pagers[xid] = pager
+        return mgr
+
+    def copy_object(self, obj) -> tuple:
+        """A copy-on-write snapshot of shared `obj` (X4.20): the copy object's xid.
+        Conditions: kernel lock held (released while other nodes answer).
+        Raises: KERN_NODE_DOWN, KERN_MEMORY_ERROR."""
+        xid = obj.pager.xid
+        if self.is_manager_node(xid):
+            mgr = self.managers[xid]
+            return mgr.make_copy(lambda: self._new_copy_manager(mgr.size)).xid
+        reply = self._call(xid[0], m.xmm_copy(xid=list(xid)))
+        return tuple(reply.xid)
+
+    # -- mapping an object of another node -------------------------------------------------------
+    def import_object(self, xid, size: int):
+        """A new reference to this node's VMObject for shared object `xid`, made if needed
+        (its attach is then pending: `attach_pending`).  Conditions: kernel lock held.
+        Raises: KERN_INVALID_ARGUMENT (an xid of this node that is not managed here)."""
+        from ..vm.object import DELAY, VMObject
+        xid = tuple(xid)
+        p = self.pagers.get(xid)
+        if p is not None and p.obj is not None:
+            return p.obj.reference()
+        if self.is_manager_node(xid):
+            raise KernError(K.KERN_INVALID_ARGUMENT, f"no shared object {xid}")
+        if p is None:
+            p = self.pagers[xid] = XmmPager(self, xid, size)
+        obj = VMObject(self.kernel, size, pager=p)
+        obj.strategy = DELAY
+        p.obj = obj
+        p.gen += 1
+        p.attached = False
+        self.stats["imported"] += 1
+        return obj
+
+    def attach_pending(self, objs) -> None:
+        """Register this node with the managers of newly imported `objs` (one message
+        per manager node).  Conditions: kernel lock held (released meanwhile).
+        Raises: KERN_NODE_DOWN."""
+        by_node: dict[int, list] = {}
+        for obj in objs:
+            p = obj.pager
+            if p.distributed and not self.is_manager_node(p.xid) and not p.attached:
+                by_node.setdefault(p.xid[0], []).append(p)
+        for node, ps in by_node.items():
+            self._call(node, m.xmm_attach(xids=[list(p.xid) for p in ps], gens=[p.gen for p in ps]))
+            for p in ps:
+                p.attached = True
+
+    def detached(self, pager: XmmPager) -> None:
+        """The local object of `pager` died: its release goes out in the background.
+        Conditions: kernel lock held."""
+        assert not self.is_manager_node(pager.xid), "a manager's own object died"
+        self._jobs.put(("release", pager.xid, pager.gen))
+
+    # -- requests and locks (the two directions of the coherence protocol) -----------------------
+    def request(self, xid, offset: int, desired: int, has: int):
+        """This node's kernel asks `xid`'s manager for a page: (kind, access, seq, data).
+        Conditions: kernel lock held (released while the manager's node answers).
+        Raises: KERN_NODE_DOWN."""
+        xid = tuple(xid)
+        if self.is_manager_node(xid):
+            mgr = self.managers.get(xid)
+            if mgr is None:
+                return ERROR, 0, 0, b""
+            return mgr.serve(self.node, offset, desired, has)
+        r = self._call(xid[0], m.xmm_request(xid=list(xid), offset=offset, desired=desired,
+                                             has=has))
+        return r.kind, r.access, r.seq, r.data
+
+    def lock_client(self, node: int, xid, offset: int, keep: int, seq: int):
+        """A manager here takes access to a page away from `node`: (dirty, data).
+        Conditions: kernel lock held (released while `node` answers).
+        Raises: KERN_NODE_DOWN."""
+        if node == self.node:
+            p = self.pagers.get(tuple(xid))
+            return p.lock(offset, keep, seq) if p is not None else (False, b"")
+        r = self._call(node, m.xmm_lock(xid=list(xid), offset=offset, keep=keep, seq=seq))
+        return r.dirty, r.data
+
+    def returned(self, xid, offset: int, data: bytes) -> None:
+        self.managers[tuple(xid)].returned(offset, data)
+
+    def _call(self, node: int, msg):
+        """An RPC to `node` with the kernel lock released.  Raises: KERN_NODE_DOWN."""
+        assert self.kernel.lock.held()
+        self.kernel.lock.release()
+        try:
+            return self.net.endpoint.request(node, msg, param.DIPC_REQUEST_TIMEOUT)
+        finally:
+            self.kernel.lock.acquire()
+
+    # -- serving other nodes (a transport worker thread, no lock held) ----------------------------
+    def handle(self, sender: int, msg):
+        xid = tuple(msg.xid) if hasattr(msg, "xid") else None
+        if xid is not None and not _xid_ok(xid):
+            raise KernError(K.MIG_BAD_ARGUMENTS, f"{msg.name}: bad xid")
+        with self.kernel.lock:
+            if msg.name == "xmm_request":
+                return self._serve_request(sender, xid, msg)
+            if msg.name == "xmm_lock":
+                p = self.pagers.get(xid)
+                dirty, data = p.lock(msg.offset, msg.keep, msg.seq) if p else (False, b"")
+                return m.xmm_locked(dirty=dirty, data=data)
+            if msg.name == "xmm_attach":
+                return self._serve_attach(sender, msg)
+            if msg.name == "xmm_release":
+                return self._serve_release(sender, xid, msg)
+            if msg.name == "xmm_copy":
+                mgr = self._manager(xid)
+                c = mgr.make_copy(lambda: self._new_copy_manager(mgr.size))
+                return m.xmm_copied(xid=list(c.xid), size=c.size)
+            if msg.name == "xmm_vm_map":
+                from .copy_vm import apply_vector
+                return m.xmm_vm_mapped(count=apply_vector(self, sender, msg.task, msg.entries))
+            if msg.name == "xmm_push":
+                return m.xmm_pushed(count=self._serve_push(xid, msg))
+            if msg.name == "xmm_adopt":
+                return m.xmm_adopted(ok=self._serve_adopt(xid))
+        raise KernError(K.MIG_BAD_ID, f"unexpected {msg.name}")
+
+    def _manager(self, xid) -> Manager:
+        mgr = self.managers.get(xid)
+        if mgr is None:
+            raise KernError(K.KERN_INVALID_ARGUMENT, f"no shared object {xid} here")
+        return mgr
+
+    def _serve_request(self, sender: int, xid, msg):
+        mgr = self.managers.get(xid)
+        if (mgr is None or msg.desired not in (1, 3) or msg.has not in (0, 1, 3)
+                or not 0 <= msg.offset < mgr.size or msg.offset % param.PAGE_SIZE):
+            return m.xmm_grant(kind=ERROR, access=0, seq=0, data=b"")
+        kind, access, seq, data = mgr.serve(sender, msg.offset, msg.desired, msg.has)
+        return m.xmm_grant(kind=kind, access=access, seq=seq, data=data)
+
+    def _serve_attach(self, sender: int, msg):
+        if len(msg.xids) != len(msg.gens) or not all(_xid_ok(x) for x in msg.xids):
+            raise KernError(K.MIG_BAD_ARGUMENTS, "xmm_attach")
+        mgrs = [self._manager(tuple(x)) for x in msg.xids]
+        for mgr, gen in zip(mgrs, msg.gens):
+            mgr.clients[sender] = int(gen)
+        return m.xmm_attached(count=len(mgrs))
+
+    def _serve_release(self, sender: int, xid, msg):
+        mgr = self.managers.get(xid)
+        data, size = msg.data, param.PAGE_SIZE
+        if len(data) != size * len(msg.offsets) or not all(
+                isinstance(o, int) and o % size == 0 for o in msg.offsets):
+            raise KernError(K.MIG_BAD_ARGUMENTS, "xmm_release")
+        if mgr is not None:
+            pages = {o: bytes(data[i * size:(i + 1) * size]) for i, o in enumerate(msg.offsets)}
+            mgr.release(sender, msg.gen, pages)
+            self.stats["released"] += 1
+            self._maybe_retire(mgr)
+        return m.xmm_released(ok=mgr is not None)
+
+    # -- retirement (X4.26: the object is destroyed with its last user) ---------------------------
+    def unreferenced(self, xid) -> None:
+        """The manager's own reference is the last one here.  Conditions: kernel lock held."""
+        self._jobs.put(("retire", tuple(xid)))
+
+    def retire_unused(self, xids) -> None:
+        """Check each of `xids` managed here for retirement (after a failed transfer)."""
+        for xid in xids:
+            if self.is_manager_node(xid):
+                self._jobs.put(("retire", tuple(xid)))
+
+    def _maybe_retire(self, mgr: Manager) -> None:
+        """Give `mgr`'s object back to the default pager if nothing else uses it.
+        Conditions: kernel lock held."""
+        if self.managers.get(mgr.xid) is not mgr or not mgr.retirable():
+            return
+        obj = mgr.obj
+        del self.managers[mgr.xid]
+        self.pagers.pop(mgr.xid, None)
+        for off in list(mgr.store):
+            if off in obj.pages:
+                del mgr.store[off]                 # this node wrote it since: its page is current
+        obj.pager = self.kernel.default_pager
+        if mgr.store:
+            self.kernel.default_pager.store[obj.id] = mgr.store
+        for page in obj.pages.values():
+            page.dirty = True
+        if mgr.below is not None:
+            below = mgr.below
+            below.dependents -= 1
+            if below.copy is mgr:
+                below.copy = None
+            self._maybe_retire(below)
+        self.stats["retired"] += 1
+        obj.deallocate()
+
+    # -- residual dependencies: hand an object to the one node that uses it -----------------------
+    def evacuate(self, xids, node: int) -> None:
+        """After a teleport: push the pages of each object used only by `node` there, then
+        hand it the object (no residual dependency).  Runs in the background."""
+        for xid in xids:
+            self._jobs.put(("evacuate", tuple(xid), node))
+
+    def _serve_push(self, xid, msg) -> int:
+        from .client import DATA, RW
+        p = self.pagers.get(xid)
+        size = param.PAGE_SIZE
+        if (p is None or len(msg.offsets) != len(msg.seqs)
+                or len(msg.data) != size * len(msg.offsets)):
+            return 0
+        for i, (off, seq) in enumerate(zip(msg.offsets, msg.seqs)):
+            p.install(off, DATA, RW, seq, msg.data[i * size:(i + 1) * size])
+        self.stats["pushed"] += len(msg.offsets)
+        return len(msg.offsets)
+
+    def _serve_adopt(self, xid) -> bool:
+        p = self.pagers.get(xid)
+        if p is None or p.obj is None or p.orphans:
+            return False
+        obj = p.obj
+        if any(p.granted(obj, off) != 3 for off in obj.pages):
+            return False
+        obj.pager = self.kernel.default_pager
+        for page in obj.pages.values():
+            page.dirty = True
+        p.obj = None
+        p.changed.notify_all()
+        del self.pagers[xid]
+        self.stats["adopted"] += 1
+        return True
+
+    # -- node failures -----------------------------------------------------------------------------
+    def node_down(self, node: int) -> None:
+        """`node` died: its writes are lost at our managers; objects it managed fail here."""
+        held = self.kernel.lock.held()
+        if not held:
+            self.kernel.lock.acquire()
+        try:
+            for mgr in self.managers.values():
+                mgr.node_down(node)
+            for p in list(self.pagers.values()):
+                if p.xid[0] != node:
+                    continue
+                p.lost = True
+                obj = p.obj
+                if obj is not None:
+                    for page in list(obj.pages.values()):
+                        p.drop(obj, page)        # never stale data
+                p.orphans.clear()
+                p.changed.notify_all()
+        finally:
+            if not held:
+                self.kernel.lock.release()
+
+    # -- the background thread -------------------------------------------------------------------
+    def _background(self) -> None:
+        from .push import evacuate_one
+        while (job := self._jobs.get()) is not None:
+            try:
+                if job[0] == "release":
+                    self._release(*job[1:])
+                elif job[0] == "retire":
+                    with self.kernel.lock:
+                        mgr = self.managers.get(job[1])
+                        if mgr is not None:
+                            self._maybe_retire(mgr)
+                elif job[0] == "evacuate":
+                    evacuate_one(self, *job[1:])
+                elif job[0] == "call":
+                    job[1].set()
+            except Exception:                       # a bug: keep the node serving
+                log.exception("xmm: background job %r failed", job[0])
+                self.stats.setdefault("errors", 0)
+                self.stats["errors"] += 1
+
+    def _release(self, xid, gen: int) -> None:
+        """Tell `xid`'s manager this node's object (generation `gen`) is gone, with its
+        written pages; forget them once it acknowledged."""
+        with self.kernel.lock:
+            p = self.pagers.get(xid)
+            if p is None or p.lost:
+                return
+            orphans = dict(p.orphans)
+            msg = m.xmm_release(xid=list(xid), gen=gen, offsets=list(orphans),
+                                data=b"".join(orphans.values()))
+            try:
+                self._call(xid[0], msg)
+            except KernError:
+                pass                                # its node is down: node_down cleans up
+            for off, data in orphans.items():
+                if p.orphans.get(off) is data:
+                    del p.orphans[off]
+            if p.obj is None and not p.orphans and self.pagers.get(xid) is p:
+                del self.pagers[xid]
+
+    def held_object_refs(self):
+        """Counter {VMObject: n} of references the managers hold (for audits)."""
+        import collections
+        return collections.Counter(mgr.obj for mgr in self.managers.values())
+
+    def flush_background(self, timeout: float = 10.0) -> bool:
+        """Wait until the background thread did everything queued so far (tests, benchmarks)."""
+        done = threading.Event()
+        self._jobs.put(("call", done))
+        return done.wait(timeout)
+
+    def __repr__(self) -> str:
+        return (f"<Xmm node={self.node} managers={len(self.managers)} "
+                f"pagers={len(self.pagers)} {self.stats}>")
+
+
+def _xid_ok(xid) -> bool:
+    return (isinstance(xid, (list, tuple)) and len(xid) == 2
+            and all(isinstance(x, int) and 0 <= x < 1 << 62 for x in xid))

@@ -1,0 +1,90 @@
+"""No residual dependency: after a teleport, the old node lets go of the memory.
+
+When a task is teleported, its pages stay where they were and follow the child
+on demand.  If the parent's node kept serving them for ever, the child would
+depend on the old node (MOSIX's "home node" problem).  So once the parent is
+gone, each object that nothing but the child's node uses any more is
+*evacuated*: the manager pushes every page it or its node still holds to the
+child's node, in batches, as write grants, and finally hands over the object
+itself (`xmm_adopt`): the child's node turns its copy into an ordinary local
+object, the manager retires, and the old node holds nothing for it.  Pages the
+child faulted on meanwhile are simply skipped; an object another node still
+maps keeps its manager (it is shared, V2.12).
+"""
+
+from __future__ import annotations
+
+from .. import param
+from ..kern.errors import KernError
+from . import messages as m
+from .client import RW
+
+BATCH = param.XMM_PUSH_BATCH
+
+
+def evacuate_one(xmm, xid, node: int) -> bool:
+    """Push `xid`'s pages to `node` and hand the object over; True when done.
+    Runs on the background thread (no lock held on entry)."""
+    with xmm.kernel.lock:
+        mgr = xmm.managers.get(xid)
+        if mgr is None or not _only_user(mgr, node):
+            return False
+        offsets = sorted(set(mgr.obj.pages) | set(mgr.store) | set(mgr.pages))
+        for i in range(0, len(offsets), BATCH):
+            if not _push_batch(xmm, mgr, node, offsets[i:i + BATCH]):
+                return False
+        if not _only_user(mgr, node) or mgr.lost or mgr.store or mgr.obj.pages:
+            return False
+        if mgr.obj.shadow is not None or mgr.below is not None:
+            return False                  # pages below it could still be read here
+        try:
+            ok = xmm._call(node, m.xmm_adopt(xid=list(xid))).ok
+        except KernError:
+            return False
+        if not ok or xmm.managers.get(xid) is not mgr:
+            return False
+        mgr.clients.pop(node, None)
+        for st in mgr.pages.values():
+            st.holders.clear()
+        xmm._maybe_retire(mgr)
+        return xmm.managers.get(xid) is None
+
+
+def _only_user(mgr, node: int) -> bool:
+    return set(mgr.clients) == {node} and mgr.obj.ref_count == 1 and mgr.copy is None \
+        and mgr.dependents == 0
+
+
+def _push_batch(xmm, mgr, node: int, offsets) -> bool:
+    """Grant `node` write access with the data of each page it does not hold yet.
+    Conditions: kernel lock held (released while `node` answers)."""
+    taken, seqs, data = [], [], []
+    states = [mgr.acquire(off) for off in offsets]
+    try:
+        for off, st in zip(offsets, states):
+            if node in st.holders or off in mgr.lost:
+                continue
+            if mgr.node in st.holders:
+                mgr._lock(st, mgr.node, off, 0)        # this node's copy (returned to the store)
+            if st.holders:
+                continue                              # someone else holds it: not ours to move
+            page = mgr._content(off)
+            if page is None:
+                continue                              # zeros: the child zero-fills it itself
+            taken.append(off)
+            seqs.append(mgr._grant(st, node, RW))
+            data.append(page)
+        if not taken:
+            return True
+        try:
+            xmm._call(node, m.xmm_push(xid=list(mgr.xid), offsets=taken, seqs=seqs,
+                                       data=b"".join(data)))
+        except KernError:
+            return False
+        for off in taken:
+            mgr.store.pop(off, None)
+        xmm.stats["pushed"] += len(taken)
+        return True
+    finally:
+        for st in states:
+            mgr.release_page(st)
