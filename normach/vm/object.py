@@ -87,11 +87,11 @@ class VMObject:
         """Destroy this object; returns the shadow whose reference must be dropped."""
         from .pmap import pmap_page_protect
         phys = self.kernel.phys
+        self.pager.terminate(self)            # first: a distributed pager keeps what was written
         for page in list(self.pages.values()):
             pmap_page_protect(phys, page.frame, 0)
             phys.page_free(page)
         self.pages.clear()
-        self.pager.terminate(self)
         self.alive = False
         del self.kernel.vm_objects[self.id]
         if self.copy_of is not None and self.copy_of.copy is self:
@@ -166,9 +166,12 @@ class VMObject:
         otherwise inserts a new one between this object and the old copy, which
         is frozen.  Every resident page is write-protected so that the next write
         faults and pushes.  Returns a new reference.
-        Conditions: kernel lock held.
+        Conditions: kernel lock held (released while a distributed pager's manager
+        makes the copy).
         """
         from .pmap import pmap_page_protect
+        if self.pager.distributed:
+            return self.pager.copy(self)      # the object's manager makes it (X4.20)
         old = self.copy
         if old is not None and not old.pages and not old.pager.stored_pages(old):
             return old.reference()

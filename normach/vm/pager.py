@@ -36,6 +36,11 @@ class Pager:
         """
         raise NotImplementedError
 
+    def copy(self, obj):
+        """A copy object for a snapshot of `obj` (distributed pagers only): a new reference.
+        Conditions: kernel lock held (may be released)."""
+        raise NotImplementedError
+
     def may_evict(self, obj, page) -> bool:
         """Whether pageout may take this page now."""
         return True

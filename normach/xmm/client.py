@@ -202,6 +202,23 @@ class XmmPager(Pager):
     def stored_pages(self, obj) -> int:
         return 0
 
+    def copy(self, obj):
+        """A snapshot of the shared object: its manager's copy object, mapped here (X4.20).
+        Conditions: kernel lock held (released while the manager works).
+        Raises: KERN_NODE_DOWN, KERN_MEMORY_ERROR."""
+        obj.reference()                      # the caller's entry may go meanwhile
+        try:
+            xid = self.xmm.copy_object(obj)
+            copy = self.xmm.import_object(xid, obj.size)
+            try:
+                self.xmm.attach_pending([copy])
+            except BaseException:
+                copy.deallocate()
+                raise
+            return copy
+        finally:
+            obj.deallocate()
+
     def unreferenced(self, obj) -> None:
         """Only one reference left: on the manager's node it is the manager's own."""
         if self.xmm.is_manager_node(self.xid):
