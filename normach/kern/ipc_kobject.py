@@ -142,6 +142,8 @@ def request_body(routine, params) -> list:
         elif kind == "ports":
             body.append(OOLPortsItem(list(v), MsgType.PORT_SEND))
         else:                                 # state, record: little-endian words
+            if hasattr(v, "to_words"):            # a thread state object
+                v = v.to_words()
             words = v if isinstance(v, list) else [v]
             body.append(struct.pack(f"<{len(words)}Q", *words))
     return body

@@ -99,6 +99,8 @@ class XmmPager(Pager):
         finally:
             if page is not None:
                 page.wired -= 1
+        if obj.pager is not self or self.obj is not obj:
+            return                   # adopted or gone meanwhile: the fault starts over
         if kind == ERROR:
             self.installed[offset] = max(seq, self.installed.get(offset, 0))
             self.changed.notify_all()

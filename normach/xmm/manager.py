@@ -120,6 +120,8 @@ class Manager:
     def release_page(self, st: PageState) -> None:
         st.busy = False
         self.idle.notify_all()
+        if not self.clients and self.obj.ref_count == 1:
+            self.xmm.unreferenced(self.xid)          # perhaps the last use: check later
 
     def busy(self, offset: int) -> bool:
         st = self.pages.get(offset)

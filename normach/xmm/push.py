@@ -27,27 +27,36 @@ def evacuate_one(xmm, xid, node: int) -> bool:
     Runs on the background thread (no lock held on entry)."""
     with xmm.kernel.lock:
         mgr = xmm.managers.get(xid)
-        if mgr is None or not _only_user(mgr, node):
+        if mgr is None:
             return False
-        offsets = sorted(set(mgr.obj.pages) | set(mgr.store) | set(mgr.pages))
-        for i in range(0, len(offsets), BATCH):
-            if not _push_batch(xmm, mgr, node, offsets[i:i + BATCH]):
-                return False
-        if not _only_user(mgr, node) or mgr.lost or mgr.store or mgr.obj.pages:
-            return False
-        if mgr.obj.shadow is not None or mgr.below is not None:
-            return False                  # pages below it could still be read here
         try:
-            ok = xmm._call(node, m.xmm_adopt(xid=list(xid))).ok
-        except KernError:
+            if not _only_user(mgr, node):
+                return False
+            return _evacuate(xmm, mgr, xid, node)
+        finally:
+            xmm._maybe_retire(mgr)            # its last user may have left meanwhile
+
+
+def _evacuate(xmm, mgr, xid, node: int) -> bool:
+    offsets = sorted(set(mgr.obj.pages) | set(mgr.store) | set(mgr.pages))
+    for i in range(0, len(offsets), BATCH):
+        if not _push_batch(xmm, mgr, node, offsets[i:i + BATCH]):
             return False
-        if not ok or xmm.managers.get(xid) is not mgr:
-            return False
-        mgr.clients.pop(node, None)
-        for st in mgr.pages.values():
-            st.holders.clear()
-        xmm._maybe_retire(mgr)
-        return xmm.managers.get(xid) is None
+    if not _only_user(mgr, node) or mgr.lost or mgr.store or mgr.obj.pages:
+        return False
+    if mgr.obj.shadow is not None or mgr.below is not None:
+        return False                      # pages below it could still be read here
+    try:
+        ok = xmm._call(node, m.xmm_adopt(xid=list(xid))).ok
+    except KernError:
+        return False
+    if not ok or xmm.managers.get(xid) is not mgr:
+        return False
+    mgr.clients.pop(node, None)
+    for st in mgr.pages.values():
+        st.holders.clear()
+    xmm.stats["evacuated"] = xmm.stats.get("evacuated", 0) + 1
+    return True
 
 
 def _only_user(mgr, node: int) -> bool:

@@ -9,7 +9,7 @@ import pytest
 from normach import KernError, KernReturn, VMInherit, VMProt, mach
 from normach.kern.thread import X86ThreadState64
 
-from .conftest import symbol
+from snippets import symbol
 
 SPIN = r"""
 volatile u64 counter;
