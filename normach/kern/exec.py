@@ -58,10 +58,21 @@ def step_map(vmap, segs) -> dict:
             raise KernError(KernReturn.KERN_INVALID_ARGUMENT, f"bad segment at {vaddr:#x}")
         for page in range(vaddr & ~(PAGE - 1), vaddr + memsz, PAGE):
             pages[page] = pages.get(page, 0) | prot
-    for page in sorted(pages):
-        vm_map(vmap, page, PAGE, 0, False, None, 0, False, VMProt.DEFAULT, VMProt.ALL,
+    for start, size, _prot in _runs(pages):          # one region per run of like pages
+        vm_map(vmap, start, size, 0, False, None, 0, False, VMProt.DEFAULT, VMProt.ALL,
                VMInherit.COPY)
     return pages
+
+
+def _runs(pages: dict) -> list:
+    """[(start, size, prot)] for runs of contiguous pages with the same protection."""
+    runs: list = []
+    for page in sorted(pages):
+        if runs and runs[-1][0] + runs[-1][1] == page and runs[-1][2] == pages[page]:
+            runs[-1][1] += PAGE
+        else:
+            runs.append([page, PAGE, pages[page]])
+    return runs
 
 
 def step_copy(vmap, segs) -> None:
@@ -73,9 +84,9 @@ def step_copy(vmap, segs) -> None:
 
 def step_protect(vmap, pages: dict) -> None:
     from ..vm.user import vm_protect
-    for page, prot in pages.items():
+    for start, size, prot in _runs(pages):
         if prot != VMProt.DEFAULT:
-            vm_protect(vmap, page, PAGE, False, prot)
+            vm_protect(vmap, start, size, False, prot)
 
 
 def step_stack(vmap, argv: list[str], envp: list[str]) -> int:

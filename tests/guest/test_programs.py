@@ -69,3 +69,17 @@ def test_norma_node_calls_from_a_guest_on_each_node(built, node):
         status = c.wait(p, timeout=60)
         assert (status, p.reason) == (0, ""), c.output(p)
         assert c.audit() == []
+
+
+@pytest.mark.parametrize("there", [1, 2])
+def test_X4_6_counter_shared_by_a_guest_and_its_clone_on_another_node(built, there):
+    """A guest on node 0 and its clone on node `there` (a thread the parent started
+    there from a state it set) each add 1 to a shared counter 10,000 times under a
+    spinlock: exactly 20,000 (single writer per page, X4.6; the clone's writes survive
+    its exit, X4.11)."""
+    with Cluster(nodes=3, phys_bytes=32 << 20) as c:
+        p = c.spawn(built("norma_counter"), args=[str(there)], node=0)
+        status = c.wait(p, timeout=120)
+        assert (status, p.reason) == (0, ""), c.output(p)
+        assert "added up to 20000: PASS" in c.output(p)
+        assert c.audit() == []
