@@ -59,6 +59,7 @@ class XmmPager(Pager):
         self.initial = initial
         self.installed: dict[int, int] = {}
         self.orphans: dict[int, bytes] = {}
+        self.next_offset = -1          # where a sequential fault would come next (read-ahead)
         self.gen = 0
         self.attached = True            # registered with the manager (import_object clears it)
         self.lost = False
@@ -90,8 +91,11 @@ class XmmPager(Pager):
         if page is not None:
             page.wired += 1                # an upgrade keeps its data resident meanwhile
         self.stats["requests"] += 1
+        ahead = param.XMM_READAHEAD if offset == self.next_offset and not has else 0
+        self.next_offset = offset + param.PAGE_SIZE
         try:
-            kind, access, seq, data = self.xmm.request(self.xid, offset, desired, has)
+            (kind, access, seq, data), more = self.xmm.request(self.xid, offset, desired, has,
+                                                               ahead)
         except KernError as e:
             if e.code != KernReturn.KERN_NODE_DOWN:
                 raise
@@ -107,6 +111,12 @@ class XmmPager(Pager):
             raise KernError(KernReturn.KERN_MEMORY_ERROR,
                             f"xmm {self.xid}: page {offset:#x} was lost with its node")
         self.install(offset, kind, access, seq, data)
+        for off, kind, access, seq, data in more:                # read-ahead
+            if off not in obj.pages:
+                self.install(off, kind, access, seq, data)
+            else:                    # raced with a fault of ours: keep what we have
+                self._refuse(obj, off, kind, access, seq, data)
+            self.next_offset = off + param.PAGE_SIZE
 
     def install(self, offset: int, kind: int, access: int, seq: int, data) -> None:
         """Apply a grant (ignored if a newer one is already in).  Conditions: kernel lock held."""
@@ -133,6 +143,11 @@ class XmmPager(Pager):
             self.stats["pages_in"] += 1
         self.access[offset] = access
         page.dirty = bool(access & WRITE)
+
+    def _refuse(self, obj, offset: int, kind, access, seq, data) -> None:
+        """A read-ahead grant for a page this node got meanwhile by a newer grant: nothing
+        to do, it is older.  (Grants for one page are installed in seq order.)"""
+        self.install(offset, kind, access, seq, data)
 
     # -- what the manager asks ----------------------------------------------------------
     def lock(self, offset: int, keep: int, seq: int):

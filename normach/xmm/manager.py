@@ -151,6 +151,32 @@ class Manager:
         finally:
             self.release_page(st)
 
+    def serve_ahead(self, node: int, offsets, desired: int) -> list:
+        """Read-ahead: grant `node` each of `offsets` that no one else is using or waiting
+        for, without taking anything from anyone; [(offset, kind, access, seq, data)].
+        Conditions: kernel lock held (may be released while reading below)."""
+        out = []
+        for off in offsets:
+            if not 0 <= off < self.size or off in self.lost:
+                continue
+            st = self.state(off)
+            taken = st.holders if desired & WRITE else st.writer() is not None
+            if st.busy or node in st.holders or taken:
+                continue
+            st.busy = True
+            try:
+                data = self._content(off)
+                if desired & WRITE:
+                    self._push(off, data)
+                    self.store.pop(off, None)
+                access = RW if desired & WRITE else READ
+                out.append((off, ZERO if data is None else DATA, access,
+                            self._grant(st, node, access), data or b""))
+                self.stats["read_ahead"] += 1
+            finally:
+                self.release_page(st)
+        return out
+
     def _serve_read(self, st: PageState, node: int, offset: int, has: bool):
         w = st.writer()
         if w is not None and w != node:

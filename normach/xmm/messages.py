@@ -12,10 +12,12 @@ xmm_request = declare(200, "xmm_request", [
     ("offset", "int"),
     ("desired", "int"),      # access wanted: READ (1) or READ|WRITE (3)
     ("has", "int"),          # access the kernel holds now (0 or READ)
+    ("ahead", "int"),        # read-ahead: also the next `ahead` pages, if they are free
 ], reply="xmm_grant")
-# kind: see xmm/client.py (DATA, ZERO, KEEP, ERROR)
+# kind: see xmm/client.py (DATA, ZERO, KEEP, ERROR); `more`: [offset, kind, access, seq] of
+# each read-ahead page granted, its data after the page's in `data`
 xmm_grant = declare(201, "xmm_grant", [("kind", "int"), ("access", "int"), ("seq", "int"),
-                                       ("data", "raw")])
+                                       ("more", "list"), ("data", "raw")])
 # the manager takes access away: keep READ (demote a writer) or nothing (flush)
 xmm_lock = declare(202, "xmm_lock", [("xid", "list"), ("offset", "int"), ("keep", "int"),
                                      ("seq", "int")], reply="xmm_locked")

@@ -25,7 +25,7 @@ import threading
 from .. import param
 from ..kern.errors import KernError, KernReturn
 from . import messages as m
-from .client import ERROR, XmmPager
+from .client import DATA, ERROR, XmmPager
 from .manager import Manager
 
 log = logging.getLogger(__name__)
@@ -160,19 +160,27 @@ class Xmm:
         self._jobs.put(("release", pager.xid, pager.gen))
 
     # -- requests and locks (the two directions of the coherence protocol) -----------------------
-    def request(self, xid, offset: int, desired: int, has: int):
-        """This node's kernel asks `xid`'s manager for a page: (kind, access, seq, data).
-        Conditions: kernel lock held (released while the manager's node answers).
-        Raises: KERN_NODE_DOWN."""
+    def request(self, xid, offset: int, desired: int, has: int, ahead: int = 0):
+        """This node's kernel asks `xid`'s manager for a page, and for up to `ahead` pages
+        after it if they are free: ((kind, access, seq, data), [(offset, kind, access, seq,
+        data)...]).  Conditions: kernel lock held (released while the manager's node
+        answers).  Raises: KERN_NODE_DOWN."""
         xid = tuple(xid)
         if self.is_manager_node(xid):
             mgr = self.managers.get(xid)
             if mgr is None:
-                return ERROR, 0, 0, b""
-            return mgr.serve(self.node, offset, desired, has)
+                return (ERROR, 0, 0, b""), []
+            grant = mgr.serve(self.node, offset, desired, has)
+            return grant, mgr.serve_ahead(self.node, _ahead(offset, ahead), desired)
         r = self._call(xid[0], m.xmm_request(xid=list(xid), offset=offset, desired=desired,
-                                             has=has))
-        return r.kind, r.access, r.seq, r.data
+                                             has=has, ahead=ahead))
+        size, more = param.PAGE_SIZE, []
+        pos = size if r.kind == DATA else 0
+        for off, kind, access, seq in r.more:
+            data = r.data[pos:pos + size] if kind == DATA else b""
+            pos += size if kind == DATA else 0
+            more.append((off, kind, access, seq, data))
+        return (r.kind, r.access, r.seq, r.data[:size] if r.kind == DATA else b""), more
 
     def lock_client(self, node: int, xid, offset: int, keep: int, seq: int):
         """A manager here takes access to a page away from `node`: (dirty, data).
@@ -235,9 +243,13 @@ class Xmm:
         mgr = self.managers.get(xid)
         if (mgr is None or msg.desired not in (1, 3) or msg.has not in (0, 1, 3)
                 or not 0 <= msg.offset < mgr.size or msg.offset % param.PAGE_SIZE):
-            return m.xmm_grant(kind=ERROR, access=0, seq=0, data=b"")
+            return m.xmm_grant(kind=ERROR, access=0, seq=0, more=[], data=b"")
         kind, access, seq, data = mgr.serve(sender, msg.offset, msg.desired, msg.has)
-        return m.xmm_grant(kind=kind, access=access, seq=seq, data=data)
+        ahead = min(max(msg.ahead, 0), param.XMM_READAHEAD) if kind != ERROR else 0
+        more = mgr.serve_ahead(sender, _ahead(msg.offset, ahead), msg.desired)
+        return m.xmm_grant(kind=kind, access=access, seq=seq,
+                           more=[[o, k, a, s] for o, k, a, s, _d in more],
+                           data=b"".join([data] + [d for *_r, d in more]))
 
     def _serve_attach(self, sender: int, msg):
         if len(msg.xids) != len(msg.gens) or not all(_xid_ok(x) for x in msg.xids):
@@ -409,6 +421,10 @@ class Xmm:
     def __repr__(self) -> str:
         return (f"<Xmm node={self.node} managers={len(self.managers)} "
                 f"pagers={len(self.pagers)} {self.stats}>")
+
+
+def _ahead(offset: int, n: int) -> list:
+    return [offset + i * param.PAGE_SIZE for i in range(1, n + 1)]
 
 
 def _xid_ok(xid) -> bool:

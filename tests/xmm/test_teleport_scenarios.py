@@ -217,3 +217,20 @@ def test_0_5_destination_dying_mid_transfer_leaves_the_parent_intact():
         assert len(c.kernels[0].tasks) == 1                      # the parent, and no child
     finally:
         c.close()
+
+
+def test_sequential_faults_read_ahead(c3):
+    """Pages follow on demand, and a node reading sequentially gets its next pages in the
+    same answer (read-ahead): far fewer requests than pages, the data exact."""
+    t = c3.task_create(node=0)
+    n = 64
+    a = mach.vm_allocate(t, 0, n * 4096, True)
+    data = bytes((i * 31 + 7) % 251 for i in range(n * 4096))
+    mach.vm_write(t, a, data)
+    clone = mach.norma_task_clone(t, True, 1)
+    assert mach.vm_read(clone, a, n * 4096) == data
+    (pager,) = c3.kernels[1].xmm.pagers.values()
+    (mgr,) = c3.kernels[0].xmm.managers.values()
+    assert mgr.stats["read_ahead"] > 0
+    assert pager.stats["requests"] <= n // 4
+    mach.task_terminate(clone)
