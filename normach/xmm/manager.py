@@ -152,19 +152,21 @@ class Manager:
             self.release_page(st)
 
     def serve_ahead(self, node: int, offsets, desired: int) -> list:
-        """Read-ahead: grant `node` each of `offsets` that no one else is using or waiting
-        for, without taking anything from anyone; [(offset, kind, access, seq, data)].
+        """Read-ahead: grant `node` each of `offsets` that no other node uses and no request
+        waits for (this node's own copy is demoted or taken, which needs no message);
+        [(offset, kind, access, seq, data)].
         Conditions: kernel lock held (may be released while reading below)."""
         out = []
         for off in offsets:
             if not 0 <= off < self.size or off in self.lost:
                 continue
             st = self.state(off)
-            taken = st.holders if desired & WRITE else st.writer() is not None
-            if st.busy or node in st.holders or taken:
-                continue
+            if st.busy or node in st.holders or set(st.holders) - {self.node}:
+                continue                  # only this node's own copy is taken for read-ahead
             st.busy = True
             try:
+                if self.node in st.holders and (desired & WRITE or st.writer() is not None):
+                    self._lock(st, self.node, off, 0 if desired & WRITE else READ)
                 data = self._content(off)
                 if desired & WRITE:
                     self._push(off, data)
