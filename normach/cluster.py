@@ -262,6 +262,21 @@ class Cluster:
         ks = self.kernels if node is None else [self.kernel(node)]
         return [t for k in ks for t in sorted(k.tasks, key=lambda t: t.id)]
 
+    def ps(self) -> list[dict]:
+        """A row per task on every node: where its memory is (normach/ps.py)."""
+        from .ps import task_rows
+        if self.client is not None:
+            from .dipc.control import ctl_ps
+            from .ps import from_wire
+            rows = []
+            for n in range(self.nnodes):
+                try:
+                    rows += from_wire(self._control(n, ctl_ps(node=n), 10.0).rows)
+                except KernError:
+                    pass
+            return rows
+        return [r for k in self.kernels for r in task_rows(k)]
+
     def audit(self) -> list[str]:
         """Check every kernel's invariants; returns the violations (empty: all hold)."""
         from .kern.audit import audit_kernel

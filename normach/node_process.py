@@ -58,6 +58,9 @@ class NodeProcess:
         if msg.name == "ctl_audit":
             from .kern.audit import audit_kernel
             return c.ctl_problems(problems=audit_kernel(self.kernel))
+        if msg.name == "ctl_ps":
+            from .ps import task_rows, to_wire
+            return c.ctl_rows(rows=to_wire(task_rows(self.kernel)))
         if msg.name == "ctl_shutdown":
             self.stopped.set()
             return c.ctl_ok(node=me)

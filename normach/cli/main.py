@@ -124,6 +124,24 @@ def node(index: int, nodes: int, join: str) -> None:
 
 
 @main.command()
+@click.option("--join", "join", required=True, help="ADDRESS#SECRET printed by `normach up`")
+def ps(join: str) -> None:
+    """The tasks of a running cluster, and where their memory is."""
+    from .. import KernError
+    from ..cluster import Cluster
+    from .table import ps_table
+    try:
+        c = Cluster.connect(join)
+    except (KernError, ValueError) as e:
+        raise click.ClickException(f"cannot join {join}: {e}")
+    try:
+        from rich.console import Console
+        Console().print(ps_table(c.ps()))
+    finally:
+        c.close()
+
+
+@main.command()
 @click.option("--json", "json_path", default="benchmarks/results/latest.json",
               help="where to write the results as JSON")
 def bench(json_path: str) -> None:

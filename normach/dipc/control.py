@@ -26,3 +26,5 @@ ctl_wait = declare(362, "ctl_wait", [("program", "int"), ("timeout_ms", "int")],
 ctl_status = declare(363, "ctl_status", [("done", "bool"), ("status", "int"), ("reason", "str"),
                                          ("output", "bytes")])
 ctl_resume = declare(364, "ctl_resume", [("program", "int")], reply="ctl_ok")
+ctl_ps = declare(365, "ctl_ps", [("node", "int")], reply="ctl_rows")
+ctl_rows = declare(366, "ctl_rows", [("rows", "list")])

@@ -341,6 +341,18 @@ class Manager:
         return (not self.clients and self.dependents == 0 and self.copy is None
                 and self.obj.ref_count == 1 and not any(s.busy for s in self.pages.values()))
 
+    def elsewhere(self, node: int, offset: int, size: int) -> int:
+        """Pages of [offset, offset+size) that `node` does not hold but another node or
+        this manager's store does.  Conditions: kernel lock held."""
+        n = 0
+        for off in range(offset, offset + size, param.PAGE_SIZE):
+            st = self.pages.get(off)
+            if st is None:
+                n += off in self.store or (off in self.obj.pages and node != self.node)
+            elif node not in st.holders:
+                n += bool(st.holders) or off in self.store
+        return n
+
     def holders_count(self) -> dict:
         """{node: pages held} (for `normach ps` and audits)."""
         c = collections.Counter()

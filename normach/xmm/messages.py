@@ -41,3 +41,7 @@ xmm_push = declare(212, "xmm_push", [("xid", "list"), ("offsets", "list"), ("seq
 xmm_pushed = declare(213, "xmm_pushed", [("count", "int")])
 xmm_adopt = declare(214, "xmm_adopt", [("xid", "list")], reply="xmm_adopted")
 xmm_adopted = declare(215, "xmm_adopted", [("ok", "bool")])
+# where a node's pages are: for each range [offset, size], the pages of it that some other
+# node (or the manager's store) holds and the asking node does not (`normach ps`)
+xmm_where = declare(216, "xmm_where", [("xid", "list"), ("ranges", "list")], reply="xmm_there")
+xmm_there = declare(217, "xmm_there", [("counts", "list")])

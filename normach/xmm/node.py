@@ -229,9 +229,25 @@ class Xmm:
                 return m.xmm_vm_mapped(count=apply_vector(self, sender, msg.task, msg.entries))
             if msg.name == "xmm_push":
                 return m.xmm_pushed(count=self._serve_push(xid, msg))
+            if msg.name == "xmm_where":
+                mgr = self._manager(xid)
+                ranges = [r for r in msg.ranges if isinstance(r, list) and len(r) == 2
+                          and all(isinstance(x, int) and 0 <= x <= mgr.size for x in r)]
+                return m.xmm_there(counts=[mgr.elsewhere(sender, o, n) for o, n in ranges])
             if msg.name == "xmm_adopt":
                 return m.xmm_adopted(ok=self._serve_adopt(xid))
         raise KernError(K.MIG_BAD_ID, f"unexpected {msg.name}")
+
+    def pages_elsewhere(self, xid, ranges) -> list:
+        """For each (offset, size) of shared object `xid`: how many of its pages are held
+        by other nodes and not here.  Conditions: kernel lock held (released while the
+        manager's node answers).  Raises: KERN_NODE_DOWN."""
+        xid = tuple(xid)
+        if self.is_manager_node(xid):
+            mgr = self.managers.get(xid)
+            return [mgr.elsewhere(self.node, o, n) if mgr else 0 for o, n in ranges]
+        return list(self._call(xid[0], m.xmm_where(xid=list(xid),
+                                                   ranges=[list(r) for r in ranges])).counts)
 
     def _manager(self, xid) -> Manager:
         mgr = self.managers.get(xid)

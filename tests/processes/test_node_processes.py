@@ -4,7 +4,7 @@ tasks, remote sends, a receive right moving between processes, and a node killed
 import pytest
 
 from normach import (Cluster, KernError, KernReturn, Message, MsgOption, MsgType, Notify,
-                     PortDesc, PortRight, PortType, mach)
+                     PortRight, PortType, mach)
 
 K = KernReturn
 
@@ -178,3 +178,28 @@ def test_D5_8_guest_waiting_on_a_killed_node_gets_an_answer(tmp_path):
         assert "send-once notification" in c.output(p)
     finally:
         c.close()
+
+
+def test_N1_15_teleport_and_clone_between_node_processes(procs):
+    """Memory shared and teleported between OS processes over tcp: a clone on node 2
+    sees the parent's data and the parent sees its writes; a teleport to node 1 keeps
+    every byte; `ps` (the control protocol) sees the tasks and where their pages are."""
+    t = procs.task_create(node=0)
+    n = 16
+    a = mach.vm_allocate(t, 0, n * 4096, True)
+    data = bytes(range(256)) * (n * 16)
+    mach.vm_write(t, a, data)
+    clone = mach.norma_task_clone(t, True, 2)
+    assert mach.vm_read(clone, a, n * 4096) == data
+    mach.vm_write(clone, a, b"from node 2")
+    assert mach.vm_read(t, a, 11) == b"from node 2"
+    child = mach.norma_task_teleport(t, True, 1)
+    assert mach.norma_port_location_hint(child, child) == 1
+    assert mach.vm_read(child, a, 11) == b"from node 2"
+    assert mach.vm_read(child, a + 4096, (n - 1) * 4096) == data[4096:]
+    rows = procs.ps()
+    assert {r["node"] for r in rows} >= {1, 2}
+    assert all(r["resident"] >= 0 and r["elsewhere"] >= 0 for r in rows)
+    mach.task_terminate(clone)
+    mach.task_terminate(child)
+    assert procs.audit() == []

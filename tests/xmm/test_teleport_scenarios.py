@@ -234,3 +234,33 @@ def test_sequential_faults_read_ahead(c3):
     assert mgr.stats["read_ahead"] > 0
     assert pager.stats["requests"] <= n // 4
     mach.task_terminate(clone)
+
+
+def test_ps_shows_pages_resident_and_elsewhere(c3):
+    """`normach ps`: a teleported child's pages are elsewhere while another node still
+    shares the memory, resident once it touched them; pushed memory is resident at once."""
+    from normach.cli.table import ps_table
+    t = c3.task_create(node=0)
+    n = 32
+    shared = mach.vm_allocate(t, 0, n * 4096, True)
+    mach.vm_write(t, shared, b"s" * n * 4096)
+    third = mach.norma_task_clone(t, True, 2)               # keeps the memory's manager
+    child = mach.norma_task_teleport(t, True, 1)
+    settle(c3)
+    row = next(r for r in c3.ps() if r["node"] == 1)
+    assert (row["resident"], row["elsewhere"]) == (0, n)
+    mach.vm_read(child, shared, n * 4096)
+    row = next(r for r in c3.ps() if r["node"] == 1)
+    assert (row["resident"], row["elsewhere"]) == (n, 0)
+    assert "ELSEWHERE" in str(ps_table([row]).columns[-1].header)
+    mach.task_terminate(third)
+    mach.task_terminate(child)
+
+    t = c3.task_create(node=0)
+    a = mach.vm_allocate(t, 0, n * 4096, True)
+    mach.vm_write(t, a, b"p" * n * 4096)
+    child = mach.norma_task_teleport(t, True, 1)
+    settle(c3)                                              # the push has run
+    row = next(r for r in c3.ps() if r["node"] == 1)
+    assert (row["resident"], row["elsewhere"]) == (n, 0)
+    mach.task_terminate(child)
