@@ -222,8 +222,8 @@ class VMMap:
 
     def destroy(self) -> None:
         """Release every entry and the pmap.  Conditions: kernel lock held."""
+        pmap_destroy(self.pmap)               # first: then removing entries walks no pages
         self.remove(0, 1 << 64)
-        pmap_destroy(self.pmap)
 
     def write_protect(self, entry: MapEntry) -> None:
         """Take write access out of the pmap for `entry` (copy-on-write set-up)."""

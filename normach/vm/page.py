@@ -97,12 +97,16 @@ class PhysicalMemory:
         Conditions: kernel lock held.
         """
         assert self.kernel.lock.held()
-        assert not self.pv.get(page.frame), f"freeing mapped frame {page}"
+        assert not self.mappings(page.frame), f"freeing mapped frame {page}"
         assert self.pages.get(page.frame) is page
         del self.pages[page.frame]
         self.fifo.pop(page.frame, None)
         self.pv.pop(page.frame, None)
         self.free.append(page.frame)
+
+    def mappings(self, frame: int) -> list:
+        """The live (pmap, vpn) pairs mapping `frame` (destroyed pmaps left out)."""
+        return [pv for pv in self.pv.get(frame, ()) if not pv[0].dead]
 
     def pageout(self, want: int) -> int:
         """Evict up to `want` resident pages, oldest first; returns how many.
@@ -137,7 +141,7 @@ class PhysicalMemory:
         for frame, page in self.pages.items():
             if page.object.pages.get(page.offset) is not page:
                 errs.append(f"{page} not in its object")
-            for pmap, vpn in self.pv.get(frame, ()):
+            for pmap, vpn in self.mappings(frame):
                 if pmap.entries.get(vpn, (None,))[0] != frame:
                     errs.append(f"pv entry of frame {frame} stale in {pmap}")
         return errs

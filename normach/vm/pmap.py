@@ -21,12 +21,14 @@ class Pmap:
     """Translations of one address space.
 
     Fields (kernel lock): entries {vpn: (frame, prot)}; shootdown callbacks
-    (called with (pmap, vpns) after every revocation); stats.
+    (called with (pmap, vpns) after every revocation); dead (destroyed: its pairs
+    still in the frames' pv sets are stale and dropped when next seen); stats.
     """
 
     def __init__(self, phys):
         self.phys = phys
         self.entries: dict[int, tuple[int, int]] = {}
+        self.dead = False
         self.shootdown: list = []
         self.revocations = 0
 
@@ -58,7 +60,7 @@ def pmap_enter(pmap: Pmap, va: int, frame: int, prot: int) -> None:
 
     Conditions: kernel lock held.
     """
-    assert pmap.phys.kernel.lock.held()
+    assert pmap.phys.kernel.lock.held() and not pmap.dead
     vpn = va >> param.PAGE_SHIFT
     old = pmap.entries.get(vpn)
     if old is not None and old[0] != frame:
@@ -109,6 +111,9 @@ def pmap_page_protect(phys, frame: int, prot: int) -> None:
     """
     assert phys.kernel.lock.held()
     for pmap, vpn in list(phys.pv.get(frame, ())):
+        if pmap.dead:
+            phys.pv[frame].discard((pmap, vpn))
+            continue
         f, old = pmap.entries[vpn]
         assert f == frame
         if prot == 0:
@@ -121,8 +126,14 @@ def pmap_page_protect(phys, frame: int, prot: int) -> None:
 
 
 def pmap_destroy(pmap: Pmap) -> None:
-    """Remove every translation.  Conditions: kernel lock held."""
-    pmap_remove(pmap, 0, 1 << 64)
+    """Remove every translation, in constant time: the pmap is marked dead and the
+    frames' reverse maps forget it lazily (a task with a large resident set exits, or
+    is teleported away, without a walk over its pages).  Conditions: kernel lock held."""
+    assert pmap.phys.kernel.lock.held()
+    if pmap.entries:
+        pmap.revoke([next(iter(pmap.entries))])        # CPUs flush their whole TLB
+        pmap.entries.clear()
+    pmap.dead = True
 
 
 def _vpns_in(pmap: Pmap, start: int, end: int) -> list[int]:
