@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from . import param
 import os
+import uuid
 
 from .handles import Host, Task
 from .kern.errors import KernError, KernReturn
@@ -101,7 +102,7 @@ class Cluster:
         inproc (the default) or tcp loopback (each node on its own port)."""
         from .dipc.net import DipcNet
         from .dipc.node import Dipc
-        tag = f"{os.getpid()}-{id(self):x}"
+        tag = f"{os.getpid()}-{uuid.uuid4().hex[:12]}"      # never reused, unlike id(self)
         nets = []
         for k in self.kernels:
             address = (f"inproc://normach-{tag}-{k.node}" if transport == "inproc"

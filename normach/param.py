@@ -31,7 +31,9 @@ DIPC_REQUEST_TIMEOUT = 5.0          # seconds a node waits for another node's an
 DIPC_TRANSIT_BATCH = 100            # transits a proxy fetches at once when it runs short (D5.9)
 DIPC_MAX_OOL_BYTES = 12 << 20      # out-of-line data one message may carry to another node (eager copy)
 XMM_READAHEAD = 8                  # pages also asked for when a node faults on the page after its last one
-XMM_PUSH_BATCH = 64                # pages per message when a teleported task's memory is pushed to it
+XMM_READAHEAD_MAX = 64             # the read-ahead window doubles on each sequential fault up to this
+XMM_PUSH_AFTER_TELEPORT = True     # push a teleported task's memory to its node in the background
+XMM_PUSH_BATCH = 256               # pages per message when a teleported task's memory is pushed to it
 CPU_TIME_SLICE_MS = 10             # a CPU runs this long before a waiting CPU of its node gets a turn
 
 TASK_PORT_REGISTER_MAX = 3          # mach_ports_register slots (T7.10)

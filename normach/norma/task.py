@@ -20,6 +20,7 @@ All three run on the parent's home node and share one algorithm:
 
 from __future__ import annotations
 
+from .. import param
 from ..kern.errors import KernError, KernReturn
 from .node import node_valid
 
@@ -52,7 +53,7 @@ def _norma_task(parent, inherit_memory, child_node, clone: bool, kill_parent: bo
         raise
     if kill_parent and parent.active:
         task_terminate(parent)                             # N1.15, after the child exists
-        if vector:
+        if vector and param.XMM_PUSH_AFTER_TELEPORT:
             from ..xmm.copy_vm import exported_xids
             kernel.xmm.evacuate([x for x in exported_xids(vector) if x[0] == kernel.node],
                                 child_node)

@@ -108,6 +108,45 @@ def raw_zmq_rtt(kind: str, size: int, n: int) -> float:
         router.close(0)
 
 
+def raw_zmq_stream(kind: str, total: int, chunk: int = 64 << 10) -> float:
+    """Returns: seconds to stream `total` bytes one way, DEALER -> ROUTER, in messages
+    of `chunk` bytes, until the receiver has them all: the floor of any eager copy."""
+    ctx = zmq.Context.instance()
+    _, addr = _addresses(kind)
+    router = ctx.socket(zmq.ROUTER)
+    router.setsockopt(zmq.LINGER, 0)
+    router.setsockopt(zmq.RCVHWM, 0)
+    router.bind(addr)
+    addr = router.getsockopt(zmq.LAST_ENDPOINT).decode()
+    dealer = ctx.socket(zmq.DEALER)
+    dealer.setsockopt(zmq.LINGER, 0)
+    dealer.setsockopt(zmq.SNDHWM, 0)
+    dealer.connect(addr)
+    n = max(1, total // chunk)
+    got = []
+
+    def receive():
+        for _ in range(n):
+            got.append(len(router.recv_multipart()[1]))
+
+    try:
+        dealer.send(b"warm-up")
+        router.recv_multipart()
+        payload = bytes(chunk)
+        t = threading.Thread(target=receive, name="bench-raw-stream", daemon=True)
+        t0 = time.perf_counter()
+        t.start()
+        for _ in range(n):
+            dealer.send(payload, copy=False)
+        t.join()
+        elapsed = time.perf_counter() - t0
+        assert sum(got) == n * chunk
+        return elapsed
+    finally:
+        dealer.close(0)
+        router.close(0)
+
+
 def benchmarks_rtt(kind: str, size: int, n: int) -> tuple:
     """Measure an echo of `size` bytes over `kind` ("inproc" or "tcp"), `n` times.
 

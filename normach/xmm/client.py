@@ -60,6 +60,7 @@ class XmmPager(Pager):
         self.installed: dict[int, int] = {}
         self.orphans: dict[int, bytes] = {}
         self.next_offset = -1          # where a sequential fault would come next (read-ahead)
+        self.window = 0                # read-ahead pages asked for with the last request
         self.gen = 0
         self.attached = True            # registered with the manager (import_object clears it)
         self.lost = False
@@ -91,7 +92,11 @@ class XmmPager(Pager):
         if page is not None:
             page.wired += 1                # an upgrade keeps its data resident meanwhile
         self.stats["requests"] += 1
-        ahead = param.XMM_READAHEAD if offset == self.next_offset and not has else 0
+        if offset == self.next_offset and not has:        # sequential: read ahead, more each time
+            self.window = min(max(self.window * 2, param.XMM_READAHEAD), param.XMM_READAHEAD_MAX)
+        else:
+            self.window = 0
+        ahead = self.window
         self.next_offset = offset + param.PAGE_SIZE
         try:
             (kind, access, seq, data), more = self.xmm.request(self.xid, offset, desired, has,

@@ -261,7 +261,7 @@ class Xmm:
                 or not 0 <= msg.offset < mgr.size or msg.offset % param.PAGE_SIZE):
             return m.xmm_grant(kind=ERROR, access=0, seq=0, more=[], data=b"")
         kind, access, seq, data = mgr.serve(sender, msg.offset, msg.desired, msg.has)
-        ahead = min(max(msg.ahead, 0), param.XMM_READAHEAD) if kind != ERROR else 0
+        ahead = min(max(msg.ahead, 0), param.XMM_READAHEAD_MAX) if kind != ERROR else 0
         more = mgr.serve_ahead(sender, _ahead(msg.offset, ahead), msg.desired)
         return m.xmm_grant(kind=kind, access=access, seq=seq,
                            more=[[o, k, a, s] for o, k, a, s, _d in more],
