@@ -83,3 +83,15 @@ def test_X4_6_counter_shared_by_a_guest_and_its_clone_on_another_node(built, the
         assert (status, p.reason) == (0, ""), c.output(p)
         assert "added up to 20000: PASS" in c.output(p)
         assert c.audit() == []
+
+
+def test_N1_15_address_spaces_across_nodes_from_a_guest(built):
+    """A guest teleports a child of its own to node 2, makes a child there through
+    task_set_child_node + task_create, and shares a region with a norma_task_create
+    child there (guest/tests/norma_memory.c)."""
+    with Cluster(nodes=3, phys_bytes=32 << 20) as c:
+        p = c.spawn(built("norma_memory"), args=["2"], node=0)
+        status = c.wait(p, timeout=120)
+        assert (status, p.reason) == (0, ""), c.output(p)
+        assert "norma_memory: PASS" in c.output(p)
+        assert c.audit() == []
