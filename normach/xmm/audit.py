@@ -61,7 +61,7 @@ def _audit_manager(kernels, mgr) -> list[str]:
         if st.busy:
             continue
         where = f"xmm {mgr.xid} page {off:#x}"
-        writers = [n for n, (acc, _) in st.holders.items() if acc & WRITE]
+        writers = [n for n, h in st.holders.items() if h[0] & WRITE]
         if len(writers) > 1 or (writers and len(st.holders) > 1):
             errs.append(f"{where}: writer {writers} beside other holders {sorted(st.holders)} (X4.6)")
         truth = mgr.store.get(off)

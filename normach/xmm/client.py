@@ -17,10 +17,11 @@ sends locks only for grants it has answered), so a lock always applies to the
 state it was meant for.
 
 Pages this node wrote are precious (X4.10): they leave only with their data,
-either in the answer to a lock or, when the local object dies, as *orphans*
-kept here until the manager acknowledges the release that carries them.  A
-remote kernel does not page out pages it writes; read-only copies are clean
-and may be dropped silently (X4.11).
+either in the answer to a lock or, when the local object dies or pageout takes
+the page, as *orphans* kept here until the manager acknowledges the release
+that carries them (each with the sequence number of the grant it was written
+under, so a late release never undoes a newer grant).  Read-only copies are
+clean and may be dropped silently (X4.11).
 """
 
 from __future__ import annotations
@@ -41,8 +42,8 @@ class XmmPager(Pager):
     Fields (kernel lock): obj (the local VMObject, None once it died), access
     {offset: prot granted}, initial (pages resident here without an access entry
     are held READ|WRITE: the manager node's own object when it was exported),
-    installed {offset: seq of the newest grant seen}, orphans {offset: bytes written
-    here whose object died, until the release is acknowledged}, gen (attach
+    installed {offset: seq of the newest grant seen}, orphans {offset: (seq, bytes)
+    written here and no longer mapped, until a release carried them}, gen (attach
     generation), lost (the manager's node is down: every fault fails).
     """
 
@@ -58,7 +59,7 @@ class XmmPager(Pager):
         self.access: dict[int, int] = {}
         self.initial = initial
         self.installed: dict[int, int] = {}
-        self.orphans: dict[int, bytes] = {}
+        self.orphans: dict[int, tuple] = {}
         self.next_offset = -1          # where a sequential fault would come next (read-ahead)
         self.window = 0                # read-ahead pages asked for with the last request
         self.gen = 0
@@ -132,7 +133,7 @@ class XmmPager(Pager):
         obj = self.obj
         if obj is None or not obj.alive:
             if access & WRITE and kind == DATA:
-                self.orphans[offset] = bytes(data)          # ours to give back
+                self.orphans[offset] = (seq, bytes(data))   # ours to give back
             return
         phys = self.kernel.phys
         page = obj.pages.get(offset)
@@ -168,8 +169,8 @@ class XmmPager(Pager):
         obj = self.obj
         page = obj.pages.get(offset) if obj is not None else None
         if page is None:
-            data = self.orphans.pop(offset, None)
-            return (data is not None), (data or b"")
+            orphan = self.orphans.pop(offset, None)
+            return (orphan is not None), (orphan[1] if orphan else b"")
         phys = self.kernel.phys
         acc = self.granted(obj, offset)
         data = bytes(phys.frame_view(page.frame)) if acc & WRITE else b""
@@ -197,16 +198,22 @@ class XmmPager(Pager):
         raise AssertionError("distributed pages come through request()")
 
     def may_evict(self, obj, page) -> bool:
-        if self.granted(obj, page.offset) & WRITE:
-            return self.xmm.is_manager_node(self.xid) and not self.xmm.busy(self.xid, page.offset)
+        if self.granted(obj, page.offset) & WRITE and self.xmm.is_manager_node(self.xid):
+            return not self.xmm.busy(self.xid, page.offset)
         return True
 
     def evict_returns(self, obj, page) -> bool:
         return bool(self.granted(obj, page.offset) & WRITE)
 
     def data_return(self, obj, offset: int, data: bytes) -> None:
-        """Pageout of a written page: on the manager's node it goes to the manager."""
-        self.xmm.returned(self.xid, offset, data)
+        """Pageout of a written page (X4.19): on the manager's node it goes to the
+        manager's store; elsewhere it is kept as an orphan and returned in the
+        background (a lock meanwhile finds it here)."""
+        if self.xmm.is_manager_node(self.xid):
+            self.xmm.returned(self.xid, offset, data)
+        else:
+            self.orphans[offset] = (self.installed.get(offset, 0), bytes(data))
+            self.xmm.paged_out(self)
         self.access.pop(offset, None)
 
     def terminate(self, obj) -> None:
@@ -214,7 +221,7 @@ class XmmPager(Pager):
         phys = self.kernel.phys
         for off, page in obj.pages.items():
             if self.granted(obj, off) & WRITE:
-                self.orphans[off] = bytes(phys.frame_view(page.frame))
+                self.orphans[off] = (self.installed.get(off, 0), bytes(phys.frame_view(page.frame)))
         self.access.clear()
         self.initial = False
         self.obj = None

@@ -69,6 +69,8 @@ def _validate(vmap, entries) -> None:
             raise KernError(K.KERN_INVALID_ADDRESS, f"misordered entry {start:#x}")
         if end > vmap.max_address:
             raise KernError(K.KERN_INVALID_ADDRESS, f"entry {start:#x} outside the map")
+        if _node >= vmap.kernel.nnodes or (_node >= 0 and _lid < 0):
+            raise KernError(K.KERN_INVALID_ARGUMENT, f"entry {start:#x}: no such object")
         if _node >= 0 and (size < 0 or offset + (end - start) > size):
             raise KernError(K.KERN_INVALID_ADDRESS, f"entry {start:#x} beyond its object")
         if prot & ~7 or maxprot & ~7 or prot & ~maxprot or not 0 <= inh <= 2:

@@ -46,7 +46,8 @@ ZEROS = bytes(param.PAGE_SIZE)
 
 class PageState:
     """Manager-side state of one page.  Fields (manager node's kernel lock):
-    holders {node: [access, seq of its grant]}, seq (last grant), busy."""
+    holders {node: [access, seq of its grant, the node's attach generation then]},
+    seq (last grant), busy."""
 
     __slots__ = ("holders", "seq", "busy")
 
@@ -56,8 +57,8 @@ class PageState:
         self.busy = False
 
     def writer(self):
-        for node, (acc, _) in self.holders.items():
-            if acc & WRITE:
+        for node, held in self.holders.items():
+            if held[0] & WRITE:
                 return node
         return None
 
@@ -105,7 +106,7 @@ class Manager:
             if offset in self.obj.pages:
                 g = self.client.granted(self.obj, offset)
                 if g:
-                    st.holders[self.node] = [g, self.client.installed.get(offset, 0)]
+                    st.holders[self.node] = [g, self.client.installed.get(offset, 0), 0]
         return st
 
     def acquire(self, offset: int) -> PageState:
@@ -208,13 +209,13 @@ class Manager:
 
     def _grant(self, st: PageState, node: int, access: int) -> int:
         st.seq += 1
-        st.holders[node] = [access, st.seq]
+        st.holders[node] = [access, st.seq, self.clients.get(node, 0)]
         return st.seq
 
     def _lock(self, st: PageState, node: int, offset: int, keep: int) -> None:
         """Reduce `node`'s access to `keep`; a writer's data becomes the store copy.
         Conditions: kernel lock held (released while a remote node answers); page busy."""
-        acc, seq = st.holders[node]
+        acc, seq = st.holders[node][:2]
         self.stats["locks"] += 1
         try:
             dirty, data = self.xmm.lock_client(node, self.xid, offset, keep, seq)
@@ -229,7 +230,7 @@ class Manager:
             self.lost.add(offset)                         # a malformed answer: never guess
         if node in st.holders:
             if keep:
-                st.holders[node] = [acc & keep | READ, seq]
+                st.holders[node][0] = acc & keep | READ
             else:
                 del st.holders[node]
 
@@ -311,19 +312,26 @@ class Manager:
         st.holders.pop(self.node, None)
         self.store[offset] = bytes(data)
 
-    def release(self, node: int, gen: int, pages: dict) -> None:
-        """`node` stopped mapping the object; `pages` is what it wrote.
+    def release(self, node: int, gen: int, pages: dict, final: bool) -> None:
+        """`node` gives back `pages` {offset: (seq, data)} it wrote and no longer maps;
+        `final`: its object of attach generation `gen` is gone.  Data counts only for the
+        grant it was written under, and only holdings of that generation or older end,
+        so a late release never undoes what a newer generation got since.
         Conditions: kernel lock held (released while waiting for busy pages)."""
-        for off, data in pages.items():
+        for off, (seq, data) in pages.items():
             st = self.acquire(off)
             try:
-                if st.holders.get(node, [0])[0] & WRITE:
+                held = st.holders.get(node)
+                if held is not None and held[0] & WRITE and held[1] == seq:
                     self.store[off] = data
-                st.holders.pop(node, None)
+                    del st.holders[node]
             finally:
                 self.release_page(st)
+        if not final:
+            return
         for st in self.pages.values():
-            if node in st.holders and not st.holders[node][0] & WRITE:
+            held = st.holders.get(node)
+            if held is not None and not held[0] & WRITE and held[2] <= gen:
                 del st.holders[node]                   # its read copies went with it
         if self.clients.get(node) == gen:
             del self.clients[node]

@@ -25,7 +25,10 @@ xmm_locked = declare(203, "xmm_locked", [("dirty", "bool"), ("data", "raw")])
 # a kernel joins (maps the object) or leaves it, returning what it wrote
 xmm_attach = declare(204, "xmm_attach", [("xids", "list"), ("gens", "list")], reply="xmm_attached")
 xmm_attached = declare(205, "xmm_attached", [("count", "int")])
+# (each returned page with the seq of the grant it was written under; `final`: the
+# node's object of generation `gen` is gone, else pages it paged out)
 xmm_release = declare(206, "xmm_release", [("xid", "list"), ("gen", "int"), ("offsets", "list"),
+                                           ("seqs", "list"), ("final", "bool"),
                                            ("data", "raw")], reply="xmm_released")
 xmm_released = declare(207, "xmm_released", [("ok", "bool")])
 # the address space of a new task (task_copy_vm, spec §2.4): one element per entry

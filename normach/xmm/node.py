@@ -157,7 +157,11 @@ class Xmm:
         """The local object of `pager` died: its release goes out in the background.
         Conditions: kernel lock held."""
         assert not self.is_manager_node(pager.xid), "a manager's own object died"
-        self._jobs.put(("release", pager.xid, pager.gen))
+        self._jobs.put(("release", pager.xid, pager.gen, True))
+
+    def paged_out(self, pager: XmmPager) -> None:
+        """Pageout took pages `pager`'s node wrote: they go back in the background."""
+        self._jobs.put(("release", pager.xid, pager.gen, False))
 
     # -- requests and locks (the two directions of the coherence protocol) -----------------------
     def request(self, xid, offset: int, desired: int, has: int, ahead: int = 0):
@@ -213,6 +217,8 @@ class Xmm:
             if msg.name == "xmm_request":
                 return self._serve_request(sender, xid, msg)
             if msg.name == "xmm_lock":
+                if not _offset_ok(msg.offset, 1 << 62) or msg.seq < 0:
+                    raise KernError(K.MIG_BAD_ARGUMENTS, "xmm_lock")
                 p = self.pagers.get(xid)
                 dirty, data = p.lock(msg.offset, msg.keep, msg.seq) if p else (False, b"")
                 return m.xmm_locked(dirty=dirty, data=data)
@@ -268,7 +274,8 @@ class Xmm:
                            data=b"".join([data] + [d for *_r, d in more]))
 
     def _serve_attach(self, sender: int, msg):
-        if len(msg.xids) != len(msg.gens) or not all(_xid_ok(x) for x in msg.xids):
+        if (len(msg.xids) != len(msg.gens) or not all(_xid_ok(x) for x in msg.xids)
+                or not all(isinstance(g, int) for g in msg.gens)):
             raise KernError(K.MIG_BAD_ARGUMENTS, "xmm_attach")
         mgrs = [self._manager(tuple(x)) for x in msg.xids]
         for mgr, gen in zip(mgrs, msg.gens):
@@ -278,12 +285,16 @@ class Xmm:
     def _serve_release(self, sender: int, xid, msg):
         mgr = self.managers.get(xid)
         data, size = msg.data, param.PAGE_SIZE
-        if len(data) != size * len(msg.offsets) or not all(
-                isinstance(o, int) and o % size == 0 for o in msg.offsets):
+        limit = mgr.size if mgr is not None else 1 << 62
+        if (len(data) != size * len(msg.offsets) or len(msg.seqs) != len(msg.offsets)
+                or not all(_offset_ok(o, limit) for o in msg.offsets)
+                or len(set(msg.offsets)) != len(msg.offsets)
+                or not all(isinstance(q, int) for q in msg.seqs)):
             raise KernError(K.MIG_BAD_ARGUMENTS, "xmm_release")
         if mgr is not None:
-            pages = {o: bytes(data[i * size:(i + 1) * size]) for i, o in enumerate(msg.offsets)}
-            mgr.release(sender, msg.gen, pages)
+            pages = {o: (q, bytes(data[i * size:(i + 1) * size]))
+                     for i, (o, q) in enumerate(zip(msg.offsets, msg.seqs))}
+            mgr.release(sender, msg.gen, pages, msg.final)
             self.stats["released"] += 1
             self._maybe_retire(mgr)
         return m.xmm_released(ok=mgr is not None)
@@ -335,9 +346,11 @@ class Xmm:
         from .client import DATA, RW
         p = self.pagers.get(xid)
         size = param.PAGE_SIZE
-        if (p is None or len(msg.offsets) != len(msg.seqs)
-                or len(msg.data) != size * len(msg.offsets)):
-            return 0
+        if (p is None or p.obj is None or len(msg.offsets) != len(msg.seqs)
+                or len(msg.data) != size * len(msg.offsets)
+                or not all(_offset_ok(o, p.size) for o in msg.offsets)
+                or not all(isinstance(q, int) and q > 0 for q in msg.seqs)):
+            raise KernError(K.MIG_BAD_ARGUMENTS, "xmm_push")
         for i, (off, seq) in enumerate(zip(msg.offsets, msg.seqs)):
             p.install(off, DATA, RW, seq, msg.data[i * size:(i + 1) * size])
         self.stats["pushed"] += len(msg.offsets)
@@ -403,22 +416,23 @@ class Xmm:
                 self.stats.setdefault("errors", 0)
                 self.stats["errors"] += 1
 
-    def _release(self, xid, gen: int) -> None:
-        """Tell `xid`'s manager this node's object (generation `gen`) is gone, with its
-        written pages; forget them once it acknowledged."""
+    def _release(self, xid, gen: int, final: bool) -> None:
+        """Give `xid`'s manager the pages this node wrote and no longer maps; `final`: its
+        object of generation `gen` is gone.  Forget them once it acknowledged."""
         with self.kernel.lock:
             p = self.pagers.get(xid)
-            if p is None or p.lost:
+            if p is None or p.lost or (not final and not p.orphans):
                 return
             orphans = dict(p.orphans)
             msg = m.xmm_release(xid=list(xid), gen=gen, offsets=list(orphans),
-                                data=b"".join(orphans.values()))
+                                seqs=[q for q, _d in orphans.values()], final=final,
+                                data=b"".join(d for _q, d in orphans.values()))
             try:
                 self._call(xid[0], msg)
             except KernError:
                 pass                                # its node is down: node_down cleans up
-            for off, data in orphans.items():
-                if p.orphans.get(off) is data:
+            for off, orphan in orphans.items():
+                if p.orphans.get(off) is orphan:
                     del p.orphans[off]
             if p.obj is None and not p.orphans and self.pagers.get(xid) is p:
                 del self.pagers[xid]
@@ -441,6 +455,10 @@ class Xmm:
 
 def _ahead(offset: int, n: int) -> list:
     return [offset + i * param.PAGE_SIZE for i in range(1, n + 1)]
+
+
+def _offset_ok(offset, size: int) -> bool:
+    return isinstance(offset, int) and 0 <= offset < size and offset % param.PAGE_SIZE == 0
 
 
 def _xid_ok(xid) -> bool:
