@@ -51,6 +51,10 @@ def _norma_task(parent, inherit_memory, child_node, clone: bool, kill_parent: bo
             from ..xmm.copy_vm import exported_xids
             kernel.xmm.retire_unused(exported_xids(vector))
         raise
+    finally:
+        if vector:
+            from ..xmm.copy_vm import exported_xids
+            kernel.xmm.transfer(exported_xids(vector, unique=False), -1)
     if kill_parent and parent.active:
         task_terminate(parent)                             # N1.15, after the child exists
         if vector and param.XMM_PUSH_AFTER_TELEPORT:
@@ -70,6 +74,8 @@ def _describe(parent, clone: bool) -> list:
         raise KernError(K.KERN_NODE_DOWN, "no distributed memory manager on this node")
     vector = build_vector(kernel.xmm, parent.map, share_all=clone)
     if not parent.active:
+        from ..xmm.copy_vm import exported_xids
+        kernel.xmm.transfer(exported_xids(vector, unique=False), -1)
         raise KernError(K.KERN_INVALID_ARGUMENT, "parent task terminated meanwhile")
     return vector
 

@@ -31,29 +31,37 @@ FIELDS = 11
 
 
 def build_vector(xmm, vmap, share_all: bool) -> list:
-    """The vector describing `vmap` for a child.  Conditions: kernel lock held (released
-    while the managers of imported objects make copies).
+    """The vector describing `vmap` for a child; each object it names is held in transit
+    (`Xmm.transfer`) until the caller ends the transfer.  Conditions: kernel lock held
+    (released while the managers of imported objects make copies).
     Raises: KERN_NODE_DOWN, KERN_FAILURE (memory that cannot be shared)."""
     from ..vm.map import entry_share_object
     out = []
-    for e in list(vmap.entries):
-        share = share_all or e.inheritance == VMInherit.SHARE
-        if not share and (e.inheritance != VMInherit.COPY or not e.max_protection & VMProt.READ):
-            continue
-        if not share and e.object is None:
-            xid, size, offset = (-1, -1), 0, 0                   # untouched: zero-fill
-        else:
-            obj = entry_share_object(vmap, e)
-            xid, size, offset = xmm.export(obj), obj.size, e.offset
-            if not share:
-                xid = xmm.copy_object(obj)
-        out.append([e.start, e.end, xid[0], xid[1], offset, size, e.protection,
-                    e.max_protection, e.inheritance, int(not share), int(share)])
+    try:
+        for e in list(vmap.entries):
+            share = share_all or e.inheritance == VMInherit.SHARE
+            if not share and (e.inheritance != VMInherit.COPY
+                              or not e.max_protection & VMProt.READ):
+                continue
+            if not share and e.object is None:
+                xid, size, offset = (-1, -1), 0, 0               # untouched: zero-fill
+            else:
+                obj = entry_share_object(vmap, e)
+                xid, size, offset = xmm.export(obj), obj.size, e.offset
+                if not share:
+                    xid = xmm.copy_object(obj)
+                xmm.transfer([xid], +1)
+            out.append([e.start, e.end, xid[0], xid[1], offset, size, e.protection,
+                        e.max_protection, e.inheritance, int(not share), int(share)])
+    except BaseException:
+        xmm.transfer(exported_xids(out, unique=False), -1)
+        raise
     return out
 
 
-def exported_xids(vector) -> list:
-    return sorted({(el[2], el[3]) for el in vector if el[2] >= 0})
+def exported_xids(vector, unique: bool = True) -> list:
+    xids = [(el[2], el[3]) for el in vector if el[2] >= 0]
+    return sorted(set(xids)) if unique else xids
 
 
 def _validate(vmap, entries) -> None:

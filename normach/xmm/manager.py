@@ -89,6 +89,7 @@ class Manager:
         self.below_offset = 0
         self.dependents = 0
         self.lost: set[int] = set()
+        self.hand_overs = 0                              # attempts to move it to its one user
         self.idle = self.kernel.lock.condition()        # a page stopped being busy
         self.stats = collections.Counter()
 

@@ -18,6 +18,7 @@ background thread per node.
 
 from __future__ import annotations
 
+import collections
 import logging
 import queue
 import threading
@@ -46,6 +47,7 @@ class Xmm:
         self.node = kernel.node
         self.managers: dict[tuple, Manager] = {}
         self.pagers: dict[tuple, XmmPager] = {}
+        self.exporting = collections.Counter()   # xid -> vectors naming it still in transit
         self.stats = {"exported": 0, "imported": 0, "released": 0, "retired": 0,
                       "pushed": 0, "adopted": 0}
         self._jobs: queue.SimpleQueue = queue.SimpleQueue()
@@ -82,6 +84,12 @@ class Xmm:
         if obj.copy_of is not None:
             raise KernError(K.KERN_FAILURE, "a local copy object cannot be shared across nodes")
         from ..vm.object import DELAY
+        from ..vm.pmap import pmap_page_protect
+        below = obj.shadow
+        while below is not None:      # translations of pages below now go through the manager
+            for page in below.pages.values():
+                pmap_page_protect(self.kernel.phys, page.frame, 0)
+            below = below.shadow
         xid = (self.node, obj.id)
         pager = XmmPager(self, xid, obj.size, initial=True)
         pager.obj = obj
@@ -313,7 +321,10 @@ class Xmm:
     def _maybe_retire(self, mgr: Manager) -> None:
         """Give `mgr`'s object back to the default pager if nothing else uses it.
         Conditions: kernel lock held."""
-        if self.managers.get(mgr.xid) is not mgr or not mgr.retirable():
+        if self.managers.get(mgr.xid) is not mgr:
+            return
+        if not mgr.retirable():
+            self._maybe_hand_over(mgr)
             return
         obj = mgr.obj
         del self.managers[mgr.xid]
@@ -336,6 +347,16 @@ class Xmm:
         obj.deallocate()
 
     # -- residual dependencies: hand an object to the one node that uses it -----------------------
+    def _maybe_hand_over(self, mgr: Manager) -> None:
+        """An object only one other node uses, and nothing here, moves there (after a
+        chain of teleports, say).  A few attempts at most: the conditions are checked again
+        when the push runs.  Conditions: kernel lock held."""
+        if (len(mgr.clients) == 1 and mgr.obj.ref_count == 1 and mgr.copy is None
+                and mgr.dependents == 0 and mgr.below is None and not mgr.lost
+                and mgr.hand_overs < param.XMM_HAND_OVER_TRIES):
+            mgr.hand_overs += 1
+            self.evacuate([mgr.xid], next(iter(mgr.clients)))
+
     def evacuate(self, xids, node: int) -> None:
         """After a teleport: push the pages of each object used only by `node` there, then
         hand it the object (no residual dependency).  Runs in the background."""
@@ -356,14 +377,22 @@ class Xmm:
         self.stats["pushed"] += len(msg.offsets)
         return len(msg.offsets)
 
+    def transfer(self, xids, delta: int) -> None:
+        """Vectors naming `xids` start (+1) or finish (-1) their way to another node:
+        meanwhile this node does not adopt them (the new node registers with their
+        manager as it maps them).  Conditions: kernel lock held."""
+        for xid in xids:
+            if not self.is_manager_node(xid):
+                self.exporting[tuple(xid)] += delta
+                if self.exporting[tuple(xid)] <= 0:
+                    del self.exporting[tuple(xid)]
+
     def _serve_adopt(self, xid) -> bool:
         p = self.pagers.get(xid)
-        if p is None or p.obj is None or p.orphans:
+        if p is None or p.obj is None or p.orphans or self.exporting[xid]:
             return False
         obj = p.obj
-        if any(p.granted(obj, off) != 3 for off in obj.pages):
-            return False
-        obj.pager = self.kernel.default_pager
+        obj.pager = self.kernel.default_pager      # it owns every page it holds now
         for page in obj.pages.values():
             page.dirty = True
         p.obj = None

@@ -38,14 +38,14 @@ def evacuate_one(xmm, xid, node: int) -> bool:
 
 
 def _evacuate(xmm, mgr, xid, node: int) -> bool:
-    offsets = sorted(set(mgr.obj.pages) | set(mgr.store) | set(mgr.pages))
+    offsets = sorted(set(mgr.obj.pages) | set(mgr.store) | set(mgr.pages) | _below(mgr))
     for i in range(0, len(offsets), BATCH):
         if not _push_batch(xmm, mgr, node, offsets[i:i + BATCH]):
             return False
     if not _only_user(mgr, node) or mgr.lost or mgr.store or mgr.obj.pages:
         return False
-    if mgr.obj.shadow is not None or mgr.below is not None:
-        return False                      # pages below it could still be read here
+    if mgr.below is not None:
+        return False                      # a copy object reads through another one here
     try:
         ok = xmm._call(node, m.xmm_adopt(xid=list(xid))).ok
     except KernError:
@@ -57,6 +57,16 @@ def _evacuate(xmm, mgr, xid, node: int) -> bool:
         st.holders.clear()
     xmm.stats["evacuated"] = xmm.stats.get("evacuated", 0) + 1
     return True
+
+
+def _below(mgr) -> set:
+    """Offsets (in the object) of the pages resident in the objects below it here."""
+    out, obj, shift = set(), mgr.obj.shadow, mgr.obj.shadow_offset
+    while obj is not None:
+        out.update(o - shift for o in obj.pages if 0 <= o - shift < mgr.size)
+        shift += obj.shadow_offset
+        obj = obj.shadow
+    return out
 
 
 def _only_user(mgr, node: int) -> bool:
@@ -71,10 +81,13 @@ def _push_batch(xmm, mgr, node: int, offsets) -> bool:
     states = [mgr.acquire(off) for off in offsets]
     try:
         for off, st in zip(offsets, states):
-            if node in st.holders or off in mgr.lost:
+            if off in mgr.lost:
                 continue
             if mgr.node in st.holders:
                 mgr._lock(st, mgr.node, off, 0)        # this node's copy (returned to the store)
+            if node in st.holders:
+                mgr.store.pop(off, None)              # its copy is the page's content
+                continue
             if st.holders:
                 continue                              # someone else holds it: not ours to move
             page = mgr._content(off)

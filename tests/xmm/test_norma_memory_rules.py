@@ -548,14 +548,6 @@ def test_N1_14_V2_11_chain_of_children_shares_memory(c3, hops):
     finish(c3, *tasks)
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "kernel bug: right after norma_task_teleport(t, TRUE, 1), giving the child's memory "
-    "to another node (clone/create/teleport of the child) races with node 0's "
-    "background evacuation (xmm/push.py): the new vector still names node 0's xid "
-    "while node 0 pushes the pages to node 1 and hands the object over (xmm_adopt) "
-    "and retires its manager, so the call fails with KERN_INVALID_ARGUMENT (node 0: "
-    "'no shared object ... here' on xmm_attach) or succeeds with a grandchild that "
-    "reads zeros instead of the data and never sees the child's later writes"))
 @pytest.mark.parametrize("second", list(MODES))
 def test_N1_14_teleported_child_given_away_at_once_keeps_memory(c3, second):
     live = []
@@ -614,13 +606,6 @@ def test_V2_7_local_fork_of_shared_memory_keeps_the_snapshot(c3, forker, how):
     finish(c3, p.t, child, fork)
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "kernel bug: a task that forked locally (its COPY entry then shadows the shared "
-    "original) keeps read-only pmap translations to the original's frames when "
-    "norma_task_clone exports its top object; the exported object's XmmPager answers "
-    "has()=True for every page, so the fault path no longer finds the mapped frame "
-    "(kern audit: 'maps frame N, fault path finds None') and a remote write to that "
-    "page never revokes the stale translation a guest thread would read through"))
 def test_N1_14_clone_of_a_task_that_forked_locally_keeps_its_pmap_coherent(c3):
     t = c3.task_create(node=0)
     a = mach.vm_allocate(t, 0, 2 * P, True)
