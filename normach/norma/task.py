@@ -41,7 +41,7 @@ def _norma_task(parent, inherit_memory, child_node, clone: bool, kill_parent: bo
         return task_create(parent, inherit, share_all=clone)
     if kernel.remote is None:
         raise KernError(K.KERN_NODE_DOWN, f"node {child_node} is not reachable")
-    vector = _describe(parent, clone) if inherit else None
+    vector, held = _describe(parent, clone) if inherit else (None, [])
     try:
         child = kernel.remote.task_allocate(child_node, parent)
         if vector is not None:
@@ -52,9 +52,8 @@ def _norma_task(parent, inherit_memory, child_node, clone: bool, kill_parent: bo
             kernel.xmm.retire_unused(exported_xids(vector))
         raise
     finally:
-        if vector:
-            from ..xmm.copy_vm import exported_xids
-            kernel.xmm.transfer(exported_xids(vector, unique=False), -1)
+        if held:
+            kernel.xmm.transfer(held, -1)
     if kill_parent and parent.active:
         task_terminate(parent)                             # N1.15, after the child exists
         if vector and param.XMM_PUSH_AFTER_TELEPORT:
@@ -64,20 +63,19 @@ def _norma_task(parent, inherit_memory, child_node, clone: bool, kill_parent: bo
     return child
 
 
-def _describe(parent, clone: bool) -> list:
-    """The vector of the parent's map (exports and copies its objects).
+def _describe(parent, clone: bool) -> tuple:
+    """(vector of the parent's map, xids held in transit): exports and copies its objects.
     Conditions: kernel lock held (may be released).  Raises: KERN_INVALID_ARGUMENT if the
     parent died meanwhile, KERN_NODE_DOWN, KERN_FAILURE."""
     from ..xmm.copy_vm import build_vector
     kernel = parent.kernel
     if kernel.xmm is None:
         raise KernError(K.KERN_NODE_DOWN, "no distributed memory manager on this node")
-    vector = build_vector(kernel.xmm, parent.map, share_all=clone)
+    vector, held = build_vector(kernel.xmm, parent.map, share_all=clone)
     if not parent.active:
-        from ..xmm.copy_vm import exported_xids
-        kernel.xmm.transfer(exported_xids(vector, unique=False), -1)
+        kernel.xmm.transfer(held, -1)
         raise KernError(K.KERN_INVALID_ARGUMENT, "parent task terminated meanwhile")
-    return vector
+    return vector, held
 
 
 def _transfer(kernel, child, child_node: int, vector: list) -> None:

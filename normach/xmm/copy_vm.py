@@ -30,13 +30,14 @@ K = KernReturn
 FIELDS = 11
 
 
-def build_vector(xmm, vmap, share_all: bool) -> list:
-    """The vector describing `vmap` for a child; each object it names is held in transit
-    (`Xmm.transfer`) until the caller ends the transfer.  Conditions: kernel lock held
-    (released while the managers of imported objects make copies).
+def build_vector(xmm, vmap, share_all: bool) -> tuple:
+    """(vector describing `vmap` for a child, xids held in transit): every object the
+    vector names or was copied from is held (`Xmm.transfer`) until the caller releases
+    `held` with `xmm.transfer(held, -1)`.  Conditions: kernel lock held (released while
+    the managers of imported objects make copies).
     Raises: KERN_NODE_DOWN, KERN_FAILURE (memory that cannot be shared)."""
     from ..vm.map import entry_share_object
-    out = []
+    out, held = [], []
     try:
         for e in list(vmap.entries):
             share = share_all or e.inheritance == VMInherit.SHARE
@@ -48,20 +49,22 @@ def build_vector(xmm, vmap, share_all: bool) -> list:
             else:
                 obj = entry_share_object(vmap, e)
                 xid, size, offset = xmm.export(obj), obj.size, e.offset
+                xmm.transfer([xid], +1)
+                held.append(xid)
                 if not share:
                     xid = xmm.copy_object(obj)
-                xmm.transfer([xid], +1)
+                    xmm.transfer([xid], +1)
+                    held.append(xid)
             out.append([e.start, e.end, xid[0], xid[1], offset, size, e.protection,
                         e.max_protection, e.inheritance, int(not share), int(share)])
     except BaseException:
-        xmm.transfer(exported_xids(out, unique=False), -1)
+        xmm.transfer(held, -1)
         raise
-    return out
+    return out, held
 
 
-def exported_xids(vector, unique: bool = True) -> list:
-    xids = [(el[2], el[3]) for el in vector if el[2] >= 0]
-    return sorted(set(xids)) if unique else xids
+def exported_xids(vector) -> list:
+    return sorted({(el[2], el[3]) for el in vector if el[2] >= 0})
 
 
 def _validate(vmap, entries) -> None:

@@ -90,6 +90,7 @@ class Manager:
         self.dependents = 0
         self.lost: set[int] = set()
         self.hand_overs = 0                              # attempts to move it to its one user
+        self.adopting = False                            # handing the object over (xmm/push.py)
         self.idle = self.kernel.lock.condition()        # a page stopped being busy
         self.stats = collections.Counter()
 
@@ -124,6 +125,13 @@ class Manager:
         self.idle.notify_all()
         if not self.clients and self.obj.ref_count == 1:
             self.xmm.unreferenced(self.xid)          # perhaps the last use: check later
+
+    def settled(self) -> bool:
+        """Wait until no hand-over is in progress; False if the object was handed over.
+        Conditions: kernel lock held (released while waiting)."""
+        while self.adopting:
+            self.idle.wait()
+        return self.xmm.managers.get(self.xid) is self
 
     def busy(self, offset: int) -> bool:
         st = self.pages.get(offset)

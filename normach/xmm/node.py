@@ -132,6 +132,9 @@ class Xmm:
         Raises: KERN_INVALID_ARGUMENT (an xid of this node that is not managed here)."""
         from ..vm.object import DELAY, VMObject
         xid = tuple(xid)
+        mgr = self.managers.get(xid)
+        if mgr is not None and not mgr.settled():
+            mgr = None
         p = self.pagers.get(xid)
         if p is not None and p.obj is not None:
             return p.obj.reference()
@@ -236,6 +239,8 @@ class Xmm:
                 return self._serve_release(sender, xid, msg)
             if msg.name == "xmm_copy":
                 mgr = self._manager(xid)
+                if not mgr.settled():
+                    raise KernError(K.KERN_INVALID_ARGUMENT, "object handed over meanwhile")
                 c = mgr.make_copy(lambda: self._new_copy_manager(mgr.size))
                 return m.xmm_copied(xid=list(c.xid), size=c.size)
             if msg.name == "xmm_vm_map":
@@ -286,6 +291,8 @@ class Xmm:
                 or not all(isinstance(g, int) for g in msg.gens)):
             raise KernError(K.MIG_BAD_ARGUMENTS, "xmm_attach")
         mgrs = [self._manager(tuple(x)) for x in msg.xids]
+        if not all(mgr.settled() for mgr in mgrs):
+            raise KernError(K.KERN_INVALID_ARGUMENT, "object handed over meanwhile")
         for mgr, gen in zip(mgrs, msg.gens):
             mgr.clients[sender] = int(gen)
         return m.xmm_attached(count=len(mgrs))

@@ -46,12 +46,17 @@ def _evacuate(xmm, mgr, xid, node: int) -> bool:
         return False
     if mgr.below is not None:
         return False                      # a copy object reads through another one here
+    mgr.adopting = True                   # new users wait: they would map what moves away
     try:
         ok = xmm._call(node, m.xmm_adopt(xid=list(xid))).ok
     except KernError:
-        return False
+        ok = False
+    finally:
+        mgr.adopting = False
+        mgr.idle.notify_all()
     if not ok or xmm.managers.get(xid) is not mgr:
         return False
+    assert _only_user(mgr, node), "a user joined during the hand-over"
     mgr.clients.pop(node, None)
     for st in mgr.pages.values():
         st.holders.clear()
