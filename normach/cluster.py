@@ -310,6 +310,10 @@ class Cluster:
                         task_terminate(t)
         for k in self.kernels:
             k.machine.join()
+        for _ in range(2):          # releases and hand-overs the terminations started
+            for k in self.kernels:
+                if k.xmm is not None:
+                    k.xmm.flush_background()
         for console in self._consoles.values():
             console.thread.join(5.0)
         if self.client is not None:
