@@ -26,6 +26,8 @@ clean and may be dropped silently (X4.11).
 
 from __future__ import annotations
 
+import collections
+
 from .. import param
 from ..kern.errors import KernError, KernReturn
 from ..vm.pager import Pager
@@ -60,8 +62,8 @@ class XmmPager(Pager):
         self.initial = initial
         self.installed: dict[int, int] = {}
         self.orphans: dict[int, tuple] = {}
-        self.next_offset = -1          # where a sequential fault would come next (read-ahead)
-        self.window = 0                # read-ahead pages asked for with the last request
+        self.streams: collections.OrderedDict = collections.OrderedDict()
+        # read-ahead: {offset a sequential fault would come next: its window}, newest last
         self.gen = 0
         self.attached = True            # registered with the manager (import_object clears it)
         self.lost = False
@@ -93,12 +95,7 @@ class XmmPager(Pager):
         if page is not None:
             page.wired += 1                # an upgrade keeps its data resident meanwhile
         self.stats["requests"] += 1
-        if offset == self.next_offset and not has:        # sequential: read ahead, more each time
-            self.window = min(max(self.window * 2, param.XMM_READAHEAD), param.XMM_READAHEAD_MAX)
-        else:
-            self.window = 0
-        ahead = self.window
-        self.next_offset = offset + param.PAGE_SIZE
+        ahead = self._read_ahead(offset) if not has else 0
         try:
             (kind, access, seq, data), more = self.xmm.request(self.xid, offset, desired, has,
                                                                ahead)
@@ -117,12 +114,25 @@ class XmmPager(Pager):
             raise KernError(KernReturn.KERN_MEMORY_ERROR,
                             f"xmm {self.xid}: page {offset:#x} was lost with its node")
         self.install(offset, kind, access, seq, data)
+        last = offset
         for off, kind, access, seq, data in more:                # read-ahead
-            if off not in obj.pages:
-                self.install(off, kind, access, seq, data)
-            else:                    # raced with a fault of ours: keep what we have
-                self._refuse(obj, off, kind, access, seq, data)
-            self.next_offset = off + param.PAGE_SIZE
+            self.install(off, kind, access, seq, data)           # (an older grant is ignored)
+            last = off
+        self._expect(last + param.PAGE_SIZE, ahead)
+
+    def _read_ahead(self, offset: int) -> int:
+        """Pages to ask for after `offset`: none for a fault out of the blue, a window that
+        doubles for a fault where one of the recent sequential streams goes on."""
+        window = self.streams.pop(offset, None)
+        if window is None:
+            return 0
+        return min(max(window * 2, param.XMM_READAHEAD), param.XMM_READAHEAD_MAX)
+
+    def _expect(self, offset: int, window: int) -> None:
+        self.streams[offset] = window
+        self.streams.move_to_end(offset)
+        while len(self.streams) > param.XMM_READAHEAD_STREAMS:
+            self.streams.popitem(last=False)
 
     def install(self, offset: int, kind: int, access: int, seq: int, data) -> None:
         """Apply a grant (ignored if a newer one is already in).  Conditions: kernel lock held."""
@@ -149,11 +159,6 @@ class XmmPager(Pager):
             self.stats["pages_in"] += 1
         self.access[offset] = access
         page.dirty = bool(access & WRITE)
-
-    def _refuse(self, obj, offset: int, kind, access, seq, data) -> None:
-        """A read-ahead grant for a page this node got meanwhile by a newer grant: nothing
-        to do, it is older.  (Grants for one page are installed in seq order.)"""
-        self.install(offset, kind, access, seq, data)
 
     # -- what the manager asks ----------------------------------------------------------
     def lock(self, offset: int, keep: int, seq: int):
