@@ -33,8 +33,9 @@ DIPC_MAX_OOL_BYTES = 12 << 20      # out-of-line data one message may carry to a
 XMM_READAHEAD = 8                  # pages also asked for when a node faults on the page after its last one
 XMM_READAHEAD_MAX = 64             # the read-ahead window doubles on each sequential fault up to this
 XMM_READAHEAD_STREAMS = 8          # sequential streams followed at once per object (e.g. rows of 3 arrays)
+XMM_GRANT_WAIT_S = 2.0             # a lock waits this long for the grant it revokes (< DIPC_REQUEST_TIMEOUT)
 XMM_PUSH_AFTER_TELEPORT = True     # push a teleported task's memory to its node in the background
-XMM_HAND_OVER_TRIES = 3            # times a manager tries to move an object to the one node using it
+XMM_HAND_OVER_TRIES = 8            # times a manager tries to move an object to the one node using it
 XMM_PUSH_BATCH = 256               # pages per message when a teleported task's memory is pushed to it
 CPU_TIME_SLICE_MS = 10             # a CPU runs this long before a waiting CPU of its node gets a turn
 

@@ -144,6 +144,7 @@ class XmmPager(Pager):
         if obj is None or not obj.alive:
             if access & WRITE and kind == DATA:
                 self.orphans[offset] = (seq, bytes(data))   # ours to give back
+                self.xmm.paged_out(self)
             return
         phys = self.kernel.phys
         page = obj.pages.get(offset)
@@ -169,8 +170,10 @@ class XmmPager(Pager):
         """
         assert self.kernel.lock.held()
         self.stats["locks"] += 1
-        self.changed.wait_for(lambda: self.installed.get(offset, 0) >= seq or self.lost,
-                              timeout=param.DIPC_REQUEST_TIMEOUT)
+        if not self.changed.wait_for(lambda: self.installed.get(offset, 0) >= seq or self.lost,
+                                     timeout=param.XMM_GRANT_WAIT_S):
+            self.installed[offset] = seq          # never came: refuse it if it ever does
+            self.stats["grants_missed"] = self.stats.get("grants_missed", 0) + 1
         obj = self.obj
         page = obj.pages.get(offset) if obj is not None else None
         if page is None:

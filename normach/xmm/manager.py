@@ -39,6 +39,7 @@ from __future__ import annotations
 import collections
 
 from .. import param
+from ..kern.errors import KernError
 from .client import DATA, ERROR, KEEP, READ, RW, WRITE, ZERO
 
 ZEROS = bytes(param.PAGE_SIZE)
@@ -228,7 +229,7 @@ class Manager:
         self.stats["locks"] += 1
         try:
             dirty, data = self.xmm.lock_client(node, self.xid, offset, keep, seq)
-        except Exception:                                 # KERN_NODE_DOWN: its copy is gone
+        except KernError:                                 # KERN_NODE_DOWN: its copy is gone
             if acc & WRITE:
                 self.lost.add(offset)
             st.holders.pop(node, None)

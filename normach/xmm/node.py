@@ -325,13 +325,14 @@ class Xmm:
             if self.is_manager_node(xid):
                 self._jobs.put(("retire", tuple(xid)))
 
-    def _maybe_retire(self, mgr: Manager) -> None:
+    def _maybe_retire(self, mgr: Manager, hand_over: bool = True) -> None:
         """Give `mgr`'s object back to the default pager if nothing else uses it.
         Conditions: kernel lock held."""
         if self.managers.get(mgr.xid) is not mgr:
             return
         if not mgr.retirable():
-            self._maybe_hand_over(mgr)
+            if hand_over:
+                self._maybe_hand_over(mgr)
             return
         obj = mgr.obj
         del self.managers[mgr.xid]
@@ -358,8 +359,9 @@ class Xmm:
         """An object only one other node uses, and nothing here, moves there (after a
         chain of teleports, say).  A few attempts at most: the conditions are checked again
         when the push runs.  Conditions: kernel lock held."""
-        if (len(mgr.clients) == 1 and mgr.obj.ref_count == 1 and mgr.copy is None
-                and mgr.dependents == 0 and mgr.below is None and not mgr.lost
+        from .push import only_user
+        if (len(mgr.clients) == 1 and only_user(mgr, next(iter(mgr.clients)))
+                and mgr.below is None and not mgr.lost
                 and mgr.hand_overs < param.XMM_HAND_OVER_TRIES):
             mgr.hand_overs += 1
             self.evacuate([mgr.xid], next(iter(mgr.clients)))
@@ -374,7 +376,7 @@ class Xmm:
         from .client import DATA, RW
         p = self.pagers.get(xid)
         size = param.PAGE_SIZE
-        if (p is None or p.obj is None or len(msg.offsets) != len(msg.seqs)
+        if (p is None or len(msg.offsets) != len(msg.seqs)
                 or len(msg.data) != size * len(msg.offsets)
                 or not all(_offset_ok(o, p.size) for o in msg.offsets)
                 or not all(isinstance(q, int) and q > 0 for q in msg.seqs)):

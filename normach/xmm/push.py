@@ -17,7 +17,7 @@ from __future__ import annotations
 from .. import param
 from ..kern.errors import KernError
 from . import messages as m
-from .client import RW
+from .client import RW, WRITE
 
 BATCH = param.XMM_PUSH_BATCH
 
@@ -30,11 +30,11 @@ def evacuate_one(xmm, xid, node: int) -> bool:
         if mgr is None:
             return False
         try:
-            if not _only_user(mgr, node):
+            if not only_user(mgr, node):
                 return False
             return _evacuate(xmm, mgr, xid, node)
         finally:
-            xmm._maybe_retire(mgr)            # its last user may have left meanwhile
+            xmm._maybe_retire(mgr, hand_over=False)    # its last user may have left meanwhile
 
 
 def _evacuate(xmm, mgr, xid, node: int) -> bool:
@@ -42,7 +42,7 @@ def _evacuate(xmm, mgr, xid, node: int) -> bool:
     for i in range(0, len(offsets), BATCH):
         if not _push_batch(xmm, mgr, node, offsets[i:i + BATCH]):
             return False
-    if not _only_user(mgr, node) or mgr.lost or mgr.store or mgr.obj.pages:
+    if not only_user(mgr, node) or mgr.lost or mgr.store or mgr.obj.pages:
         return False
     if mgr.below is not None:
         return False                      # a copy object reads through another one here
@@ -56,7 +56,7 @@ def _evacuate(xmm, mgr, xid, node: int) -> bool:
         mgr.idle.notify_all()
     if not ok or xmm.managers.get(xid) is not mgr:
         return False
-    assert _only_user(mgr, node), "a user joined during the hand-over"
+    assert only_user(mgr, node), "a user joined during the hand-over"
     mgr.clients.pop(node, None)
     for st in mgr.pages.values():
         st.holders.clear()
@@ -74,13 +74,17 @@ def _below(mgr) -> set:
     return out
 
 
-def _only_user(mgr, node: int) -> bool:
-    return set(mgr.clients) == {node} and mgr.obj.ref_count == 1 and mgr.copy is None \
-        and mgr.dependents == 0
+def only_user(mgr, node: int) -> bool:
+    """Nothing but `node` uses or holds any page of the object (a node that left may still
+    owe pages it wrote: they come back in a release first)."""
+    return (set(mgr.clients) == {node} and mgr.obj.ref_count == 1 and mgr.copy is None
+            and mgr.dependents == 0
+            and all(set(st.holders) <= {node} for st in mgr.pages.values()))
 
 
 def _push_batch(xmm, mgr, node: int, offsets) -> bool:
-    """Grant `node` write access with the data of each page it does not hold yet.
+    """Grant `node` write access with the data of each page it does not write yet (a read
+    copy it may hold is replaced by the same data: whatever it holds, it then holds all).
     Conditions: kernel lock held (released while `node` answers)."""
     taken, seqs, data = [], [], []
     states = [mgr.acquire(off) for off in offsets]
@@ -90,10 +94,10 @@ def _push_batch(xmm, mgr, node: int, offsets) -> bool:
                 continue
             if mgr.node in st.holders:
                 mgr._lock(st, mgr.node, off, 0)        # this node's copy (returned to the store)
-            if node in st.holders:
+            if st.holders.get(node, [0])[0] & WRITE:
                 mgr.store.pop(off, None)              # its copy is the page's content
                 continue
-            if st.holders:
+            if set(st.holders) - {node}:
                 continue                              # someone else holds it: not ours to move
             page = mgr._content(off)
             if page is None:
@@ -107,6 +111,10 @@ def _push_batch(xmm, mgr, node: int, offsets) -> bool:
             xmm._call(node, m.xmm_push(xid=list(mgr.xid), offsets=taken, seqs=seqs,
                                        data=b"".join(data)))
         except KernError:
+            for off, seq in zip(taken, seqs):            # it never got them: the store has them
+                st = mgr.pages[off]
+                if st.holders.get(node, [0, 0])[1] == seq:
+                    del st.holders[node]
             return False
         for off in taken:
             mgr.store.pop(off, None)
