@@ -6,9 +6,9 @@ import threading
 import time
 
 import pytest
+from snippets import symbol
 
 from normach import Cluster, KernError, KernReturn, mach
-from snippets import symbol
 
 K = KernReturn
 
