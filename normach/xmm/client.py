@@ -181,9 +181,11 @@ class XmmPager(Pager):
             return (orphan is not None), (orphan[1] if orphan else b"")
         phys = self.kernel.phys
         acc = self.granted(obj, offset)
+        # first every CPU loses write access (the shootdown waits for them), then the data
+        # is taken: a store a CPU made in between would otherwise be lost
+        pmap_page_protect(phys, page.frame, 5 if keep & READ else 0)   # READ|EXECUTE or none
         data = bytes(phys.frame_view(page.frame)) if acc & WRITE else b""
         if keep & READ:
-            pmap_page_protect(phys, page.frame, 5)            # READ|EXECUTE
             self.access[offset] = acc & keep | READ
             page.dirty = False
         else:
