@@ -17,6 +17,16 @@ def cluster():
 
 
 @pytest.fixture
+def c3():
+    """A three-node embedded cluster, audited (every node, and XMM across them) at the end."""
+    c = Cluster(nodes=3, phys_bytes=16 << 20)
+    yield c
+    problems = c.audit()
+    c.close()
+    assert problems == [], "\n".join(problems)
+
+
+@pytest.fixture
 def task(cluster):
     """A fresh task on node 0."""
     return cluster.task_create(node=0)

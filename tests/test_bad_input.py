@@ -24,11 +24,21 @@ KernError, and the kernels' invariants hold afterwards.
 from __future__ import annotations
 
 import pytest
-from hypothesis import HealthCheck, given, settings, strategies as st
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
-from normach import (Cluster, KernError, KernReturn, MsgType, PortRight, TaskSpecialPort,
-                     ThreadStateFlavor, VMInherit, VMProt, mach)
-from normach.handles import Port
+from normach import (
+    Cluster,
+    KernError,
+    KernReturn,
+    MsgType,
+    PortRight,
+    TaskSpecialPort,
+    ThreadStateFlavor,
+    VMInherit,
+    VMProt,
+    mach,
+)
 from normach.kern.routines import ROUTINES
 from normach.kern.thread import X86ThreadState64
 from normach.mach_types import Notify, PortFlavor

@@ -3,20 +3,18 @@ without memory (spec §1.4-1.6 with §0).  Address spaces across nodes come with
 
 import pytest
 
-from normach import (Cluster, KernError, KernReturn, MsgType, PortRight, TaskSpecialPort,
-                     VMInherit, mach)
+from normach import (
+    KernError,
+    KernReturn,
+    MsgType,
+    PortRight,
+    TaskSpecialPort,
+    VMInherit,
+    mach,
+)
 
 K = KernReturn
 CALLS = [mach.norma_task_create, mach.norma_task_clone, mach.norma_task_teleport]
-
-
-@pytest.fixture
-def c3():
-    c = Cluster(nodes=3, phys_bytes=16 << 20)
-    yield c
-    problems = c.audit()
-    c.close()
-    assert problems == [], "\n".join(problems)
 
 
 def _regions(t):
@@ -108,7 +106,7 @@ def test_0_1_remote_child_inherits_ports_and_limits(c3):
     r = mach.mach_port_allocate(t, PortRight.RECEIVE)
     mach.mach_ports_register(t, [mach.mach_port_extract_right(t, r, MsgType.MAKE_SEND)])
     mach.task_set_limits(t, max_vm=1 << 20, max_threads=2)
-    child = mach.norma_task_create(t, False, 1)
+    child = mach.norma_task_create(t, False, 1)  # noqa: F841  (the handle keeps it alive)
     ctask = next(x for x in c3.kernels[1].tasks if x.active and x.itk_bootstrap is not None)
     assert ctask.itk_bootstrap.proxy[0] == boot.port.uid             # the same port, via a proxy
     assert ctask.itk_registered[0].proxy is not None

@@ -35,12 +35,30 @@ from __future__ import annotations
 import itertools
 
 import pytest
-from hypothesis import HealthCheck, settings, strategies as st
-from hypothesis.stateful import (RuleBasedStateMachine, initialize, invariant, precondition, rule,
-                                 run_state_machine_as_test)
+from hypothesis import HealthCheck, settings
+from hypothesis import strategies as st
+from hypothesis.stateful import (
+    RuleBasedStateMachine,
+    initialize,
+    invariant,
+    rule,
+    run_state_machine_as_test,
+)
 
-from normach import (MACH_PORT_DEAD, Cluster, KernError, KernReturn, Message, MsgOption,
-                     MsgType, PortDesc, PortRight, PortType, mach, param)
+from normach import (
+    MACH_PORT_DEAD,
+    Cluster,
+    KernError,
+    KernReturn,
+    Message,
+    MsgOption,
+    MsgType,
+    PortDesc,
+    PortRight,
+    PortType,
+    mach,
+    param,
+)
 from normach.mach_types import MACH_PORT_TYPE, Notify, PortFlavor
 
 K = KernReturn

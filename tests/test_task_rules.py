@@ -3,11 +3,11 @@
 import dataclasses
 
 import pytest
+from spin import spin_state
 
 from normach import KernError, KernReturn, TaskSpecialPort, VMInherit, mach
 from normach.kern.thread import X86ThreadState64
 from normach.mach_types import ThreadRunState, ThreadStateFlavor
-from spin import spin_state
 
 K = KernReturn
 P = 4096

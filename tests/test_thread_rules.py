@@ -3,11 +3,11 @@
 import dataclasses
 
 import pytest
+from spin import spin_state
 
 from normach import KernError, KernReturn, ThreadStateFlavor, mach
 from normach.kern.thread import X86FloatState64, X86ThreadState64
 from normach.mach_types import ThreadRunState
-from spin import spin_state
 
 K = KernReturn
 F = ThreadStateFlavor

@@ -6,8 +6,20 @@ import threading
 
 import pytest
 
-from normach import (Cluster, KernError, KernReturn, Message, MsgOption, MsgType, Notify,
-                     OOLDesc, PortDesc, PortRight, PortType, mach)
+from normach import (
+    Cluster,
+    KernError,
+    KernReturn,
+    Message,
+    MsgOption,
+    MsgType,
+    Notify,
+    OOLDesc,
+    PortDesc,
+    PortRight,
+    PortType,
+    mach,
+)
 
 K = KernReturn
 PROGRAMS = pathlib.Path(__file__).parents[1] / "guest" / "programs"

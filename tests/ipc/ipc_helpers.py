@@ -1,9 +1,13 @@
 """Small helpers shared by the IPC tests (lock held by the caller)."""
 
 from normach.ipc.mach_msg import mach_msg_receive, mach_msg_send
-from normach.ipc.mach_port import (mach_port_allocate, mach_port_extract_right,
-                                   mach_port_get_refs, mach_port_request_notification,
-                                   mach_port_type)
+from normach.ipc.mach_port import (
+    mach_port_allocate,
+    mach_port_extract_right,
+    mach_port_get_refs,
+    mach_port_request_notification,
+    mach_port_type,
+)
 from normach.ipc.message import Message
 from normach.mach_types import MsgOption, MsgType, PortRight
 

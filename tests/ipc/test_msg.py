@@ -1,15 +1,24 @@
 """Messages: layout, send and receive (P6.8-P6.18, the send/receive codes of §3.2)."""
 
 import pytest
-
 from ipc_helpers import R, T, poll, ptype, receive_right, refs, send, send_right_in
+
+from normach import param
 from normach.ipc import mach_port as mp
 from normach.ipc.mach_msg import mach_msg, mach_msg_send
 from normach.ipc.message import Message, OOLDesc, OOLPortsDesc, PortDesc
-from normach.kern.errors import KernError, KernReturn as K, MACH_MSG_IPC_SPACE
-from normach.mach_types import (MACH_MSGH_BITS, MACH_MSGH_BITS_COMPLEX, MACH_PORT_DEAD,
-                                MACH_PORT_NULL, MsgOption as O, Notify, PortFlavor, PortType)
-from normach import param
+from normach.kern.errors import MACH_MSG_IPC_SPACE, KernError
+from normach.kern.errors import KernReturn as K
+from normach.mach_types import (
+    MACH_MSGH_BITS,
+    MACH_MSGH_BITS_COMPLEX,
+    MACH_PORT_DEAD,
+    MACH_PORT_NULL,
+    Notify,
+    PortFlavor,
+    PortType,
+)
+from normach.mach_types import MsgOption as O
 
 
 def code(e):

@@ -1,11 +1,21 @@
 """Notifications (§6.5, P6.19, P6.20) and port-space destruction (T7.7)."""
 
 import pytest
+from ipc_helpers import (
+    R,
+    notify_on,
+    poll,
+    ptype,
+    receive_right,
+    refs,
+    send,
+    send_right_in,
+)
 
-from ipc_helpers import R, notify_on, poll, ptype, receive_right, refs, send, send_right_in
 from normach.ipc import mach_port as mp
 from normach.ipc.port import IP_DEAD
-from normach.kern.errors import KernError, KernReturn as K
+from normach.kern.errors import KernError
+from normach.kern.errors import KernReturn as K
 from normach.kern.task import task_terminate
 from normach.mach_types import MsgType, Notify, PortType
 

@@ -1,10 +1,11 @@
 """Port sets (P6.21) and the move_member / get_set_status rows."""
 
 import pytest
-
 from ipc_helpers import R, T, poll, ptype, receive_right, send, send_right_in
+
 from normach.ipc import mach_port as mp
-from normach.kern.errors import KernError, KernReturn as K
+from normach.kern.errors import KernError
+from normach.kern.errors import KernReturn as K
 from normach.mach_types import PortFlavor, PortType
 
 

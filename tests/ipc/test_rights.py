@@ -1,12 +1,13 @@
 """Rights and names (P6.1-P6.7) and the mach_port_* error rows of spec §3.4."""
 
 import pytest
+from ipc_helpers import R, T, poll, ptype, receive_right, refs, send, send_right_in
 
-from ipc_helpers import R, T, ptype, receive_right, refs, send, send_right_in, poll
 from normach import param
 from normach.ipc import mach_port as mp
 from normach.ipc.port import IP_DEAD, ipc_port_make_send
-from normach.kern.errors import KernError, KernReturn as K
+from normach.kern.errors import KernError
+from normach.kern.errors import KernReturn as K
 from normach.mach_types import MACH_PORT_DEAD, MACH_PORT_NULL, MACH_PORT_TYPE, PortType
 
 

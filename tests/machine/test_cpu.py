@@ -5,11 +5,10 @@ preemption, thread state on running threads, and TLB shootdown on revocation.
 import time
 
 import pytest
+from snippets import symbol
 
 from normach import KernError, KernReturn, VMInherit, VMProt, mach
 from normach.kern.thread import X86ThreadState64
-
-from snippets import symbol
 
 SPIN = r"""
 volatile u64 counter;

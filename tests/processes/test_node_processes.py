@@ -3,8 +3,18 @@ tasks, remote sends, a receive right moving between processes, and a node killed
 
 import pytest
 
-from normach import (Cluster, KernError, KernReturn, Message, MsgOption, MsgType, Notify,
-                     PortRight, PortType, mach)
+from normach import (
+    Cluster,
+    KernError,
+    KernReturn,
+    Message,
+    MsgOption,
+    MsgType,
+    Notify,
+    PortRight,
+    PortType,
+    mach,
+)
 
 K = KernReturn
 
@@ -140,6 +150,7 @@ def test_guest_programs_on_node_processes_call_each_other_across_processes(procs
     """A guest on node 0 does kernel calls on a task of node 2 (another process); and
     a guest's console output and exit status come back from its process."""
     import pathlib
+
     from normach.guest.build import compile_program
     progs = pathlib.Path(__file__).parents[1] / "guest" / "programs"
     exe = str(tmp_path / "remote_vm")
@@ -159,6 +170,7 @@ def test_D5_8_guest_waiting_on_a_killed_node_gets_an_answer(tmp_path):
     """A guest on node 0 waits for a reply from a server task on node 1; node 1's
     process is killed: the guest's wait ends (a send-once notification), it does not hang."""
     import pathlib
+
     from normach.guest.build import compile_program
     progs = pathlib.Path(__file__).parents[1] / "guest" / "programs"
     exe = str(tmp_path / "wait_reply")

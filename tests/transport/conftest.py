@@ -3,9 +3,9 @@
 import uuid
 
 import pytest
+from transport_helpers import echo_handler
 
 from normach.transport import Endpoint
-from transport_helpers import echo_handler
 
 
 @pytest.fixture

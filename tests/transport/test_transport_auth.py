@@ -3,11 +3,11 @@
 import threading
 
 import pytest
+from transport_helpers import wait_until
 
 from normach import KernError, KernReturn
 from normach.transport import curve_keys
 from normach.transport.messages import echo, echo_reply, ping
-from transport_helpers import wait_until
 
 SECRET = b"cluster secret"
 

@@ -6,11 +6,11 @@ import threading
 
 import pytest
 import zmq
+from transport_helpers import echo_handler, wait_until
 
 from normach import KernError, KernReturn
-from normach.transport import Endpoint, encode, decode
+from normach.transport import Endpoint, decode, encode
 from normach.transport.messages import echo, echo_reply, error_reply, ping, pong
-from transport_helpers import echo_handler, wait_until
 
 NODE_DOWN = KernReturn.KERN_NODE_DOWN
 

@@ -5,8 +5,16 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from normach.transport import WireError, check_registry, declare, decode, encode, lookup
-from normach.transport import config, protocol
+from normach.transport import (
+    WireError,
+    check_registry,
+    config,
+    declare,
+    decode,
+    encode,
+    lookup,
+    protocol,
+)
 from normach.transport.messages import echo, error_reply, ping, pong
 
 # One message of every kind, declared in a block of ids no layer uses.

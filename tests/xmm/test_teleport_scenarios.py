@@ -46,15 +46,6 @@ def settle(c):
             assert k.xmm.flush_background()
 
 
-@pytest.fixture
-def c3():
-    c = Cluster(nodes=3, phys_bytes=32 << 20)
-    yield c
-    problems = c.audit()
-    c.close()
-    assert problems == []
-
-
 def test_N1_15_teleported_midrun_task_continues_with_the_same_checksum(c3, build_snippet):
     """A checksum stopped mid-run, teleported to node 2 and continued there by a thread
     made from its saved state gives the uninterrupted run's checksum."""
