@@ -59,16 +59,25 @@ def _freeze_time(mib: int, runs: int) -> float:
     out = []
     with Cluster(nodes=2, phys_bytes=(mib + 16) * MIB) as c:
         w, _ = _touched_task(c, 1)                      # warm-up: first call's imports
-        mach.norma_task_teleport(w, True, 1)
+        mach.task_terminate(mach.norma_task_teleport(w, True, 1))
         for _ in range(runs):
+            _settle(c)                                  # the last run's push and releases
             t, _ = _touched_task(c, mib)
-            for k in c.kernels:
-                k.xmm.flush_background()
             t0 = time.perf_counter()
             child = mach.norma_task_teleport(t, True, 1)
             out.append(time.perf_counter() - t0)
             mach.task_terminate(child)
     return statistics.median(out)
+
+
+def _settle(c) -> None:
+    """Wait until no node holds anything for shared memory any more."""
+    for _ in range(100):
+        for k in c.kernels:
+            k.xmm.flush_background()
+        if not any(k.xmm.managers or k.xmm.pagers for k in c.kernels):
+            return
+        time.sleep(0.01)
 
 
 def _fault_loop(kernel, task, addrs, access) -> float:

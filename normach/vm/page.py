@@ -115,11 +115,12 @@ class PhysicalMemory:
         """
         from .pmap import pmap_page_protect
         assert self.kernel.lock.held()
-        freed = 0
-        for frame, page in list(self.fifo.items()):
-            if freed >= want:
-                break
+        freed, scanned, total = 0, 0, len(self.fifo)
+        while freed < want and scanned < total and self.fifo:
+            frame, page = self.fifo.popitem(last=False)        # the oldest
+            scanned += 1
             if page.wired or not page.object.pager.may_evict(page.object, page):
+                self.fifo[frame] = page                        # kept: to the back
                 continue
             pmap_page_protect(self, frame, 0)
             page.object.page_evict(page)
