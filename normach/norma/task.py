@@ -84,7 +84,7 @@ def _transfer(kernel, child, child_node: int, vector: list) -> None:
     from ..ipc.port import ipc_port_release_send
     from ..xmm import messages as m
     try:
-        kernel.xmm._call(child_node, m.xmm_vm_map(task=list(child.proxy[0]), entries=vector))
+        kernel.xmm.call(child_node, m.xmm_vm_map(task=list(child.proxy[0]), entries=vector))
     except KernError:
         ipc_port_release_send(child)
         raise

@@ -122,7 +122,7 @@ class Xmm:
         if self.is_manager_node(xid):
             mgr = self.managers[xid]
             return mgr.make_copy(lambda: self._new_copy_manager(mgr.size)).xid
-        reply = self._call(xid[0], m.xmm_copy(xid=list(xid)))
+        reply = self.call(xid[0], m.xmm_copy(xid=list(xid)))
         return tuple(reply.xid)
 
     # -- mapping an object of another node -------------------------------------------------------
@@ -160,7 +160,7 @@ class Xmm:
             if p.distributed and not self.is_manager_node(p.xid) and not p.attached:
                 by_node.setdefault(p.xid[0], []).append(p)
         for node, ps in by_node.items():
-            self._call(node, m.xmm_attach(xids=[list(p.xid) for p in ps], gens=[p.gen for p in ps]))
+            self.call(node, m.xmm_attach(xids=[list(p.xid) for p in ps], gens=[p.gen for p in ps]))
             for p in ps:
                 p.attached = True
 
@@ -187,7 +187,7 @@ class Xmm:
                 return (ERROR, 0, 0, b""), []
             grant = mgr.serve(self.node, offset, desired, has)
             return grant, mgr.serve_ahead(self.node, _ahead(offset, ahead), desired)
-        r = self._call(xid[0], m.xmm_request(xid=list(xid), offset=offset, desired=desired,
+        r = self.call(xid[0], m.xmm_request(xid=list(xid), offset=offset, desired=desired,
                                              has=has, ahead=ahead))
         size, more = param.PAGE_SIZE, []
         pos = size if r.kind == DATA else 0
@@ -204,13 +204,13 @@ class Xmm:
         if node == self.node:
             p = self.pagers.get(tuple(xid))
             return p.lock(offset, keep, seq) if p is not None else (False, b"")
-        r = self._call(node, m.xmm_lock(xid=list(xid), offset=offset, keep=keep, seq=seq))
+        r = self.call(node, m.xmm_lock(xid=list(xid), offset=offset, keep=keep, seq=seq))
         return r.dirty, r.data
 
     def returned(self, xid, offset: int, data: bytes) -> None:
         self.managers[tuple(xid)].returned(offset, data)
 
-    def _call(self, node: int, msg):
+    def call(self, node: int, msg):
         """An RPC to `node` with the kernel lock released.  Raises: KERN_NODE_DOWN."""
         assert self.kernel.lock.held()
         self.kernel.lock.release()
@@ -265,7 +265,7 @@ class Xmm:
         if self.is_manager_node(xid):
             mgr = self.managers.get(xid)
             return [mgr.elsewhere(self.node, o, n) if mgr else 0 for o, n in ranges]
-        return list(self._call(xid[0], m.xmm_where(xid=list(xid),
+        return list(self.call(xid[0], m.xmm_where(xid=list(xid),
                                                    ranges=[list(r) for r in ranges])).counts)
 
     def _manager(self, xid) -> Manager:
@@ -466,7 +466,7 @@ class Xmm:
                                 seqs=[q for q, _d in orphans.values()], final=final,
                                 data=b"".join(d for _q, d in orphans.values()))
             try:
-                self._call(xid[0], msg)
+                self.call(xid[0], msg)
             except KernError:
                 pass                                # its node is down: node_down cleans up
             for off, orphan in orphans.items():

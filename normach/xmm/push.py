@@ -48,7 +48,7 @@ def _evacuate(xmm, mgr, xid, node: int) -> bool:
         return False                      # a copy object reads through another one here
     mgr.adopting = True                   # new users wait: they would map what moves away
     try:
-        ok = xmm._call(node, m.xmm_adopt(xid=list(xid))).ok
+        ok = xmm.call(node, m.xmm_adopt(xid=list(xid))).ok
     except KernError:
         ok = False
     finally:
@@ -108,7 +108,7 @@ def _push_batch(xmm, mgr, node: int, offsets) -> bool:
         if not taken:
             return True
         try:
-            xmm._call(node, m.xmm_push(xid=list(mgr.xid), offsets=taken, seqs=seqs,
+            xmm.call(node, m.xmm_push(xid=list(mgr.xid), offsets=taken, seqs=seqs,
                                        data=b"".join(data)))
         except KernError:
             for off, seq in zip(taken, seqs):            # it never got them: the store has them
