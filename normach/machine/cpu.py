@@ -68,9 +68,8 @@ class CPU:
         self.ack = threading.Event()
         self.load_pending = True
         self.restart = False
-        self.redo = False                # the current instruction must run again (_fill_slow)
         self.pending_exc = None
-        self.stats = {"fills": 0, "faults": 0, "traps": 0, "stops": 0, "flushes": 0, "redone": 0}
+        self.stats = {"fills": 0, "faults": 0, "traps": 0, "stops": 0, "flushes": 0}
         self.uc = self._make_uc()
         self.os_thread = threading.Thread(target=self._run, daemon=True,
                                           name=f"cpu-{thread.task.name}-{thread.id}")
@@ -180,8 +179,6 @@ class CPU:
                     rip = th.state[ThreadStateFlavor.x86_THREAD_STATE64].rip
                     self._set_mode(GUEST)
                 err = self._emulate(rip)
-                if self.redo:                 # an instruction to start over: not an error
-                    self.redo, err = False, None
                 self._set_mode(KERNEL)
                 self.machine.token.release(self)
                 with k.lock:
@@ -242,7 +239,6 @@ class CPU:
         self.stats["faults"] += 1
         while True:
             with self.kernel.lock:
-                waits = self.kernel.stats.fault_restarts
                 try:
                     vm_fault(self.thread.task.map, vaddr, need)
                 except KernError as err:
@@ -251,14 +247,6 @@ class CPU:
                     return False
                 except Exception as e:             # a kernel bug
                     self._panic(e, f"fault at {vaddr:#x}")
-                    return False
-                if self.kernel.stats.fault_restarts != waits:
-                    # The fault waited for another node, so the page may have changed
-                    # since this instruction read it: unicorn emulates a read-modify-write
-                    # (xchg, lock add) as a load and a store.  Refuse the fill and start
-                    # the instruction over (the run loop resumes at its address).
-                    self.redo = True
-                    self.stats["redone"] += 1
                     return False
             self._set_mode(GUEST)
             e = self.pmap.entries.get(vpn)          # re-read after any flush
