@@ -371,14 +371,6 @@ class Manager:
                 n += bool(st.holders) or off in self.store
         return n
 
-    def holders_count(self) -> dict:
-        """{node: pages held} (for `normach ps` and audits)."""
-        c = collections.Counter()
-        for st in self.pages.values():
-            for n in st.holders:
-                c[n] += 1
-        return dict(c)
-
     def __repr__(self) -> str:
         return (f"<Manager {self.xid[0]}:{self.xid[1]} size={self.size:#x} pages={len(self.pages)} "
                 f"store={len(self.store)} clients={sorted(self.clients)} lost={len(self.lost)}>")
