@@ -4,8 +4,11 @@
  * from a state it sets, and both add 1 to a shared counter 10,000 times under a
  * spinlock.  Coherence makes the spinlock work across nodes: an atomic exchange
  * needs the page's single write access, so at most one node runs it at a time.
+ * Each round also adds 1 to a second counter with a locked add and no spinlock:
+ * the read-modify-write of a single instruction must not straddle another node's
+ * write (the CPU retries an instruction whose store had to wait for the page).
  * The clone's thread writes its report and terminates its task; what it wrote
- * must survive that (X4.11).  The total must be exactly 20,000.
+ * must survive that (X4.11).  Both totals must be exactly 20,000.
  */
 #include <mach.h>
 #include <stdio.h>
@@ -19,6 +22,7 @@ struct shared {
     volatile uint64_t counter;
     volatile uint64_t done;
     volatile uint64_t node;         /* where the clone's thread ran */
+    uint64_t atomic;                /* added to with lock add, no spinlock */
 };
 
 static struct shared *sh;
@@ -29,6 +33,7 @@ static void add(void)
         spin_lock(&sh->lock);
         sh->counter++;
         spin_unlock(&sh->lock);
+        __atomic_fetch_add(&sh->atomic, 1, __ATOMIC_RELAXED);
     }
 }
 
@@ -62,6 +67,8 @@ int main(int argc, char **argv)
     CHECK(sh->node == (uint64_t)there, "clone ran on node %lu, not %d",
           (unsigned long)sh->node, there);
     CHECK(sh->counter == 2 * ROUNDS, "counter %lu, expected %d", (unsigned long)sh->counter,
+          2 * ROUNDS);
+    CHECK(sh->atomic == 2 * ROUNDS, "locked adds %lu, expected %d", (unsigned long)sh->atomic,
           2 * ROUNDS);
     printf("norma_counter: nodes %d and %d added up to %lu: PASS\n", here, there,
            (unsigned long)sh->counter);

@@ -14,13 +14,19 @@ Modes (guarded by `CPU.lock`, a small lock that is never held while blocking):
   PARKED   in the run loop, waiting to be runnable
   EXITED   the thread is gone
 
+Stopping.  Another thread never calls `emu_stop` on a running CPU: unicorn would
+roll it back into an instruction whose store is done, and run that store again
+(stop_hook.py).  It raises the CPU's stop cell instead; a native block hook
+stops the CPU at the next block boundary.  The CPU's own hooks (a trap, an
+interrupt) may call `emu_stop` directly: they run at an instruction boundary.
+
 TLB shootdown.  A revocation (pmap.revoke) asks every CPU of the task to flush
 its TLB.  A CPU that is not in GUEST mode executes no guest code: it only gets
 `flush_pending`, and flushes before it next enters guest code.  A CPU in GUEST
-mode is stopped with emu_stop and the revoker waits for its acknowledgement,
-which the CPU gives after it has left emu_start and flushed.  The revoker holds
-the kernel lock while waiting; acknowledging needs only `CPU.lock`, so a CPU
-never waits for the revoker that waits for it.
+mode is asked to stop and the revoker waits for its acknowledgement, which the
+CPU gives after it has left emu_start and flushed.  The revoker holds the kernel
+lock while waiting; acknowledging needs only `CPU.lock`, so a CPU never waits
+for the revoker that waits for it.
 """
 
 from __future__ import annotations
@@ -37,12 +43,13 @@ from .. import param
 from ..kern.errors import KernError, KernReturn
 from ..kern.thread import set_current_thread
 from ..mach_types import ThreadStateFlavor
-from . import regs
+from . import regs, stop_hook
 
 GUEST, KERNEL, BLOCKED, PARKED, EXITED = "guest", "kernel", "blocked", "parked", "exited"
 UNTIL = 0xFFFF_FFFF_FFFF_F000          # emulation stop address, mapped to reserved frame 0
 _RESERVED_VPN = (UNTIL - 15 * param.PAGE_SIZE) >> param.PAGE_SHIFT   # never user memory
-_ACCESS = {UC_MEM_READ: 1, UC_MEM_WRITE: 2, UC_MEM_FETCH: 4}
+_WRITE = 2
+_ACCESS = {UC_MEM_READ: 1, UC_MEM_WRITE: _WRITE, UC_MEM_FETCH: 4}
 TCG_BUFFER = 32 << 20                  # translation cache per CPU (unicorn's default is 1 GiB)
 
 EXC_BAD_ACCESS, EXC_BAD_INSTRUCTION, EXC_ARITHMETIC, EXC_BREAKPOINT = 1, 2, 3, 6
@@ -51,8 +58,10 @@ EXC_BAD_ACCESS, EXC_BAD_INSTRUCTION, EXC_ARITHMETIC, EXC_BREAKPOINT = 1, 2, 3, 6
 class CPU:
     """A unicorn CPU executing one Mach thread in its own OS thread.
 
-    Fields: lock guards mode, flush_pending; the kernel lock guards the rest.
+    Fields: lock guards mode, flush_pending, stop_cell.request; the kernel lock
+    guards the rest.
       load_pending  the thread's saved state must be loaded before running
+      retry_insn    a fill was refused to run the instruction again (_fill_slow)
       pending_exc   (exception, codes) recorded by a hook, delivered by the run loop
       stats         fills, faults, traps, stops, flushes
     """
@@ -68,8 +77,11 @@ class CPU:
         self.ack = threading.Event()
         self.load_pending = True
         self.restart = False
+        self.retry_insn = False              # a refused fill: resume at the instruction
         self.pending_exc = None
-        self.stats = {"fills": 0, "faults": 0, "traps": 0, "stops": 0, "flushes": 0}
+        self.stats = {"fills": 0, "faults": 0, "traps": 0, "stops": 0, "flushes": 0,
+                      "retries": 0}
+        self.stop_cell = None                # set by _make_uc; lives as long as uc
         self.uc = self._make_uc()
         self.os_thread = threading.Thread(target=self._run, daemon=True,
                                           name=f"cpu-{thread.task.name}-{thread.id}")
@@ -84,15 +96,21 @@ class CPU:
         uc.hook_add(UC_HOOK_INSN, self._syscall, None, 1, 0, UC_X86_INS_SYSCALL)
         uc.hook_add(UC_HOOK_INTR, self._interrupt)
         uc.hook_add(UC_HOOK_INSN_INVALID, self._invalid)
+        self.stop_cell = stop_hook.install(uc)
         return uc
 
     def start(self) -> None:
         self.os_thread.start()
 
     # -- mode transitions ------------------------------------------------------------
-    def _set_mode(self, mode: str) -> None:
-        """Leave or enter guest code; flushes a pending TLB flush before guest code."""
+    def _set_mode(self, mode: str, left_emulation: bool = False) -> None:
+        """Leave or enter guest code; flushes a pending TLB flush before guest code.
+
+        `left_emulation`: emu_start has returned, so a stop request is answered.
+        """
         with self.lock:
+            if left_emulation:
+                self.stop_cell.request = 0
             if self.flush_pending:
                 self.uc.ctl(UC_CTL_TLB_FLUSH, UC_CTL_IO_WRITE)
                 self.flush_pending = False
@@ -108,7 +126,7 @@ class CPU:
             if self.mode != GUEST:
                 return False
             self.ack.clear()
-        self.uc.emu_stop()
+            self.stop_cell.request = 1
         return True
 
     def wait_flushed(self) -> None:
@@ -117,24 +135,25 @@ class CPU:
             with self.lock:
                 if self.mode != GUEST:
                     return
-            self.uc.emu_stop()           # a stop issued just before emu_start is lost: repeat
+
+    def _stop_guest(self) -> None:
+        """Ask the CPU to leave guest code at its next block boundary, if it runs any."""
+        with self.lock:
+            if self.mode == GUEST:
+                self.stop_cell.request = 1
 
     # -- kernel side: thread control ----------------------------------------------------
     def thread_changed(self, thread) -> None:
         """The thread's run state changed (kernel lock held): stop guest code if it must stop."""
         if not thread.runnable:
-            with self.lock:
-                running = self.mode == GUEST
-            if running:
-                self.uc.emu_stop()
+            self._stop_guest()
 
     def wait_stopped(self) -> None:
         """Wait until the thread executes nothing (kernel lock held; released while waiting)."""
         assert self.kernel.lock.held()
         th = self.thread
         while self.mode in (GUEST, KERNEL) and not (th.runnable and th.has_state):
-            if self.mode == GUEST:
-                self.uc.emu_stop()
+            self._stop_guest()
             th.changed.wait(0.01)
 
     def save_state(self, thread) -> None:
@@ -179,12 +198,14 @@ class CPU:
                     rip = th.state[ThreadStateFlavor.x86_THREAD_STATE64].rip
                     self._set_mode(GUEST)
                 err = self._emulate(rip)
-                self._set_mode(KERNEL)
+                self._set_mode(KERNEL, left_emulation=True)
                 self.machine.token.release(self)
                 with k.lock:
                     if not self.load_pending:
                         regs.save(self.uc, th.state)
                     exc, self.pending_exc = self.pending_exc, None
+                    if self.retry_insn:
+                        self.retry_insn, err = False, None
                     if exc is None and err is not None:
                         exc = (EXC_BAD_INSTRUCTION, [int(KernReturn.KERN_FAILURE), 0])
                 if exc is not None:
@@ -234,11 +255,24 @@ class CPU:
         return self._fill_slow(vaddr, vpn, need, entry)
 
     def _fill_slow(self, vaddr: int, vpn: int, need: int, entry) -> bool:
+        """A TLB miss the pmap cannot satisfy: fault, then fill (or refuse).
+
+        Instruction retry.  unicorn runs a read-modify-write instruction (xchg,
+        lock add, cmpxchg) as a load, then a store, each with its own TLB fill.
+        If the store's fault waited for other nodes, another node may have
+        written the location since the load: storing now would complete the
+        instruction with a stale value (an xchg that takes a lock another node
+        just released, and reports it busy).  So a write whose fault waited is
+        refused: unicorn rolls the CPU back to the start of the instruction,
+        and the run loop resumes there, with the page now held for writing.
+        """
         from ..vm.fault import vm_fault
         self._set_mode(KERNEL)
         self.stats["faults"] += 1
+        k = self.kernel
         while True:
-            with self.kernel.lock:
+            with k.lock:
+                restarts = k.stats.fault_restarts
                 try:
                     vm_fault(self.thread.task.map, vaddr, need)
                 except KernError as err:
@@ -248,6 +282,11 @@ class CPU:
                 except Exception as e:             # a kernel bug
                     self._panic(e, f"fault at {vaddr:#x}")
                     return False
+                waited = k.stats.fault_restarts != restarts   # the lock was released
+            if waited and need & _WRITE:
+                self.retry_insn = True
+                self.stats["retries"] += 1
+                return False
             self._set_mode(GUEST)
             e = self.pmap.entries.get(vpn)          # re-read after any flush
             if e is not None and e[1] & need:
@@ -312,10 +351,7 @@ class CPU:
 
     def preempt(self) -> None:
         """The time slice is over and another CPU waits: stop at the next block."""
-        with self.lock:
-            running = self.mode == GUEST
-        if running:
-            self.uc.emu_stop()
+        self._stop_guest()
 
     def _interrupt(self, uc, intno, _ud) -> None:
         rip = uc.reg_read(UC_X86_REG_RIP)

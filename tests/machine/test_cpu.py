@@ -100,6 +100,36 @@ def test_T7_3_suspend_stops_a_running_thread_and_resume_continues(cluster, build
     wait_until(lambda: read() > frozen)
 
 
+RMW_LOOP = r"""
+volatile u64 added, incremented, swapped, wrong, finish;
+void _start(void) {
+    u64 i = 0;
+    for (; !finish; i++) {
+        __atomic_fetch_add(&added, 1, __ATOMIC_RELAXED);            /* lock add */
+        __asm__ volatile("addq $1, %0" : "+m"(incremented));        /* add [mem] */
+        if (__atomic_exchange_n(&swapped, i + 1, __ATOMIC_SEQ_CST) != i)   /* xchg */
+            wrong++;
+    }
+    EXIT(added == i && incremented == i && wrong == 0 ? 0 : 1);
+}"""
+
+
+def test_T7_3_stopping_a_thread_never_repeats_a_read_modify_write(cluster, build_snippet):
+    """Suspend, get_state and TLB shootdowns stop a thread hundreds of times in the
+    middle of read-modify-write instructions; none runs twice (unicorn would roll a
+    CPU stopped from another thread back into an instruction whose store was done)."""
+    prog = build_snippet("rmw", RMW_LOOP)
+    p = cluster.spawn(prog)
+    th = mach.task_threads(p.task_handle)[0]
+    for _ in range(300):
+        mach.thread_suspend(th)
+        mach.thread_resume(th)
+        mach.thread_get_state(th, 4)
+        mach.task_terminate(mach.task_create(p.task_handle, True))   # copy-on-write: shootdown
+    mach.vm_write(p.task_handle, symbol(prog, "finish"), (1).to_bytes(8, "little"))
+    assert cluster.wait(p, timeout=60) == 0, p.reason
+
+
 def test_T7_4_state_of_a_running_thread_is_exact_and_settable(cluster, build_snippet):
     """get_state stops the thread; set_state redirects it (rip, registers)."""
     prog = build_snippet("regs", r"""
