@@ -27,6 +27,7 @@ class Cluster:
             raise KernError(KernReturn.KERN_INVALID_ARGUMENT, "a cluster needs at least one node")
         self.closed = False
         self._consoles: dict = {}
+        self._programs: list = []          # embedded: followed across migrations
         self._endpoints: list = []
         self.nnodes = nodes
         self.client = None                 # processes=True: this process's own small kernel
@@ -40,6 +41,8 @@ class Cluster:
             raise KernError(KernReturn.KERN_INVALID_ARGUMENT, f"transport {transport!r}")
         if nodes > 1:
             self._start_dipc(transport, secret)
+        from .servers import migration
+        migration.listeners.append(self._migrated)
 
     def _start_processes(self, nodes: int, phys_bytes: int, secret: bytes | None) -> None:
         """Start one OS process per node (tcp loopback, CurveZMQ with a fresh secret) and
@@ -197,7 +200,9 @@ class Cluster:
                                    env, sink, suspended)
         with k.lock:
             handle = Task(ipc_port_make_send(task.itk_self))
-        return Program(handle, task, out, node, thread)
+        program = Program(handle, task, out, node, thread)
+        self._programs.append(program)
+        return program
 
     def _spawn_remote(self, image: bytes, argv: list, node: int, env, suspended: bool):
         from .dipc.control import ctl_spawn
@@ -241,14 +246,60 @@ class Cluster:
                 r = self._remote_status(program, int(1000 * min(left or 1.0, 1.0)))
                 if r.done:
                     return r.status
-        k = self.kernel(program.node)
-        with k.lock:
-            while program.task.active:
-                left = None if end is None else end - time.monotonic()
-                if left is not None and left <= 0:
-                    raise KernError(KernReturn.KERN_OPERATION_TIMED_OUT, f"{program} still running")
-                k.task_events.wait(left)
-        return program.task.exit_status
+        while True:
+            task, k = program.task, self.kernel(program.node)
+            with k.lock:
+                while task.active:
+                    left = None if end is None else end - time.monotonic()
+                    if left is not None and left <= 0:
+                        raise KernError(KernReturn.KERN_OPERATION_TIMED_OUT,
+                                        f"{program} still running")
+                    k.task_events.wait(left)
+            if program.task is task and not program.migrating:
+                return task.exit_status
+            if program.task is task:               # migrating: its new task is on the way
+                if end is not None and time.monotonic() >= end:
+                    raise KernError(KernReturn.KERN_OPERATION_TIMED_OUT, f"{program} migrating")
+                time.sleep(0.002)
+
+    def migrate(self, target, node: int):
+        """Move a program (or a task handle) with its threads and rights to `node`.
+
+        Returns: the Migration (servers/migration.py); a Program then names the new task.
+        Raises: KernError, as task_migrate.
+        """
+        from .servers.migration import task_migrate
+        handle = target.task_handle if isinstance(target, Program) else target
+        return task_migrate(handle, node)
+
+    def _migrated(self, event: str, old, m) -> None:
+        """A migration listener: a program whose task moves follows it."""
+        port = getattr(old, "port", None)
+        for program in self._programs:
+            if program.task_handle.port is not port:
+                continue
+            if event == "start":
+                program.migrating += 1
+            elif event == "failed":
+                program.migrating -= 1
+            else:
+                program.task_handle, program.node = m.task, m.node
+                program.task = self._task_object(m.task)
+                program.migrations.append(m)
+                program.migrating -= 1
+
+    def _task_object(self, handle):
+        """The kernel Task behind a task handle of this embedded cluster (or None)."""
+        port = getattr(handle, "port", None)
+        if port is None:
+            return None
+        if port.kobject is not None or port.proxy is None:
+            return port.kobject
+        uid, node = port.proxy
+        if not 0 <= node < len(self.kernels) or self.kernels[node].remote is None:
+            return None
+        principal = self.kernels[node].remote.principals.get(uid)
+        return None if principal is None else principal.kobject
 
     def output(self, program: "Program") -> str:
         """The program's console text so far."""
@@ -301,6 +352,9 @@ class Cluster:
         if self.closed:
             return
         self.closed = True
+        from .servers import migration
+        if self._migrated in migration.listeners:
+            migration.listeners.remove(self._migrated)
         if self._procs:
             self._stop_processes()
         for k in self.kernels:
@@ -361,6 +415,8 @@ class Program:
         self.out = out
         self.node = node
         self.thread = thread
+        self.migrating = 0               # migrations of its task in progress
+        self.migrations: list = []       # the Migrations it went through, in order
         self.remote_id = None            # programs on node processes: their index there
         self.remote_exit = None          # (status, reason) once known
         self.remote_output = b""

@@ -322,3 +322,19 @@ def task_set_limits(task, max_vm=None, max_threads=None) -> None:
 from .mach_msg_api import mach_msg, mach_msg_receive, mach_msg_send  # noqa: E402
 
 __all__ += ["mach_msg", "mach_msg_send", "mach_msg_receive"]
+
+
+def task_migrate(task, node: int):
+    """Move a running task with its threads and port rights to `node` (process migration).
+
+    The migration manager (servers/migration.py) does it from Mach calls: suspend,
+    thread states, rights taken out by name, norma_task_teleport, rights put back
+    under the same names, threads recreated, resume.  Returns its Migration record;
+    `.task` is the handle of the task on `node`.  Raises KernError (KERN_NODE_DOWN:
+    the task keeps running where it was).
+    """
+    from .servers.migration import task_migrate as migrate
+    return migrate(task, node)
+
+
+__all__.append("task_migrate")

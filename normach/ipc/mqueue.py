@@ -13,6 +13,7 @@ A receiver waiting on a port ends with
                                   space (D5.17), or the set was destroyed
   MACH_RCV_PORT_CHANGED           the port was moved into a set (P6.16)
   MACH_RCV_TIMED_OUT              the deadline passed (timeout 0 = poll)
+  MACH_RCV_INTERRUPTED            thread_abort (a sender: MACH_SEND_INTERRUPTED)
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from __future__ import annotations
 import time
 
 from ..kern.errors import KernError, KernReturn
+from ..kern.thread import aborted, current_thread
 
 
 class Deadline:
@@ -32,13 +34,20 @@ class Deadline:
         return self.end is not None and time.monotonic() >= self.end
 
     def wait(self, cond) -> None:
-        """Wait on `cond` (lock held) until notified or the deadline."""
-        if self.end is None:
-            cond.wait()
-        else:
-            remaining = self.end - time.monotonic()
-            if remaining > 0:
-                cond.wait(remaining)
+        """Wait on `cond` (lock held) until notified, the deadline, or thread_abort."""
+        th = current_thread()
+        if th is not None:
+            th.waiting_on = cond
+        try:
+            if self.end is None:
+                cond.wait()
+            else:
+                remaining = self.end - time.monotonic()
+                if remaining > 0:
+                    cond.wait(remaining)
+        finally:
+            if th is not None:
+                th.waiting_on = None
 
 
 def ipc_mqueue_full(port) -> bool:
@@ -86,6 +95,8 @@ def ipc_mqueue_receive_port(space, port, deadline: Deadline):
             return ipc_mqueue_dequeue(port)
         if deadline.expired():
             raise KernError(KernReturn.MACH_RCV_TIMED_OUT)
+        if aborted():
+            raise KernError(KernReturn.MACH_RCV_INTERRUPTED)
         deadline.wait(port.cond)
 
 
@@ -104,6 +115,8 @@ def ipc_mqueue_receive_set(space, pset, deadline: Deadline):
             return port, ipc_mqueue_dequeue(port)
         if deadline.expired():
             raise KernError(KernReturn.MACH_RCV_TIMED_OUT)
+        if aborted():
+            raise KernError(KernReturn.MACH_RCV_INTERRUPTED)
         deadline.wait(pset.cond)
 
 
@@ -112,8 +125,10 @@ def ipc_mqueue_wait_send(port, deadline: Deadline) -> None:
 
     The caller re-validates its whole send afterwards.
     Conditions: kernel lock held (released while waiting).
-    Raises: MACH_SEND_TIMED_OUT if the deadline has passed.
+    Raises: MACH_SEND_TIMED_OUT if the deadline has passed, MACH_SEND_INTERRUPTED.
     """
     if deadline.expired():
         raise KernError(KernReturn.MACH_SEND_TIMED_OUT)
+    if aborted():
+        raise KernError(KernReturn.MACH_SEND_INTERRUPTED)
     deadline.wait(port.cond)

@@ -108,7 +108,8 @@ def _reply_code(kmsg) -> int:
 
 
 def _await_reply(thread, reply):
-    while thread.active and not reply.messages:
+    """The handler's answer, or None (the thread died, or thread_abort ended the wait)."""
+    while thread.active and not reply.messages and not thread.abort_pending:
         reply.cond.wait(0.05)
     if not reply.messages:
         return None
@@ -136,6 +137,10 @@ def exception_raise(thread, exc: int, codes: list, cpu=None) -> bool:
             thread.changed.notify_all()
         ipc_kmsg_send_internal(_request(thread, port, reply, exc, codes))
         answer = _await_reply(thread, reply)
+        if answer is None and thread.abort_pending and thread.active:
+            thread.abort_pending = False          # thread_abort: the instruction runs again
+            ipc_port_destroy(reply)
+            return True
         code = _reply_code(answer) if answer is not None else int(KernReturn.KERN_ABORTED)
         if answer is not None:
             ipc_kmsg_destroy(answer)

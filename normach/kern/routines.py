@@ -154,6 +154,7 @@ routine(2059, "task_set_special_port", "task", [("which_port", _I), ("special_po
 routine(2061, "thread_create", "task", [], ["thread"], _thread.thread_create)
 routine(2062, "thread_suspend", "thread", [], [], _thread.thread_suspend)
 routine(2063, "thread_resume", "thread", [], [], _thread.thread_resume)
+routine(2064, "thread_abort", "thread", [], [], _thread.thread_abort)
 routine(2089, "vm_map", "vm_task", [("address", _I), ("size", _I), ("mask", _I), ("anywhere", _B),
         ("memory_object", _P), ("offset", _I), ("copy", _B), ("cur_protection", _I),
         ("max_protection", _I), ("inheritance", _I)], [_I], _lazy(_vm, "vm_map"))

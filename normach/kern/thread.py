@@ -91,7 +91,9 @@ class Thread:
 
     Fields (kernel lock): active, suspend_count (user stop count), hold_count
     (holds by task_suspend), state {flavor: state object}, exc_ports, cpu (set
-    by the machine layer), run_state.
+    by the machine layer), run_state, abort_pending (thread_abort asked the
+    kernel call it waits in to give up), waiting_on (the condition it waits on
+    in a kernel call, for thread_abort to wake it).
     """
 
     def __init__(self, task):
@@ -107,6 +109,8 @@ class Thread:
         self.cpu = None
         self.has_state = False     # set by thread_set_state / the loader: only then can it run
         self.run_state = ThreadRunState.STOPPED
+        self.abort_pending = False
+        self.waiting_on = None
         self.ith_self = ipc_kobject_alloc(self.kernel, self, "thread")
         self.changed = self.kernel.lock.condition()   # signalled on suspend/resume/terminate
 
@@ -177,6 +181,35 @@ def thread_resume(thread: Thread) -> None:
         raise KernError(KERN.KERN_FAILURE, "thread is not suspended")
     thread.suspend_count -= 1
     thread._update()
+
+
+def thread_abort(thread: Thread) -> None:
+    """Abort the kernel call `thread` waits in, and wait until it has left it (T7.3).
+
+    A mach_msg waiting to receive returns MACH_RCV_INTERRUPTED, one waiting for
+    room to send MACH_SEND_INTERRUPTED (the guest library retries unless the
+    option asked for the interruption); a wait for an exception reply ends and
+    the faulting instruction runs again; other kernel calls finish first.  A
+    thread not in a kernel call is not affected.  Used on suspended threads, to
+    take a state that can run elsewhere (migration).
+    Conditions: kernel lock held (released while waiting).
+    Raises: KERN_TERMINATED; KERN_INVALID_ARGUMENT on the calling thread.
+    """
+    _check(thread)
+    if thread is current_thread():
+        raise KernError(KERN.KERN_INVALID_ARGUMENT, "not on the calling thread")
+    if thread.cpu is None or not thread.cpu.in_trap():
+        return
+    thread.abort_pending = True
+    if thread.waiting_on is not None:
+        thread.waiting_on.notify_all()
+    thread.cpu.wait_trap_left()
+
+
+def aborted() -> bool:
+    """True if thread_abort interrupted the kernel call of the calling thread."""
+    th = current_thread()
+    return th is not None and th.abort_pending
 
 
 def _check_state_target(thread: Thread, flavor) -> type:

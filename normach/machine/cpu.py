@@ -156,6 +156,17 @@ class CPU:
             self._stop_guest()
             th.changed.wait(0.01)
 
+    def in_trap(self) -> bool:
+        """True while the thread waits in a kernel call (a blocking trap, an exception)."""
+        return self.mode == BLOCKED
+
+    def wait_trap_left(self) -> None:
+        """Wait until the thread has left its kernel call (kernel lock held; released while
+        waiting): thread_abort's second half."""
+        assert self.kernel.lock.held()
+        while self.mode == BLOCKED and self.thread.active:
+            self.thread.changed.wait(0.01)
+
     def save_state(self, thread) -> None:
         """Make thread.state current: stop the CPU for the duration if it runs guest code.
 
@@ -318,6 +329,7 @@ class CPU:
             except Exception as e:                 # a kernel bug: never the guest's fault
                 self._panic(e, f"trap {trap.name}")
                 result = int(KernReturn.KERN_FAILURE)
+            self.thread.abort_pending = False      # thread_abort ends with the call
         if trap.blocking:
             self.machine.token.acquire(self)
         with self.kernel.lock:

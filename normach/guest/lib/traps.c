@@ -67,8 +67,19 @@ mach_msg_return_t mach_msg(mach_msg_header_t *msg, mach_msg_option_t option,
                            mach_port_name_t rcv_name, mach_msg_timeout_t timeout,
                            mach_port_name_t notify)
 {
+    mach_msg_return_t mr;
+
     (void)notify;
-    return mach_msg_trap(msg, option, send_size, rcv_size, rcv_name, timeout);
+    /* As Mach's libmach: a call interrupted by thread_abort (the thread was being
+     * stopped, perhaps to migrate) is resumed where it stopped, unless the caller
+     * asked to see the interruption: a send that did not happen is sent again, a
+     * receive is waited for again (the message, if sent, was sent). */
+    mr = mach_msg_trap(msg, option, send_size, rcv_size, rcv_name, timeout);
+    while (mr == MACH_SEND_INTERRUPTED && !(option & MACH_SEND_INTERRUPT))
+        mr = mach_msg_trap(msg, option, send_size, rcv_size, rcv_name, timeout);
+    while (mr == MACH_RCV_INTERRUPTED && !(option & MACH_RCV_INTERRUPT))
+        mr = mach_msg_trap(msg, option & ~MACH_SEND_MSG, 0, rcv_size, rcv_name, timeout);
+    return mr;
 }
 
 void mach_init(void)
