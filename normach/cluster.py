@@ -85,7 +85,7 @@ class Cluster:
             address, hexsecret = address.split("#", 1)
             secret = bytes.fromhex(hexsecret)
         c = cls.__new__(cls)
-        c.closed, c._consoles, c._endpoints, c._procs = False, {}, [], []
+        c.closed, c._consoles, c._endpoints, c._procs, c._programs = False, {}, [], [], []
         c.kernels, c.client, c.secret, c.nnodes = [], None, secret, 0
         c._join_as_client(address)
         return c
@@ -141,6 +141,22 @@ class Cluster:
         with k.lock:
             t = task_create(None, False, kernel=k, name=name)
             return Task(ipc_port_make_send(t.itk_self))
+
+    def task(self, node: int, task_id: int) -> Task:
+        """A handle to the live task `task_id` of `node` (the id `normach ps` shows).
+
+        Raises: KernError KERN_INVALID_ARGUMENT (no such task or node).
+        """
+        from .ipc.port import ipc_port_make_send
+        if self.client is not None:
+            from .dipc.control import ctl_task
+            return self._handle_from(self._control(node, ctl_task(task=task_id)).uid, Task)
+        k = self.kernel(node)
+        with k.lock:
+            for t in k.tasks:
+                if t.id == task_id and t.active:
+                    return Task(ipc_port_make_send(t.itk_self))
+        raise KernError(KernReturn.KERN_INVALID_ARGUMENT, f"no task {task_id} on node {node}")
 
     def local_task(self, name: str = "") -> Task:
         """A task in this process's own kernel (processes=True): Python code sends and

@@ -58,6 +58,8 @@ class NodeProcess:
         if msg.name == "ctl_audit":
             from .kern.audit import audit_kernel
             return c.ctl_problems(problems=audit_kernel(self.kernel))
+        if msg.name == "ctl_task":
+            return c.ctl_uid(uid=self._export(self._task_by_id(msg.task).itk_self, sender))
         if msg.name == "ctl_ps":
             from .ps import task_rows, to_wire
             return c.ctl_rows(rows=to_wire(task_rows(self.kernel)))
@@ -94,6 +96,15 @@ class NodeProcess:
                                    [str(a) for a in msg.argv], suspended=msg.suspended)
         self.programs.append((task, thread, out))
         return c.ctl_spawned(program=len(self.programs) - 1, uid=self._export(task.itk_self, sender))
+
+    def _task_by_id(self, task_id: int):
+        """The live task with `task_id` (as `normach ps` shows it).  Raises KERN_INVALID_ARGUMENT."""
+        from .kern.errors import KernError, KernReturn
+        with self.kernel.lock:
+            for t in self.kernel.tasks:
+                if t.id == task_id and t.active:
+                    return t
+        raise KernError(KernReturn.KERN_INVALID_ARGUMENT, f"no task {task_id} on node {self.kernel.node}")
 
     def _program(self, index: int):
         from .kern.errors import KernError, KernReturn

@@ -119,7 +119,7 @@ class Env:
             "task_set_special_port": [TaskSpecialPort.BOOTSTRAP, None],
             "thread_create": [],
             "thread_suspend": [],
-            "thread_resume": [],
+            "thread_resume": [], "thread_abort": [],
             "vm_map": [0, P, 0, True, None, 0, False, VMProt.DEFAULT, VMProt.ALL, VMInherit.COPY],
             "task_info": [1],
             "thread_info": [3],

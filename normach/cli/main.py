@@ -142,6 +142,34 @@ def ps(join: str) -> None:
 
 
 @main.command()
+@click.argument("task")
+@click.option("--to", "to", required=True, type=int, help="the node to move it to")
+@click.option("--join", "join", required=True, help="ADDRESS#SECRET printed by `normach up`")
+def migrate(task: str, to: int, join: str) -> None:
+    """Move a running task (NODE:ID, as `normach ps` shows it) with its threads and
+    port rights to another node."""
+    from .. import KernError
+    from ..cluster import Cluster
+    from ..servers.migration import task_migrate
+    try:
+        node, task_id = (int(x) for x in task.split(":"))
+    except ValueError:
+        raise click.BadParameter("expected NODE:ID, e.g. 0:12", param_hint="TASK")
+    try:
+        c = Cluster.connect(join)
+    except (KernError, ValueError) as e:
+        raise click.ClickException(f"cannot join {join}: {e}")
+    try:
+        m = task_migrate(c.task(node, task_id), to)
+    except KernError as e:
+        raise click.ClickException(f"migration of {task} to node {to} failed: {e}")
+    finally:
+        c.close()
+    click.echo(f"moved {task} to node {m.node}: {m.threads} threads, {m.rights} port names, "
+               f"{m.messages} queued messages, frozen {m.freeze_s * 1e3:.1f} ms")
+
+
+@main.command()
 @click.option("--json", "json_path", default="benchmarks/results/latest.json",
               help="where to write the results as JSON")
 def bench(json_path: str) -> None:

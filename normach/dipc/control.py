@@ -28,3 +28,4 @@ ctl_status = declare(363, "ctl_status", [("done", "bool"), ("status", "int"), ("
 ctl_resume = declare(364, "ctl_resume", [("program", "int")], reply="ctl_ok")
 ctl_ps = declare(365, "ctl_ps", [("node", "int")], reply="ctl_rows")
 ctl_rows = declare(366, "ctl_rows", [("rows", "list")])
+ctl_task = declare(367, "ctl_task", [("task", "int")], reply="ctl_uid")

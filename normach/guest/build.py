@@ -34,7 +34,7 @@ ABI_FLAGS = ("-O2", "-ffreestanding", "-nostdlib", "-static", "-fno-pie", "-no-p
              "-fno-stack-protector", "-fcf-protection=none", "-Wl,--build-id=none")
 RUNTIME_FLAGS = ("-std=gnu11", "-Wall", "-Wextra", "-Wno-unused-parameter")
 RUNTIME_SOURCES = ("crt0.S", "traps.c", "mach_calls.c", "mach_port_calls.c", "norma_calls.c", "format.c",
-                   "stdio.c", "stdlib.c", "string.c", "malloc.c", "thread.c")
+                   "stdio.c", "stdlib.c", "string.c", "malloc.c", "thread.c", "migrate.c")
 COMPILERS = ("cc", "gcc", "clang")
 
 

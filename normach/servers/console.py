@@ -5,6 +5,11 @@ receiving on a port set.  Each program started by `Cluster.spawn` gets its own
 console port (a member of the set) as its bootstrap port; the guest libc sends
 NORMACH_CONSOLE_WRITE messages (inline text, a send-once reply right) and the
 server appends the text to that program's output and replies.
+
+As a program's bootstrap server it also takes NORMACH_MIGRATE requests
+(`migrate_self(node)` in the guest: the task's port and a node): it hands them
+to the migration manager in a thread of their own and replies when the task
+has moved, so the reply finds the program on its new node.
 """
 
 from __future__ import annotations
@@ -12,11 +17,12 @@ from __future__ import annotations
 import threading
 
 from .. import mach
-from ..ipc.message import Message
-from ..kern.errors import KernError
+from ..ipc.message import Message, PortDesc
+from ..kern.errors import KernError, KernReturn
 from ..mach_types import MsgType, PortRight
 
 CONSOLE_WRITE = 0x4E430001
+MIGRATE = 0x4E430002
 
 
 class ConsoleServer:
@@ -48,6 +54,9 @@ class ConsoleServer:
             except KernError:
                 return                      # the server's task is gone
             self.messages += 1
+            if m.id == MIGRATE:
+                self._start_migration(m)
+                continue
             if m.id == CONSOLE_WRITE:
                 text = b"".join(i for i in m.body if isinstance(i, (bytes, bytearray)))
                 text = text.rstrip(b"\0")          # padding to a 4-byte message size
@@ -55,13 +64,42 @@ class ConsoleServer:
                     out = self.outputs.get(m.local_port)
                 if out is not None:
                     out.write(text)
-            if m.remote_port:
-                try:
-                    mach.mach_msg_send(self.task, Message(remote_port=m.remote_port,
-                                                          remote_disp=MsgType.MOVE_SEND_ONCE,
-                                                          id=m.id + 100, body=[b"\0\0\0\0"]))
-                except KernError:
-                    pass
+            self._reply(m, 0)
+
+    def _reply(self, m, status: int) -> None:
+        """Answer request `m` with a 4-byte status (if it carried a reply right)."""
+        if not m.remote_port:
+            return
+        try:
+            mach.mach_msg_send(self.task, Message(remote_port=m.remote_port,
+                                                  remote_disp=MsgType.MOVE_SEND_ONCE, id=m.id + 100,
+                                                  body=[(status & 0xFFFFFFFF).to_bytes(4, "little")]))
+        except KernError:
+            pass                            # the requester is gone
+
+    def _start_migration(self, m) -> None:
+        """NORMACH_MIGRATE: body = [the task's send right, the node (4 bytes)]."""
+        ports = [d for d in m.body if isinstance(d, PortDesc)]
+        data = b"".join(i for i in m.body if isinstance(i, (bytes, bytearray)))
+        if len(ports) != 1 or not ports[0].name or len(data) < 4:
+            for d in ports:
+                if d.name:
+                    mach.mach_port_deallocate(self.task, d.name)
+            self._reply(m, int(KernReturn.MIG_BAD_ARGUMENTS))
+            return
+        task = mach.mach_port_extract_right(self.task, ports[0].name, MsgType.MOVE_SEND)
+        node = int.from_bytes(data[:4], "little", signed=True)
+        threading.Thread(target=self._migrate, args=(m, task, node), daemon=True,
+                         name="migrate").start()
+
+    def _migrate(self, m, task, node: int) -> None:
+        from .migration import task_migrate
+        try:
+            task_migrate(task, node)
+            status = 0
+        except KernError as e:
+            status = e.code
+        self._reply(m, status)
 
 
 class Output:

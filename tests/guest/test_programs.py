@@ -85,6 +85,19 @@ def test_X4_6_counter_shared_by_a_guest_and_its_clone_on_another_node(built, the
         assert c.audit() == []
 
 
+def test_migrate_self_moves_threads_and_rights_and_returns_on_the_new_node(built):
+    """A guest migrates itself 0 -> 1 -> 2 -> 0 with migrate_self: a second thread
+    computes through the moves, a message queued on its receive right follows it,
+    norma_node_self reports each new node (guest/tests/migrate_self.c)."""
+    with Cluster(nodes=3, phys_bytes=32 << 20) as c:
+        p = c.spawn(built("migrate_self"), args=["1", "2", "0"], node=0)
+        status = c.wait(p, timeout=120)
+        assert (status, p.reason) == (0, ""), c.output(p)
+        assert "migrate_self: 3 moves" in c.output(p) and "PASS" in c.output(p)
+        assert [m.node for m in p.migrations] == [1, 2, 0]
+        assert c.audit() == []
+
+
 def test_N1_15_address_spaces_across_nodes_from_a_guest(built):
     """A guest teleports a child of its own to node 2, makes a child there through
     task_set_child_node + task_create, and shares a region with a norma_task_create

@@ -215,3 +215,36 @@ def test_N1_15_teleport_and_clone_between_node_processes(procs):
     mach.task_terminate(clone)
     mach.task_terminate(child)
     assert procs.audit() == []
+
+
+def test_normach_migrate_moves_a_running_task_between_node_processes(tmp_path):
+    """`normach migrate NODE:ID --to N --join ...` moves a running guest task, its thread
+    and its port names from one node process to another; `ps` then shows it there."""
+    import subprocess
+    import sys
+    prog = tmp_path / "spin.c"
+    prog.write_text("#include <mach.h>\nint main(void) { for (;;) swtch_pri(0); }\n")
+    up = subprocess.Popen([sys.executable, "-m", "normach.cli.main", "up", "--nodes", "3"],
+                          stdout=subprocess.PIPE, text=True)
+    try:
+        where = up.stdout.readline().split(" ", 1)[1].strip()
+        c = Cluster.connect(where)
+        try:
+            c.spawn(str(prog), node=0)
+            row, = [r for r in c.ps() if r["name"] == "spin.c"]
+            out = subprocess.run([sys.executable, "-m", "normach.cli.main", "migrate",
+                                  f"0:{row['id']}", "--to", "2", "--join", where],
+                                 capture_output=True, text=True, timeout=120)
+            assert out.returncode == 0, out.stderr
+            assert "to node 2: 1 threads" in out.stdout
+            moved, = [r for r in c.ps() if r["name"] == "spin.c"]
+            assert (moved["node"], moved["threads"]) == (2, 1)
+            bad = subprocess.run([sys.executable, "-m", "normach.cli.main", "migrate",
+                                  "0:999999", "--to", "1", "--join", where],
+                                 capture_output=True, text=True, timeout=120)
+            assert bad.returncode != 0 and "KERN_INVALID_ARGUMENT" in bad.stderr
+        finally:
+            c.close()
+    finally:
+        up.terminate()
+        up.wait(20)

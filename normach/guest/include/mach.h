@@ -24,6 +24,7 @@
 
 /* The console server's message ids (its replies: id + 100, a 4-byte status). */
 #define NORMACH_CONSOLE_WRITE 0x4E430001
+#define NORMACH_MIGRATE 0x4E430002
 
 extern vm_size_t vm_page_size;
 extern mach_port_t mach_task_self_;
@@ -58,6 +59,12 @@ kern_return_t normach_thread_state(task_t task, thread_t thread, void (*entry)(v
                                    void *arg, vm_address_t stack_top,
                                    x86_thread_state64_t *state);
 __attribute__((noreturn)) void normach_thread_exit(void);
+
+/* Process migration: asks the migration manager (through the bootstrap port) to
+   move this task, its threads and its port rights to `node`; returns there, with
+   KERN_SUCCESS, or here with the error (KERN_NODE_DOWN, KERN_INVALID_ARGUMENT for
+   the node it is on). */
+kern_return_t migrate_self(int node);
 
 /* A spin lock that yields (swtch_pri) while it waits. */
 typedef struct { volatile int locked; } spin_lock_t;
