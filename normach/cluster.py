@@ -412,11 +412,18 @@ class Cluster:
                 proc.stdout.close()
 
     def kill_node(self, node: int) -> None:
-        """Kill a node process (SIGKILL), as a crash would (processes=True only)."""
-        if not self._procs:
-            raise KernError(KernReturn.KERN_INVALID_ARGUMENT, "not a cluster of processes")
-        self._procs[node].kill()
-        self._procs[node].wait()
+        """Kill a node as a crash would: a node process gets SIGKILL; an embedded node
+        goes silent (its transport endpoint closes) and the others declare it down.
+
+        Raises: KernError KERN_INVALID_ARGUMENT (no such node, or a one-node cluster).
+        """
+        if self._procs:
+            self._procs[node].kill()
+            self._procs[node].wait()
+            return
+        if not isinstance(node, int) or not 0 <= node < len(self._endpoints):
+            raise KernError(KernReturn.KERN_INVALID_ARGUMENT, f"no networked node {node!r}")
+        self._endpoints[node].endpoint.close()
 
     def __repr__(self) -> str:
         return f"<Cluster {len(self.kernels)} nodes, {sum(len(k.tasks) for k in self.kernels)} tasks>"

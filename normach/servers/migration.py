@@ -20,9 +20,9 @@ holding the task's port may make:
                denote the new task, its new threads and the new node's host.
   4. teleport  norma_task_teleport(task, TRUE, node): the child shares the
                whole address space, its pages follow on demand; the old task
-               ends.  If this fails (the node is down), the rights go back
-               under their names, the threads resume: the task runs on where
-               it was.
+               ends.  If this fails (the node is down), what was taken goes
+               back under its name, the threads resume: the task runs on
+               where it was.
   5. put back  every right under its old name in the child; the child's own
                port, its new threads' ports and the new node's host ports in
                place of the ones noted in step 3.
@@ -95,17 +95,20 @@ def task_migrate(task, node: int) -> Migration:
         raise KernError(KernReturn.KERN_INVALID_ARGUMENT, f"the task is on node {node} already")
     mach.task_suspend(task)
     threads = mach.task_threads(task)
+    names: list[_Name] = []
     try:
         states = [_capture(th) for th in threads]
-        names = _take_out(task, threads, host_priv)
+        _take_out(task, threads, host_priv, names)
     except KernError:
+        _restore(task, names)
         mach.task_resume(task)
         raise
+    queued = sum(_queued(n) for n in names)
     _tell("start", task, None)
     try:
         child = mach.norma_task_teleport(task, True, node)
     except KernError:
-        _put_back(task, names, task, threads, host_priv, source)
+        _restore(task, names)
         mach.task_resume(task)
         _tell("failed", task, None)
         raise
@@ -121,7 +124,7 @@ def task_migrate(task, node: int) -> Migration:
             mach.thread_suspend(th)
     t1 = time.perf_counter()
     m = Migration(child, source, node, threads=len(threads), rights=len(names),
-                  messages=sum(_queued(n) for n in names), freeze_s=t1 - t0, total_s=t1 - t0)
+                  messages=queued, freeze_s=t1 - t0, total_s=t1 - t0)
     _tell("done", task, m)
     return m
 
@@ -144,24 +147,25 @@ def _capture(thread):
 
 # -- step 3 --------------------------------------------------------------------------------
 
-def _take_out(task, threads, host_priv) -> list[_Name]:
-    """Every name of `task`'s space, its rights taken out (kernel ports only noted)."""
+def _take_out(task, threads, host_priv, out: list) -> None:
+    """Every name of `task`'s space into `out`, its rights taken out (kernel ports only
+    noted; port sets and dead names stay: the old task ends with them)."""
     known = _kernel_ports(task, threads, host_priv)
     names, types = mach.mach_port_names(task)
-    out = []
     for name, typ in sorted(zip(names, types), key=lambda nt: not nt[1] & PortType.PORT_SET):
         n = _Name(name, typ)
+        out.append(n)
         if typ & PortType.PORT_SET:
             n.members = list(mach.mach_port_get_set_status(task, name))
         elif typ & PortType.DEAD_NAME:
             n.dead_refs = mach.mach_port_get_refs(task, name, PortRight.DEAD_NAME)
         else:
             _take_rights(task, n, known)
-        out.append(n)
-    return out
 
 
 def _take_rights(task, n: _Name, known: dict) -> None:
+    """One send reference is taken: the others stay in the old space (they end with it,
+    and are added again in the new one)."""
     if n.type & PortType.SEND:
         n.send_refs = mach.mach_port_get_refs(task, n.name, PortRight.SEND)
     if n.type & PortType.RECEIVE:
@@ -207,6 +211,21 @@ def _put_back(space, names: list[_Name], task, threads, host_priv, node: int) ->
     for n in names:
         for member in n.members:
             mach.mach_port_move_member(space, member, n.name)
+
+
+def _restore(task, names: list[_Name]) -> None:
+    """The move failed: what was taken out goes back under its name, nothing more (the
+    old space kept its port sets, dead names and other send references)."""
+    for n in names:
+        if n.receive is not None:
+            mach.mach_port_insert_right(task, n.name, n.receive, MsgType.MOVE_RECEIVE)
+        if n.send is not None:
+            mach.mach_port_insert_right(task, n.name, n.send, MsgType.MOVE_SEND)
+        if n.sonce is not None:
+            mach.mach_port_insert_right(task, n.name, n.sonce, MsgType.MOVE_SEND_ONCE)
+    for n in names:
+        for member in n.members:
+            mach.mach_port_move_member(task, member, n.name)
 
 
 def _insert_rights(space, n: _Name, kernel: dict) -> None:
