@@ -359,8 +359,14 @@ class Cluster:
                 out += [f"node {n}: {p}" for p in problems]
             return out
         from .xmm.audit import audit_xmm
-        return ([f"node {k.node}: {e}" for k in self.kernels for e in audit_kernel(k)]
-                + audit_xmm(self.kernels))
+        live = [k for k in self.kernels if not self._dead(k.node)]
+        return ([f"node {k.node}: {e}" for k in live for e in audit_kernel(k)]
+                + audit_xmm(live))
+
+    def _dead(self, node: int) -> bool:
+        """Killed (kill_node) and declared down by the others: out of the audit."""
+        others = [k for k in self.kernels if k.node != node and k.remote is not None]
+        return bool(others) and all(node in k.remote.down for k in others)
 
     def close(self) -> None:
         """Terminate every task on every node."""

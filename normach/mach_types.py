@@ -144,6 +144,7 @@ class TaskInfoFlavor(IntEnum):
     TASK_BASIC_INFO = 1
     TASK_THREAD_TIMES_INFO = 3
     TASK_EVENTS_INFO = 2
+    TASK_NORMA_MEMORY_INFO = 64    # normach: pages resident, held only elsewhere, lost
 
 
 class ThreadInfoFlavor(IntEnum):

@@ -31,16 +31,17 @@ def _row(kernel, task) -> dict:
         obj = e.object
         if obj is not None and obj.pager.distributed:
             shared.setdefault(obj.pager.xid, []).append((e.offset, e.size))
-    elsewhere = 0
+    elsewhere = lost = 0
     if kernel.xmm is not None:
         for xid, ranges in shared.items():
             try:
-                elsewhere += sum(kernel.xmm.pages_elsewhere(xid, ranges))
+                for far, gone in kernel.xmm.pages_absent(xid, ranges):
+                    elsewhere, lost = elsewhere + far, lost + gone
             except KernError:
                 pass                              # its manager's node is down: unknown
     return {"node": kernel.node, "id": task.id, "name": task.name,
             "threads": len(task.threads), "vm_kib": task.map.size // 1024,
-            "resident": sum(_resident(e) for e in task.map.entries), "elsewhere": elsewhere,
+            "resident": sum(_resident(e) for e in task.map.entries), "elsewhere": elsewhere, "lost": lost,
             "page_kib": param.PAGE_SIZE // 1024, "active": task.active}
 
 
@@ -59,7 +60,7 @@ def _resident(entry) -> int:
     return len(seen)
 
 
-COLUMNS = ("node", "id", "name", "threads", "vm_kib", "resident", "elsewhere")
+COLUMNS = ("node", "id", "name", "threads", "vm_kib", "resident", "elsewhere", "lost")
 KEYS = COLUMNS + ("page_kib", "active")
 
 

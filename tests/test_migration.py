@@ -606,3 +606,49 @@ def test_T7_3_threads_suspended_before_a_migration_stay_suspended_after_it(exe):
         assert (status, g.p.reason) == (0, ""), g.why()
         assert result == expected_result() + [1], g.why()
         assert c.audit() == []
+
+
+# -- memory lost with a node -----------------------------------------------------------------------
+
+def test_task_info_norma_memory_counts_pages_resident_elsewhere_and_lost():
+    """TASK_NORMA_MEMORY_INFO: a clone's written page is elsewhere for the parent; once
+    the clone's node dies the page is lost (X4.11) and counted so."""
+    from normach.mach_types import TaskInfoFlavor
+    with Cluster(nodes=3) as c:
+        t = c.task_create(node=0)
+        a = mach.vm_allocate(t, 0, 2 * 4096, True)
+        mach.vm_write(t, a, b"old")
+        mach.vm_write(t, a + 4096, b"kept")
+        clone = mach.norma_task_clone(t, True, 2)
+        mach.vm_write(clone, a, b"new")                      # node 2 alone holds it now
+        info = mach.task_info(t, TaskInfoFlavor.TASK_NORMA_MEMORY_INFO)
+        assert (info["elsewhere"], info["lost"]) == (1, 0)
+        kill_node(c, 2)
+        wait_down(c, 2)
+        info = mach.task_info(t, TaskInfoFlavor.TASK_NORMA_MEMORY_INFO)
+        assert info["lost"] == 1
+        row, = [r for r in c.ps() if r["node"] == 0 and r["id"] == t.port.kobject.id]
+        assert row["lost"] == 1
+
+
+def test_task_with_memory_lost_with_a_node_does_not_migrate_and_stays_whole():
+    """A page whose only copy was on a dead node: task_migrate fails with
+    KERN_MEMORY_ERROR before anything moves; the task keeps its names and runs on."""
+    with Cluster(nodes=3) as c:
+        t = c.task_create(node=0)
+        a = mach.vm_allocate(t, 0, 2 * 4096, True)
+        mach.vm_write(t, a + 4096, b"kept")
+        name = mach.mach_port_allocate(t, PortRight.RECEIVE)
+        clone = mach.norma_task_clone(t, True, 2)
+        mach.vm_write(clone, a, b"new")
+        kill_node(c, 2)
+        wait_down(c, 2)
+        before = _space_of(t)
+        with pytest.raises(KernError) as e:
+            mach.task_migrate(t, 1)
+        assert e.value.code == K.KERN_MEMORY_ERROR
+        assert t.port.kobject is not None and t.port.kobject.active and t.node == 0
+        assert _space_of(t) == before and name in mach.mach_port_names(t)[0]
+        assert mach.task_info(t, 1)["suspend_count"] == 0
+        assert mach.vm_read(t, a + 4096, 4) == b"kept"
+        assert c.audit() == []

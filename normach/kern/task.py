@@ -184,8 +184,17 @@ def task_threads(task: Task) -> list:
 
 
 def task_info(task: Task, flavor: int) -> dict:
-    """TASK_BASIC_INFO: suspend count, virtual and resident size, and counters."""
+    """TASK_BASIC_INFO: suspend count, virtual and resident size, and counters.
+    TASK_NORMA_MEMORY_INFO (normach): pages resident here, pages of its shared memory
+    held only by other nodes, pages lost with a node (a migration refuses those).
+
+    Conditions: kernel lock held (released while other nodes answer).
+    Raises: KERN_INVALID_ARGUMENT (flavor), KERN_FAILURE (terminated), KERN_NODE_DOWN.
+    """
     from ..mach_types import TaskInfoFlavor
+    if flavor == TaskInfoFlavor.TASK_NORMA_MEMORY_INFO:
+        _active(task)
+        return _memory_info(task)
     if flavor != TaskInfoFlavor.TASK_BASIC_INFO:
         raise KernError(KERN.KERN_INVALID_ARGUMENT, f"task_info flavor {flavor}")
     _active(task)
@@ -199,6 +208,18 @@ def task_info(task: Task, flavor: int) -> dict:
         "node": task.node,
         "vm_max": task.ledger.vm_max, "threads_max": task.ledger.threads_max,
     }
+
+
+def _memory_info(task: Task) -> dict:
+    """Resident, elsewhere and lost pages of `task` (the pagers answer for shared memory)."""
+    resident = task.map.pmap.resident
+    elsewhere = lost = 0
+    for e in list(task.map.entries):
+        obj = e.object
+        if obj is not None and obj.pager.distributed:
+            far, gone = obj.pager.absent(obj, e.offset, e.size)
+            elsewhere, lost = elsewhere + far, lost + gone
+    return {"resident": resident, "elsewhere": elsewhere, "lost": lost}
 
 
 _SPECIAL = {TaskSpecialPort.KERNEL, TaskSpecialPort.BOOTSTRAP,

@@ -40,7 +40,7 @@ import time
 
 from .. import mach
 from ..kern.errors import KernError, KernReturn
-from ..mach_types import MsgType, PortRight, PortType, ThreadStateFlavor
+from ..mach_types import MsgType, PortRight, PortType, TaskInfoFlavor, ThreadStateFlavor
 from ..norma.node import NORMA_HOST_PORT, NORMA_HOST_PRIV_PORT
 FLAVORS = (ThreadStateFlavor.x86_THREAD_STATE64, ThreadStateFlavor.x86_FLOAT_STATE64)
 
@@ -83,8 +83,9 @@ def task_migrate(task, node: int) -> Migration:
 
     Returns: a Migration whose `task` is the handle of the task on `node`.
     Raises: KERN_INVALID_ARGUMENT (bad node, or the task is already there),
-    KERN_NODE_DOWN (the task keeps running where it was), the codes of
-    task_suspend and norma_task_teleport.
+    KERN_NODE_DOWN (the task keeps running where it was), KERN_MEMORY_ERROR (pages
+    of its memory were lost with a node: it stays), the codes of task_suspend and
+    norma_task_teleport.
     """
     t0 = time.perf_counter()
     host_priv = _host_priv(task)
@@ -97,6 +98,7 @@ def task_migrate(task, node: int) -> Migration:
     threads = mach.task_threads(task)
     names: list[_Name] = []
     try:
+        _check_memory(task)
         states = [_capture(th) for th in threads]
         _take_out(task, threads, host_priv, names)
     except KernError:
@@ -132,6 +134,16 @@ def task_migrate(task, node: int) -> Migration:
 def _tell(event: str, task, m) -> None:
     for listener in list(listeners):
         listener(event, task, m)
+
+
+def _check_memory(task) -> None:
+    """A task whose memory lost pages with a node does not move (it would arrive with
+    holes): KERN_MEMORY_ERROR, and it stays, whole, where it is."""
+    info = mach.task_info(task, TaskInfoFlavor.TASK_NORMA_MEMORY_INFO)
+    lost = info["lost"] if isinstance(info, dict) else info[2]
+    if lost:
+        raise KernError(KernReturn.KERN_MEMORY_ERROR,
+                        f"{lost} pages of its memory were lost with a node")
 
 
 # -- step 2 --------------------------------------------------------------------------------

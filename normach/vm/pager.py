@@ -70,6 +70,11 @@ class Pager:
         """How many of the object's pages the pager keeps."""
         raise NotImplementedError
 
+    def absent(self, obj, offset: int, size: int) -> tuple[int, int]:
+        """Of [offset, offset+size): (pages only other nodes hold, pages lost with a
+        node).  Conditions: kernel lock held (a distributed pager may release it)."""
+        return 0, 0
+
 
 class DefaultPager(Pager):
     """The pager of anonymous memory on one node: an in-memory backing store.

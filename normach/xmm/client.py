@@ -238,6 +238,11 @@ class XmmPager(Pager):
         self.changed.notify_all()
         self.xmm.detached(self)
 
+    def absent(self, obj, offset: int, size: int) -> tuple[int, int]:
+        """Asks the manager (Xmm.pages_absent).  Raises: KERN_NODE_DOWN."""
+        (elsewhere, lost), = self.xmm.pages_absent(self.xid, [(offset, size)])
+        return elsewhere, lost
+
     def stored_pages(self, obj) -> int:
         return 0
 

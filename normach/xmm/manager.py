@@ -371,6 +371,10 @@ class Manager:
                 n += bool(st.holders) or off in self.store
         return n
 
+    def lost_in(self, offset: int, size: int) -> int:
+        """Pages of [offset, offset+size) whose only copy died with a node."""
+        return sum(1 for off in self.lost if offset <= off < offset + size)
+
     def __repr__(self) -> str:
         return (f"<Manager {self.xid[0]}:{self.xid[1]} size={self.size:#x} pages={len(self.pages)} "
                 f"store={len(self.store)} clients={sorted(self.clients)} lost={len(self.lost)}>")

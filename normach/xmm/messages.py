@@ -47,4 +47,4 @@ xmm_adopted = declare(215, "xmm_adopted", [("ok", "bool")])
 # where a node's pages are: for each range [offset, size], the pages of it that some other
 # node (or the manager's store) holds and the asking node does not (`normach ps`)
 xmm_where = declare(216, "xmm_where", [("xid", "list"), ("ranges", "list")], reply="xmm_there")
-xmm_there = declare(217, "xmm_there", [("counts", "list")])
+xmm_there = declare(217, "xmm_there", [("counts", "list"), ("lost", "list")])

@@ -252,7 +252,8 @@ class Xmm:
                 mgr = self._manager(xid)
                 ranges = [r for r in msg.ranges if isinstance(r, list) and len(r) == 2
                           and all(isinstance(x, int) and 0 <= x <= mgr.size for x in r)]
-                return m.xmm_there(counts=[mgr.elsewhere(sender, o, n) for o, n in ranges])
+                return m.xmm_there(counts=[mgr.elsewhere(sender, o, n) for o, n in ranges],
+                                   lost=[mgr.lost_in(o, n) for o, n in ranges])
             if msg.name == "xmm_adopt":
                 return m.xmm_adopted(ok=self._serve_adopt(xid))
         raise KernError(K.MIG_BAD_ID, f"unexpected {msg.name}")
@@ -261,12 +262,20 @@ class Xmm:
         """For each (offset, size) of shared object `xid`: how many of its pages are held
         by other nodes and not here.  Conditions: kernel lock held (released while the
         manager's node answers).  Raises: KERN_NODE_DOWN."""
+        return [e for e, _lost in self.pages_absent(xid, ranges)]
+
+    def pages_absent(self, xid, ranges) -> list:
+        """For each (offset, size) of `xid`: (pages held elsewhere and not here, pages
+        lost with a node).  Conditions and Raises: as pages_elsewhere."""
         xid = tuple(xid)
         if self.is_manager_node(xid):
             mgr = self.managers.get(xid)
-            return [mgr.elsewhere(self.node, o, n) if mgr else 0 for o, n in ranges]
-        return list(self.call(xid[0], m.xmm_where(xid=list(xid),
-                                                   ranges=[list(r) for r in ranges])).counts)
+            return [(mgr.elsewhere(self.node, o, n), mgr.lost_in(o, n)) if mgr else (0, 0)
+                    for o, n in ranges]
+        r = self.call(xid[0], m.xmm_where(xid=list(xid), ranges=[list(x) for x in ranges]))
+        if len(r.counts) != len(ranges) or len(r.lost) != len(ranges):
+            raise KernError(K.KERN_FAILURE, f"malformed xmm_there for {xid}")
+        return list(zip(r.counts, r.lost))
 
     def _manager(self, xid) -> Manager:
         mgr = self.managers.get(xid)
