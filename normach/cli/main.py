@@ -14,9 +14,15 @@ def main() -> None:
 
 
 @main.command()
-def demo() -> None:
-    """A guided tour on an embedded cluster: tasks, memory inheritance, messages."""
-    from .demo import run
+@click.option("--tour", is_flag=True, help="instead: a guided tour of one node (tasks, memory "
+              "inheritance, messages, a guest program) and of ports across nodes")
+def demo(tour: bool) -> None:
+    """A running program migrates 0 -> 1 -> 2 on an embedded 3-node cluster while it
+    answers a client: freeze time, pages fetched and pushed, nothing left behind."""
+    if tour:
+        from .tour import run
+    else:
+        from .demo import run
     sys.exit(run())
 
 

@@ -158,6 +158,7 @@ class XmmPager(Pager):
             if kind == DATA:
                 phys.frame_view(page.frame)[:] = data
             self.stats["pages_in"] += 1
+            self.xmm.stats["pages_in"] += 1
         self.access[offset] = access
         page.dirty = bool(access & WRITE)
 

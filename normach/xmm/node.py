@@ -49,7 +49,8 @@ class Xmm:
         self.pagers: dict[tuple, XmmPager] = {}
         self.exporting = collections.Counter()   # xid -> vectors naming it still in transit
         self.stats = {"exported": 0, "imported": 0, "released": 0, "retired": 0,
-                      "pushed": 0, "adopted": 0}
+                      "pages_in": 0,          # pages granted here (faults, read-ahead, pushes)
+                      "pushed_out": 0, "pushed_in": 0, "adopted": 0}
         self._jobs: queue.SimpleQueue = queue.SimpleQueue()
         self._thread = threading.Thread(target=self._background, daemon=True,
                                         name=f"xmm-{self.node}")
@@ -392,7 +393,7 @@ class Xmm:
             raise KernError(K.MIG_BAD_ARGUMENTS, "xmm_push")
         for i, (off, seq) in enumerate(zip(msg.offsets, msg.seqs)):
             p.install(off, DATA, RW, seq, msg.data[i * size:(i + 1) * size])
-        self.stats["pushed"] += len(msg.offsets)
+        self.stats["pushed_in"] += len(msg.offsets)
         return len(msg.offsets)
 
     def transfer(self, xids, delta: int) -> None:
@@ -470,17 +471,20 @@ class Xmm:
             p = self.pagers.get(xid)
             if p is None or p.lost or (not final and not p.orphans):
                 return
-            orphans = dict(p.orphans)
-            msg = m.xmm_release(xid=list(xid), gen=gen, offsets=list(orphans),
-                                seqs=[q for q, _d in orphans.values()], final=final,
-                                data=b"".join(d for _q, d in orphans.values()))
-            try:
-                self.call(xid[0], msg)
-            except KernError:
-                pass                                # its node is down: node_down cleans up
-            for off, orphan in orphans.items():
-                if p.orphans.get(off) is orphan:
-                    del p.orphans[off]
+            items = list(p.orphans.items())
+            step = param.XMM_RELEASE_BATCH          # one message stays under the frame limit
+            for i in range(0, max(len(items), 1), step):
+                part = dict(items[i:i + step])
+                msg = m.xmm_release(xid=list(xid), gen=gen, offsets=list(part),
+                                    seqs=[q for q, _d in part.values()],
+                                    final=final and i + step >= len(items),
+                                    data=b"".join(d for _q, d in part.values()))
+                try:
+                    self.call(xid[0], msg)
+                except KernError:                   # its node is down: node_down cleans up
+                    _forget(p, dict(items[i:]))
+                    break
+                _forget(p, part)
             if p.obj is None and not p.orphans and self.pagers.get(xid) is p:
                 del self.pagers[xid]
 
@@ -511,3 +515,10 @@ def _offset_ok(offset, size: int) -> bool:
 def _xid_ok(xid) -> bool:
     return (isinstance(xid, (list, tuple)) and len(xid) == 2
             and all(isinstance(x, int) and 0 <= x < 1 << 62 for x in xid))
+
+
+def _forget(pager, given: dict) -> None:
+    """Drop the orphans handed over (unless a newer one replaced it meanwhile)."""
+    for off, orphan in given.items():
+        if pager.orphans.get(off) is orphan:
+            del pager.orphans[off]

@@ -118,7 +118,7 @@ def _push_batch(xmm, mgr, node: int, offsets) -> bool:
             return False
         for off in taken:
             mgr.store.pop(off, None)
-        xmm.stats["pushed"] += len(taken)
+        xmm.stats["pushed_out"] += len(taken)
         return True
     finally:
         for st in states:

@@ -1151,3 +1151,27 @@ def test_X4_1_pages_paged_out_before_the_export_are_served():
         mach.vm_write(t2, a + 5 * PAGE, b"two")
         assert mach.vm_read(t1, a + 5 * PAGE, 3) == b"two"
         assert c.audit() == []
+
+
+def test_X4_11_writer_giving_back_more_than_one_message_holds_loses_nothing():
+    """A node that wrote 20 MiB of shared memory (more than one transport frame may
+    carry) and whose task ends gives every page back to the manager, in several
+    messages: the parent then reads every byte the clone wrote."""
+    c = Cluster(nodes=2, phys_bytes=64 << 20)
+    try:
+        size = 20 << 20
+        t = c.task_create(node=0)
+        a = mach.vm_allocate(t, 0, size, True)
+        clone = mach.norma_task_clone(t, True, 1)
+        chunk = bytes(range(256)) * 4096                       # 1 MiB
+        for off in range(0, size, len(chunk)):
+            mach.vm_write(clone, a + off, chunk[off >> 20:] + chunk[:off >> 20])
+        mach.task_terminate(clone)
+        for k in c.kernels:
+            k.xmm.flush_background()
+        for off in range(0, size, len(chunk)):
+            assert mach.vm_read(t, a + off, len(chunk)) == chunk[off >> 20:] + chunk[:off >> 20]
+        assert all(k.xmm.stats.get("errors", 0) == 0 for k in c.kernels)
+        assert c.audit() == []
+    finally:
+        c.close()
