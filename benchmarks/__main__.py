@@ -10,7 +10,7 @@ import os
 import subprocess
 import sys
 
-GROUPS = ("bench_core", "bench_machine", "bench_dipc", "bench_xmm")
+GROUPS = ("bench_core", "bench_machine", "bench_dipc", "bench_xmm", "bench_migration")
 
 
 def _run_group(name: str) -> list:
