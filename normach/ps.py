@@ -40,9 +40,10 @@ def _row(kernel, task) -> dict:
             except KernError:
                 pass                              # its manager's node is down: unknown
     return {"node": kernel.node, "id": task.id, "name": task.name,
-            "threads": len(task.threads), "vm_kib": task.map.size // 1024,
-            "resident": sum(_resident(e) for e in task.map.entries), "elsewhere": elsewhere, "lost": lost,
-            "page_kib": param.PAGE_SIZE // 1024, "active": task.active}
+            "threads": len(task.threads), "ports": len(task.itk_space.entries),
+            "vm_kib": task.map.size // 1024,
+            "resident": sum(_resident(e) for e in task.map.entries), "elsewhere": elsewhere,
+            "lost": lost, "page_kib": param.PAGE_SIZE // 1024, "active": task.active}
 
 
 def _resident(entry) -> int:
@@ -60,7 +61,7 @@ def _resident(entry) -> int:
     return len(seen)
 
 
-COLUMNS = ("node", "id", "name", "threads", "vm_kib", "resident", "elsewhere", "lost")
+COLUMNS = ("node", "id", "name", "threads", "ports", "vm_kib", "resident", "elsewhere", "lost")
 KEYS = COLUMNS + ("page_kib", "active")
 
 

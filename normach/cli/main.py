@@ -148,10 +148,35 @@ def ps(join: str) -> None:
 
 
 @main.command()
+@click.option("--join", "join", required=True, help="ADDRESS#SECRET printed by `normach up`")
+@click.option("--interval", default=1.0, show_default=True, help="seconds between refreshes")
+@click.option("--count", default=None, type=int, help="refreshes before exiting (default: until Ctrl-C)")
+def top(join: str, interval: float, count: int | None) -> None:
+    """A live view of a running cluster: nodes, tasks, where their memory is."""
+    from rich.console import Console
+
+    from .. import KernError
+    from ..cluster import Cluster
+    from .top import top as run_top
+    try:
+        c = Cluster.connect(join)
+    except (KernError, ValueError) as e:
+        raise click.ClickException(f"cannot join {join}: {e}")
+    try:
+        run_top(c, interval, count, Console())
+    except KeyboardInterrupt:
+        pass
+    finally:
+        c.close()
+
+
+@main.command()
 @click.argument("task")
 @click.option("--to", "to", required=True, type=int, help="the node to move it to")
 @click.option("--join", "join", required=True, help="ADDRESS#SECRET printed by `normach up`")
-def migrate(task: str, to: int, join: str) -> None:
+@click.option("--wait/--no-wait", default=True, show_default=True,
+              help="show its memory arriving on the new node until none is left behind")
+def migrate(task: str, to: int, join: str, wait: bool) -> None:
     """Move a running task (NODE:ID, as `normach ps` shows it) with its threads and
     port rights to another node."""
     from .. import KernError
@@ -166,13 +191,46 @@ def migrate(task: str, to: int, join: str) -> None:
     except (KernError, ValueError) as e:
         raise click.ClickException(f"cannot join {join}: {e}")
     try:
-        m = task_migrate(c.task(node, task_id), to)
-    except KernError as e:
-        raise click.ClickException(f"migration of {task} to node {to} failed: {e}")
+        try:
+            m = task_migrate(c.task(node, task_id), to)
+        except KernError as e:
+            raise click.ClickException(f"migration of {task} to node {to} failed: {e}")
+        click.echo(f"moved {task} to node {m.node}: {m.threads} threads, {m.rights} port names, "
+                   f"{m.messages} queued messages, frozen {m.freeze_s * 1e3:.1f} ms")
+        if wait:
+            left = _drain(m.task)
+            if left >= 0:
+                click.echo(f"its memory: {left} pages left on other nodes" if left else
+                           "its memory: all on the new node, nothing left behind")
     finally:
         c.close()
-    click.echo(f"moved {task} to node {m.node}: {m.threads} threads, {m.rights} port names, "
-               f"{m.messages} queued messages, frozen {m.freeze_s * 1e3:.1f} ms")
+
+
+def _drain(task, timeout: float = 300.0) -> int:
+    """A progress bar while a migrated task's memory comes over; returns the pages left."""
+    import time
+
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+
+    from .. import KernError, mach
+    from ..mach_types import TaskInfoFlavor
+
+    def elsewhere() -> int:
+        info = mach.task_info(task, TaskInfoFlavor.TASK_NORMA_MEMORY_INFO)
+        return info["elsewhere"] if isinstance(info, dict) else info[1]
+    try:
+        first = left = elsewhere()
+        end = time.monotonic() + timeout
+        with Progress(TextColumn("pages arriving"), BarColumn(), MofNCompleteColumn(),
+                      transient=True) as bar:
+            job = bar.add_task("pages", total=max(first, 1))
+            while left and time.monotonic() < end:
+                time.sleep(0.1)
+                left = elsewhere()
+                bar.update(job, completed=max(first - left, 0))
+        return left
+    except KernError:
+        return -1                            # the task ended meanwhile
 
 
 @main.command()

@@ -237,8 +237,14 @@ def test_normach_migrate_moves_a_running_task_between_node_processes(tmp_path):
                                  capture_output=True, text=True, timeout=120)
             assert out.returncode == 0, out.stderr
             assert "to node 2: 1 threads" in out.stdout
+            assert "nothing left behind" in out.stdout
             moved, = [r for r in c.ps() if r["name"] == "spin.c"]
-            assert (moved["node"], moved["threads"]) == (2, 1)
+            assert (moved["node"], moved["threads"], moved["elsewhere"]) == (2, 1, 0)
+            top = subprocess.run([sys.executable, "-m", "normach.cli.main", "top", "--join",
+                                  where, "--count", "1", "--interval", "0.1"],
+                                 capture_output=True, text=True, timeout=120)
+            assert top.returncode == 0, top.stderr
+            assert "spin.c" in top.stdout and "nodes" in top.stdout
             bad = subprocess.run([sys.executable, "-m", "normach.cli.main", "migrate",
                                   "0:999999", "--to", "1", "--join", where],
                                  capture_output=True, text=True, timeout=120)
