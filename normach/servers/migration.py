@@ -60,7 +60,6 @@ class Migration:
     rights: int = 0                 # names moved (receive, send, send-once, sets, dead)
     messages: int = 0               # messages queued on the receive rights moved
     freeze_s: float = 0.0           # the task stopped: suspend to resume
-    total_s: float = 0.0
 
 
 @dataclasses.dataclass
@@ -114,9 +113,22 @@ def task_migrate(task, node: int) -> Migration:
         mach.task_resume(task)
         _tell("failed", task, None)
         raise
+    try:
+        _start_child(child, names, threads, states, host_priv, node)
+    except KernError:                    # the new node failed meanwhile: the task is lost
+        _tell("failed", task, None)
+        raise
+    m = Migration(child, source, node, threads=len(threads), rights=len(names),
+                  messages=queued, freeze_s=time.perf_counter() - t0)
+    _tell("done", task, m)
+    return m
+
+
+def _start_child(child, names, threads, states, host_priv, node: int) -> None:
+    """Steps 5 and 6: the rights under their names, the threads with their states."""
     new_threads = [mach.thread_create(child) for _ in threads]
     _put_back(child, names, child, new_threads, host_priv, node)
-    for th, (state, stops) in zip(new_threads, states):
+    for th, (state, _stops) in zip(new_threads, states):
         for flavor, value in state.items():
             mach.thread_set_state(th, flavor, value)
     for th, (_state, stops) in zip(new_threads, states):
@@ -124,11 +136,6 @@ def task_migrate(task, node: int) -> Migration:
             mach.thread_resume(th)
         for _ in range(stops - 1):
             mach.thread_suspend(th)
-    t1 = time.perf_counter()
-    m = Migration(child, source, node, threads=len(threads), rights=len(names),
-                  messages=queued, freeze_s=t1 - t0, total_s=t1 - t0)
-    _tell("done", task, m)
-    return m
 
 
 def _tell(event: str, task, m) -> None:
