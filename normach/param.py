@@ -37,6 +37,7 @@ XMM_GRANT_WAIT_S = 2.0             # a lock waits this long for the grant it rev
 XMM_PUSH_AFTER_TELEPORT = True     # push a teleported task's memory to its node in the background
 XMM_HAND_OVER_TRIES = 8            # times a manager tries to move an object to the one node using it
 XMM_PUSH_BATCH = 256               # pages per message when a teleported task's memory is pushed to it
+XMM_PUSH_DELAY_S = 0.25           # the push starts this long after a teleport (a migration sets up first)
 XMM_RELEASE_BATCH = 256            # pages per message when a node gives written pages back
 CPU_TIME_SLICE_MS = 10             # a CPU runs this long before a waiting CPU of its node gets a turn
 

@@ -52,12 +52,15 @@ class Xmm:
                       "pages_in": 0,          # pages granted here (faults, read-ahead, pushes)
                       "pushed_out": 0, "pushed_in": 0, "adopted": 0}
         self._jobs: queue.SimpleQueue = queue.SimpleQueue()
+        self._delayed: list = []                 # Timers that will queue evacuations
         self._thread = threading.Thread(target=self._background, daemon=True,
                                         name=f"xmm-{self.node}")
         self._thread.start()
         kernel.xmm = self
 
     def close(self) -> None:
+        for timer in self._delayed:
+            timer.cancel()
         self._jobs.put(None)
         self._thread.join(5.0)
 
@@ -378,9 +381,20 @@ class Xmm:
 
     def evacuate(self, xids, node: int) -> None:
         """After a teleport: push the pages of each object used only by `node` there, then
-        hand it the object (no residual dependency).  Runs in the background."""
-        for xid in xids:
-            self._jobs.put(("evacuate", tuple(xid), node))
+        hand it the object (no residual dependency).  Runs in the background, after
+        XMM_PUSH_DELAY_S: whoever made the teleport (a migration) sets the new task up
+        first, without the push's traffic in its way."""
+        jobs = [("evacuate", tuple(xid), node) for xid in xids]
+        if not jobs:
+            return
+        if param.XMM_PUSH_DELAY_S <= 0:
+            for job in jobs:
+                self._jobs.put(job)
+            return
+        timer = threading.Timer(param.XMM_PUSH_DELAY_S, lambda: [self._jobs.put(j) for j in jobs])
+        timer.daemon = True
+        self._delayed = [t for t in self._delayed if t.is_alive()] + [timer]
+        timer.start()
 
     def _serve_push(self, xid, msg) -> int:
         from .client import DATA, RW
@@ -495,6 +509,8 @@ class Xmm:
 
     def flush_background(self, timeout: float = 10.0) -> bool:
         """Wait until the background thread did everything queued so far (tests, benchmarks)."""
+        for timer in list(self._delayed):          # delayed pushes count as queued
+            timer.join(timeout)
         done = threading.Event()
         self._jobs.put(("call", done))
         return done.wait(timeout)

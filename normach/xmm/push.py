@@ -76,10 +76,12 @@ def _below(mgr) -> set:
 
 def only_user(mgr, node: int) -> bool:
     """Nothing but `node` uses or holds any page of the object (a node that left may still
-    owe pages it wrote: they come back in a release first)."""
+    owe pages it wrote: they come back in a release first).  A copy this node holds
+    with no user here (ref_count 1: the manager's own reference) does not count: it
+    is the manager's, and the push takes it back before it moves the page."""
     return (set(mgr.clients) == {node} and mgr.obj.ref_count == 1 and mgr.copy is None
             and mgr.dependents == 0
-            and all(set(st.holders) <= {node} for st in mgr.pages.values()))
+            and all(set(st.holders) - {mgr.node} <= {node} for st in mgr.pages.values()))
 
 
 def _push_batch(xmm, mgr, node: int, offsets) -> bool:
