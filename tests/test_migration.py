@@ -652,3 +652,28 @@ def test_task_with_memory_lost_with_a_node_does_not_migrate_and_stays_whole():
         assert mach.task_info(t, 1)["suspend_count"] == 0
         assert mach.vm_read(t, a + 4096, 4) == b"kept"
         assert c.audit() == []
+
+
+def test_migrated_task_keeps_its_exception_port(tmp_path):
+    """A task's exception port (a server on node 0) still gets its exceptions after the
+    task moved to node 2: the faulting thread's EXCEPTION_RAISE arrives there."""
+    from normach.guest.build import compile_program
+    from normach.mach_types import MsgOption
+    src = tmp_path / "fault_later.c"
+    src.write_text("#include <mach.h>\nvolatile int go;\n"
+                   "int main(void) { while (!go) swtch_pri(0); *(volatile int *)8 = 1; return 0; }\n")
+    exe = str(tmp_path / "fault_later")
+    compile_program(exe, [str(src)])
+    with Cluster(nodes=3) as c:
+        server = c.task_create(node=0, name="handler")
+        port = mach.mach_port_allocate(server, PortRight.RECEIVE)
+        p = c.spawn(exe, node=0, suspended=True)
+        mach.task_set_exception_ports(p.task_handle, 1 << 1, mach.mach_port_extract_right(
+            server, port, MsgType.MAKE_SEND), 1, 4)              # EXC_MASK_BAD_ACCESS
+        c.resume(p)
+        m = c.migrate(p, 2)
+        mach.vm_write(m.task, symbol(exe, "go"), (1).to_bytes(4, "little"))
+        msg = mach.mach_msg_receive(server, port, MsgOption.RCV_TIMEOUT, 30_000)
+        assert msg.id == 2401                                     # EXCEPTION_RAISE
+        assert p.node == 2
+        mach.task_terminate(m.task)
