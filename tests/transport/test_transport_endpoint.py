@@ -173,7 +173,7 @@ def test_peer_restart_fails_old_waiters_and_new_requests_work(make_endpoint, kin
     assert b2.request(0, echo(b"i am back"), 5).data == b"i am back"    # a hears the new incarnation
     t.join(10)
     assert isinstance(box.get("error"), KernError) and box["error"].code == NODE_DOWN
-    assert downs == [1]
+    assert wait_until(lambda: downs == [1])             # callbacks run on the notifier thread
     assert a.request(1, echo(b"new"), 5).data == b"new"
     assert a.peer_incarnation(1) == b2.incarnation
 
