@@ -393,8 +393,8 @@ class Xmm:
             return
         timer = threading.Timer(param.XMM_PUSH_DELAY_S, lambda: [self._jobs.put(j) for j in jobs])
         timer.daemon = True
+        timer.start()                            # before flush_background can see it
         self._delayed = [t for t in self._delayed if t.is_alive()] + [timer]
-        timer.start()
 
     def _serve_push(self, xid, msg) -> int:
         from .client import DATA, RW
