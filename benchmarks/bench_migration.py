@@ -17,17 +17,13 @@ from __future__ import annotations
 import time
 
 from normach import Cluster, mach, param
-from normach.mach_types import PortRight, TaskInfoFlavor
+from normach.mach_types import PortRight
+from normach.servers.migration import memory_info
 
 from .bench_xmm import MIB, _settle, _stream, _touched_task
 from .harness import Result
 
 CRIU_MS = 309.0             # measured elsewhere on this machine class (issue 6): fixed
-
-
-def _elsewhere(task) -> int:
-    info = mach.task_info(task, TaskInfoFlavor.TASK_NORMA_MEMORY_INFO)
-    return info["elsewhere"] if isinstance(info, dict) else info[1]
 
 
 def migration_times(mib: int) -> tuple[float, float]:
@@ -42,7 +38,7 @@ def migration_times(mib: int) -> tuple[float, float]:
             _settle(c)
             t0 = time.perf_counter()
             m = mach.task_migrate(t, 1)
-            while _elsewhere(m.task):
+            while memory_info(m.task)["elsewhere"]:
                 time.sleep(0.002)
             total = time.perf_counter() - t0
             mach.task_terminate(m.task)

@@ -11,7 +11,7 @@ as the background push moves them (xmm/push.py).
 from __future__ import annotations
 
 from . import param
-from .kern.errors import KernError
+from .kern.task import task_memory_absent
 
 
 def task_rows(kernel) -> list[dict]:
@@ -26,19 +26,7 @@ def task_rows(kernel) -> list[dict]:
 
 def _row(kernel, task) -> dict:
     """Conditions: kernel lock held (released while managers on other nodes answer)."""
-    shared = {}
-    for e in list(task.map.entries):
-        obj = e.object
-        if obj is not None and obj.pager.distributed:
-            shared.setdefault(obj.pager.xid, []).append((e.offset, e.size))
-    elsewhere = lost = 0
-    if kernel.xmm is not None:
-        for xid, ranges in shared.items():
-            try:
-                for far, gone in kernel.xmm.pages_absent(xid, ranges):
-                    elsewhere, lost = elsewhere + far, lost + gone
-            except KernError:
-                pass                              # its manager's node is down: unknown
+    elsewhere, lost = task_memory_absent(task, unknown_ok=True)   # a down manager: unknown
     return {"node": kernel.node, "id": task.id, "name": task.name,
             "threads": len(task.threads), "ports": len(task.itk_space.entries),
             "vm_kib": task.map.size // 1024,

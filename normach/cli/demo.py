@@ -21,7 +21,7 @@ from rich.table import Table
 
 from .. import Cluster, KernError, MsgOption, MsgType, PortRight, mach
 from ..ipc.message import Message
-from ..mach_types import TaskInfoFlavor
+from ..servers.migration import memory_info
 
 SOURCE = os.path.join(os.path.dirname(os.path.abspath(__file__)), "demo_server.c")
 SERVICE = 0x5003            # demo_server.c's name for its service port
@@ -97,18 +97,12 @@ class Lines:
             time.sleep(0.01)
 
 
-def _memory(task) -> dict:
-    """TASK_NORMA_MEMORY_INFO as a dict (a remote task's record comes as a list)."""
-    info = mach.task_info(task, TaskInfoFlavor.TASK_NORMA_MEMORY_INFO)
-    return info if isinstance(info, dict) else dict(zip(("resident", "elsewhere", "lost"), info))
-
-
 def _drain(con: Console, task) -> int:
     """Wait while the moved program's memory is pushed to it; returns the pages left."""
     end = time.monotonic() + DRAIN_S
     with con.status("pulling its memory over...") as status:
         while True:
-            left = _memory(task)["elsewhere"]
+            left = memory_info(task)["elsewhere"]
             if left == 0 or time.monotonic() >= end:
                 return left
             status.update(f"{left} pages of its memory still on other nodes...")

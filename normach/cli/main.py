@@ -212,12 +212,11 @@ def _drain(task, timeout: float = 300.0) -> int:
 
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 
-    from .. import KernError, mach
-    from ..mach_types import TaskInfoFlavor
+    from .. import KernError
+    from ..servers.migration import memory_info
 
     def elsewhere() -> int:
-        info = mach.task_info(task, TaskInfoFlavor.TASK_NORMA_MEMORY_INFO)
-        return info["elsewhere"] if isinstance(info, dict) else info[1]
+        return memory_info(task)["elsewhere"]
     try:
         first = left = elsewhere()
         end = time.monotonic() + timeout

@@ -210,16 +210,31 @@ def task_info(task: Task, flavor: int) -> dict:
     }
 
 
-def _memory_info(task: Task) -> dict:
-    """Resident, elsewhere and lost pages of `task` (the pagers answer for shared memory)."""
-    resident = task.map.pmap.resident
+def task_memory_absent(task: Task, unknown_ok: bool = False) -> tuple[int, int]:
+    """(pages of `task`'s shared memory held only by other nodes, pages lost with a node);
+    the pagers answer.  `unknown_ok`: an object whose manager's node is down counts 0.
+
+    Conditions: kernel lock held (released while other nodes answer).
+    Raises: KERN_NODE_DOWN (unless unknown_ok).
+    """
     elsewhere = lost = 0
     for e in list(task.map.entries):
         obj = e.object
         if obj is not None and obj.pager.distributed:
-            far, gone = obj.pager.absent(obj, e.offset, e.size)
+            try:
+                far, gone = obj.pager.absent(obj, e.offset, e.size)
+            except KernError:
+                if not unknown_ok:
+                    raise
+                continue
             elsewhere, lost = elsewhere + far, lost + gone
-    return {"resident": resident, "elsewhere": elsewhere, "lost": lost}
+    return elsewhere, lost
+
+
+def _memory_info(task: Task) -> dict:
+    """Resident, elsewhere and lost pages of `task`."""
+    elsewhere, lost = task_memory_absent(task)
+    return {"resident": task.map.pmap.resident, "elsewhere": elsewhere, "lost": lost}
 
 
 _SPECIAL = {TaskSpecialPort.KERNEL, TaskSpecialPort.BOOTSTRAP,

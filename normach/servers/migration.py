@@ -143,11 +143,17 @@ def _tell(event: str, task, m) -> None:
         listener(event, task, m)
 
 
+def memory_info(task) -> dict:
+    """TASK_NORMA_MEMORY_INFO of `task` as {resident, elsewhere, lost} (a remote task's
+    record comes back as a list of its fields, in that order)."""
+    info = mach.task_info(task, TaskInfoFlavor.TASK_NORMA_MEMORY_INFO)
+    return info if isinstance(info, dict) else dict(zip(("resident", "elsewhere", "lost"), info))
+
+
 def _check_memory(task) -> None:
     """A task whose memory lost pages with a node does not move (it would arrive with
     holes): KERN_MEMORY_ERROR, and it stays, whole, where it is."""
-    info = mach.task_info(task, TaskInfoFlavor.TASK_NORMA_MEMORY_INFO)
-    lost = info["lost"] if isinstance(info, dict) else info[2]
+    lost = memory_info(task)["lost"]
     if lost:
         raise KernError(KernReturn.KERN_MEMORY_ERROR,
                         f"{lost} pages of its memory were lost with a node")

@@ -262,15 +262,10 @@ class Xmm:
                 return m.xmm_adopted(ok=self._serve_adopt(xid))
         raise KernError(K.MIG_BAD_ID, f"unexpected {msg.name}")
 
-    def pages_elsewhere(self, xid, ranges) -> list:
-        """For each (offset, size) of shared object `xid`: how many of its pages are held
-        by other nodes and not here.  Conditions: kernel lock held (released while the
-        manager's node answers).  Raises: KERN_NODE_DOWN."""
-        return [e for e, _lost in self.pages_absent(xid, ranges)]
-
     def pages_absent(self, xid, ranges) -> list:
-        """For each (offset, size) of `xid`: (pages held elsewhere and not here, pages
-        lost with a node).  Conditions and Raises: as pages_elsewhere."""
+        """For each (offset, size) of shared object `xid`: (pages held by other nodes and
+        not here, pages lost with a node).  Conditions: kernel lock held (released while
+        the manager's node answers).  Raises: KERN_NODE_DOWN."""
         xid = tuple(xid)
         if self.is_manager_node(xid):
             mgr = self.managers.get(xid)
