@@ -41,6 +41,8 @@ XMM_PUSH_DELAY_S = 0.25           # the push starts this long after a teleport (
 XMM_RELEASE_BATCH = 256            # pages per message when a node gives written pages back
 CPU_TIME_SLICE_MS = 10             # a CPU runs this long before a waiting CPU of its node gets a turn
 
+CONSOLE_OUTPUT_MAX = 8 << 20        # console text kept per program (older text is dropped, counted)
+
 TASK_PORT_REGISTER_MAX = 3          # mach_ports_register slots (T7.10)
 LEDGER_VM_DEFAULT = 1 << 40         # default ledger limit on a task's virtual memory, bytes
 LEDGER_THREADS_DEFAULT = 1024       # default ledger limit on a task's thread count

@@ -16,10 +16,11 @@ from __future__ import annotations
 
 import threading
 
-from .. import mach
-from ..ipc.message import Message, PortDesc
+from .. import mach, param
+from ..ipc.message import PortDesc
 from ..kern.errors import KernError, KernReturn
 from ..mach_types import MsgType, PortRight
+from .server import ServerStats, discard, log, reply, serve_one, status_body
 
 CONSOLE_WRITE = 0x4E430001
 MIGRATE = 0x4E430002
@@ -36,6 +37,7 @@ class ConsoleServer:
         self.lock = threading.Lock()
         self.outputs: dict = {}
         self.messages = 0
+        self.stats = ServerStats()
         self.thread = threading.Thread(target=self._serve, daemon=True, name=label)
         self.thread.start()
 
@@ -54,43 +56,37 @@ class ConsoleServer:
             except KernError:
                 return                      # the server's task is gone
             self.messages += 1
-            if m.id == MIGRATE:
-                self._start_migration(m)
-                continue
-            if m.id == CONSOLE_WRITE:
-                text = b"".join(i for i in m.body if isinstance(i, (bytes, bytearray)))
-                text = text.rstrip(b"\0")          # padding to a 4-byte message size
-                with self.lock:
-                    out = self.outputs.get(m.local_port)
-                if out is not None:
-                    out.write(text)
-            self._reply(m, 0)
+            serve_one(self.task, m, self._request, self.stats)
 
-    def _reply(self, m, status: int) -> None:
-        """Answer request `m` with a 4-byte status (if it carried a reply right)."""
-        if not m.remote_port:
-            return
-        try:
-            mach.mach_msg_send(self.task, Message(remote_port=m.remote_port,
-                                                  remote_disp=MsgType.MOVE_SEND_ONCE, id=m.id + 100,
-                                                  body=[(status & 0xFFFFFFFF).to_bytes(4, "little")]))
-        except KernError:
-            pass                            # the requester is gone
+    def _request(self, m):
+        """One request: returns the reply body, or None (the migration replies later).
+        Raises: MIG_BAD_ID (an id it does not serve), MIG_BAD_ARGUMENTS."""
+        if m.id == MIGRATE:
+            return self._start_migration(m)
+        if m.id != CONSOLE_WRITE:
+            raise KernError(KernReturn.MIG_BAD_ID, f"console: message id {m.id}")
+        text = b"".join(i for i in m.body if isinstance(i, (bytes, bytearray)))
+        text = text.rstrip(b"\0")          # padding to a 4-byte message size
+        discard(self.task, m)               # a write carries no rights: any sent are dropped
+        with self.lock:
+            out = self.outputs.get(m.local_port)
+        if out is not None:
+            out.write(text)
+        return status_body(0)
 
-    def _start_migration(self, m) -> None:
-        """NORMACH_MIGRATE: body = [the task's send right, the node (4 bytes)]."""
+    def _start_migration(self, m):
+        """NORMACH_MIGRATE: body = [a send right to the task, the node (4 bytes)].
+        Raises: MIG_BAD_ARGUMENTS (anything else: the rights sent are destroyed)."""
         ports = [d for d in m.body if isinstance(d, PortDesc)]
         data = b"".join(i for i in m.body if isinstance(i, (bytes, bytearray)))
-        if len(ports) != 1 or not ports[0].name or len(data) < 4:
-            for d in ports:
-                if d.name:
-                    mach.mach_port_deallocate(self.task, d.name)
-            self._reply(m, int(KernReturn.MIG_BAD_ARGUMENTS))
-            return
+        if (len(ports) != 1 or not ports[0].name or ports[0].disposition != MsgType.PORT_SEND
+                or len(data) < 4 or len(m.body) != 2):
+            raise KernError(KernReturn.MIG_BAD_ARGUMENTS, "migrate: [task send right, node]")
         task = mach.mach_port_extract_right(self.task, ports[0].name, MsgType.MOVE_SEND)
         node = int.from_bytes(data[:4], "little", signed=True)
         threading.Thread(target=self._migrate, args=(m, task, node), daemon=True,
                          name="migrate").start()
+        return None
 
     def _migrate(self, m, task, node: int) -> None:
         from .migration import task_migrate
@@ -99,20 +95,33 @@ class ConsoleServer:
             status = 0
         except KernError as e:
             status = e.code
-        self._reply(m, status)
+        except Exception:                   # a bug of the manager: the requester still hears
+            log.exception("migration of %r to node %s failed", task, node)
+            self.stats.bugs += 1
+            status = int(KernReturn.KERN_FAILURE)
+        finally:
+            task.deallocate()               # the right the request carried
+        reply(self.task, m, status_body(status))
 
 
 class Output:
-    """The console text of one program; `sink(text)` sees it as it arrives."""
+    """The console text of one program; `sink(text)` sees it as it arrives.  Only the
+    last CONSOLE_OUTPUT_MAX bytes are kept (`dropped` counts the older ones): a program
+    printing for ever does not grow the node without bound."""
 
     def __init__(self, sink=None):
         self.data = bytearray()
+        self.dropped = 0
         self.sink = sink
         self.lock = threading.Lock()
 
     def write(self, text: bytes) -> None:
         with self.lock:
             self.data += text
+            excess = len(self.data) - param.CONSOLE_OUTPUT_MAX
+            if excess > 0:
+                del self.data[:excess]
+                self.dropped += excess
         if self.sink is not None:
             self.sink(text)
 
