@@ -40,6 +40,7 @@ import logging
 
 from .. import param
 from ..kern.errors import KernError, KernReturn
+from ..ipc.kmsg import msgh_id
 from ..mach_types import MsgType
 from . import wire
 
@@ -388,7 +389,7 @@ class Dipc:
         """
         from ..ipc.kmsg import Kmsg, ipc_kmsg_deliver, ipc_kmsg_destroy
         try:
-            uid, dest_type, reply_uid, reply_type, msg_id, items = _check(fields, len(raws))
+            uid, dest_type, reply_uid, reply_type, msg_id, items = _check(fields, [len(r) for r in raws])
         except ValueError as e:
             self.stats["dropped_malformed"] += 1
             log.warning("dipc: dropped a malformed message from node %d: %s", sender, e)
@@ -595,18 +596,20 @@ class Dipc:
                 f"proxies={len(self.proxies)} {dict(self.stats)}>")
 
 
-def _check(fields: dict, nraws: int):
+def _check(fields: dict, raw_sizes: list):
     """Validated header fields of a network message.  Raises ValueError."""
     try:
         uid = tuple(fields["uid"])
         reply_uid = list(fields["reply_uid"])
         dest_type, reply_type = int(fields["dest_type"]), int(fields["rtype"])
-        msg_id, items = int(fields["msg_id"]), fields["body"]
+        msg_id, items = fields["msg_id"], fields["body"]
     except (KeyError, TypeError, ValueError) as e:
         raise ValueError(f"bad header: {e}") from None
     if len(uid) != 2 or dest_type not in (MsgType.PORT_SEND, MsgType.PORT_SEND_ONCE):
         raise ValueError("bad destination")
     if reply_type not in (0, MsgType.PORT_SEND, MsgType.PORT_SEND_ONCE) or len(reply_uid) != 2:
         raise ValueError("bad reply")
-    wire.validate_body(items, nraws)
-    return uid, dest_type, reply_uid, reply_type, msg_id, items
+    if msgh_id(msg_id) is None:
+        raise ValueError(f"msgh_id {msg_id} is not 32 bits")
+    wire.validate_body(items, raw_sizes)
+    return uid, dest_type, reply_uid, reply_type, msgh_id(msg_id), items

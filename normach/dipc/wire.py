@@ -72,9 +72,11 @@ def _uid_ok(u) -> bool:
     return (isinstance(u, list) and len(u) == 2 and all(isinstance(x, int) for x in u))
 
 
-def validate_body(items, nraws: int) -> None:
+def validate_body(items, raw_sizes: list) -> None:
     """Raises ValueError unless `items` is a well-formed network body (checked before
-    anything is imported, so a bad message changes nothing)."""
+    anything is imported, so a bad message changes nothing).  `raw_sizes`: the lengths
+    of the message's raw frames (an OOL item's size must not exceed its frame)."""
+    nraws = len(raw_sizes)
     if not isinstance(items, list):
         raise ValueError("body is not a list")
     for item in items:
@@ -89,7 +91,7 @@ def validate_body(items, nraws: int) -> None:
                   and all(x >= 0 for x in item[2][:5]))
               or (tag == RIGHT and n == 3 and _uid_ok(item[1]) and isinstance(item[2], int))
               or (tag == OOL and n == 4 and all(isinstance(x, int) for x in item[1:])
-                  and 0 <= item[1] < nraws and item[2] >= 0)
+                  and 0 <= item[1] < nraws and 0 <= item[2] <= raw_sizes[item[1]])
               or (tag == OOL_RIGHTS and n == 3 and isinstance(item[1], int)
                   and isinstance(item[2], list) and all(_uid_ok(u) for u in item[2])))
         if not ok:

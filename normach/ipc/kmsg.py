@@ -47,6 +47,20 @@ MACH_MSG_HEADER_SIZE = 24       # bits, size, remote, local, reserved, id (4 byt
 MACH_MSG_BODY_SIZE = 4          # descriptor_count, present when the message is complex
 MACH_MSG_DESCRIPTOR_SIZE = 16   # one port / OOL / OOL-ports descriptor
 MACH_MSG_INT_SIZE = 8           # an inline integer
+INT_ITEM_MIN, INT_ITEM_END = -(1 << 63), 1 << 64      # an inline integer fits 64 bits
+
+
+def msgh_id(value) -> int | None:
+    """`value` as a msgh_id (a signed 32-bit integer_t; the unsigned spelling of the same
+    32 bits is accepted), or None if it is not one."""
+    if not isinstance(value, int) or isinstance(value, bool) or not -(1 << 31) <= value < (1 << 32):
+        return None
+    return value - (1 << 32) if value >= (1 << 31) else value
+
+
+def int_item_ok(value) -> bool:
+    """An inline integer of a message body fits its 8 bytes."""
+    return isinstance(value, int) and INT_ITEM_MIN <= value < INT_ITEM_END
 
 
 @dataclass

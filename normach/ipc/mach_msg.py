@@ -47,8 +47,8 @@ from ..kern.errors import (MACH_MSG_IPC_SPACE, MACH_MSG_VM_SPACE, KernError,
 from ..mach_types import MACH_PORT_DEAD, MACH_PORT_NULL, CopyOption, MsgOption, MsgType, PortType
 from .ipc_kernel import ipc_state
 from .kmsg import (MACH_MSG_HEADER_SIZE, Kmsg, OOLItem, OOLPortsItem, PortItem,
-                   ipc_kmsg_clean_body, ipc_kmsg_consume_dest, ipc_kmsg_deliver,
-                   ipc_object_destroy)
+                   int_item_ok, ipc_kmsg_clean_body, ipc_kmsg_consume_dest, ipc_kmsg_deliver,
+                   ipc_object_destroy, msgh_id)
 from .message import Message, OOLDesc, OOLPortsDesc, PortDesc
 from .mqueue import (Deadline, ipc_mqueue_full, ipc_mqueue_receive_port,
                      ipc_mqueue_receive_set, ipc_mqueue_wait_send)
@@ -79,7 +79,11 @@ def _check_name(name) -> None:
 def _check_item(item) -> None:
     """One body item is well formed (MACH_SEND_INVALID_TYPE otherwise)."""
     bad = _err(KernReturn.MACH_SEND_INVALID_TYPE, f"bad body item {item!r}")
-    if isinstance(item, (bytes, bytearray, int)):
+    if isinstance(item, (bytes, bytearray)):
+        return
+    if isinstance(item, int):
+        if not int_item_ok(item):
+            raise bad                       # an inline integer is 8 bytes
         return
     if isinstance(item, PortDesc):
         if not isinstance(item.name, int) or item.disposition not in DISPOSITIONS | {MsgType.PORT_NAME}:
@@ -114,8 +118,8 @@ def step_check_header(msg) -> int:
     if (msg.local_port != MACH_PORT_NULL if not msg.local_disp
             else msg.local_disp not in SEND_DISPOSITIONS):
         raise _err(KernReturn.MACH_SEND_INVALID_HEADER, f"local disposition {msg.local_disp}")
-    if not isinstance(msg.id, int):
-        raise _err(KernReturn.MACH_SEND_INVALID_HEADER, "msgh_id")
+    if msgh_id(msg.id) is None:
+        raise _err(KernReturn.MACH_SEND_INVALID_HEADER, f"msgh_id {msg.id!r} is not 32 bits")
     for item in msg.body:
         _check_item(item)
     needed = msg.msgh_size
@@ -270,7 +274,7 @@ def step_copyin_rights(space, msg, size: int, copies: dict, dest_died: bool) -> 
                          if msg.local_disp else (None, 0))
     body = [_copyin_item(space, i, item, copies) for i, item in enumerate(msg.body)]
     return Kmsg(dest=dest, dest_type=dest_type, reply=reply, reply_type=reply_type,
-                id=msg.id, body=body, size=size)
+                id=msgh_id(msg.id), body=body, size=size)
 
 
 def mach_msg_send(task, msg: Message, option: int = 0, timeout: int = 0) -> None:

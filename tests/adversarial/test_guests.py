@@ -44,3 +44,42 @@ def test_console_server_survives_malformed_requests(adversary):
         q = c.spawn(adversary("console_abuse"), node=0)
         assert c.wait(q, timeout=120) == 0, c.output(q)
         assert c.audit() == []
+
+
+def _wait_until(cond, timeout=60.0):
+    import time
+    end = time.monotonic() + timeout
+    while not cond():
+        assert time.monotonic() < end, "condition not reached"
+        time.sleep(0.005)
+
+
+def test_P6_8_message_id_out_of_32_bits_is_refused_not_delivered(adversary):
+    """Finding 8: a Python sender's msgh_id of 2**40 was queued and crashed the guest that
+    received it (struct.error while writing the header).  msgh_id is a 32-bit integer_t:
+    a wider id is MACH_SEND_INVALID_HEADER, the unsigned spelling of 32 bits arrives as
+    the signed id, and an inline integer wider than 64 bits is MACH_SEND_INVALID_TYPE."""
+    from normach import KernError, KernReturn, Message, MsgType
+    with Cluster(nodes=1) as c:
+        p = c.spawn(adversary("receive_ids"), node=0)
+        _wait_until(lambda: "ready" in c.output(p))
+        port = mach.mach_port_extract_right(p.task_handle, 0x5103, MsgType.MAKE_SEND)
+        me = c.task_create(node=0)
+        name = 0x777
+        mach.mach_port_insert_right(me, name, port, MsgType.MOVE_SEND)
+        for bad_id in (1 << 40, -(1 << 31) - 1, 1 << 32):
+            try:
+                mach.mach_msg_send(me, Message(remote_port=name, id=bad_id))
+                raise AssertionError(f"id {bad_id} accepted")
+            except KernError as e:
+                assert e.code == KernReturn.MACH_SEND_INVALID_HEADER
+        try:
+            mach.mach_msg_send(me, Message(remote_port=name, id=5, body=[1 << 64]))
+            raise AssertionError("a 65-bit inline integer accepted")
+        except KernError as e:
+            assert e.code == KernReturn.MACH_SEND_INVALID_TYPE
+        mach.mach_msg_send(me, Message(remote_port=name, id=0xFFFFFFFF, body=[(1 << 64) - 1]))
+        mach.mach_msg_send(me, Message(remote_port=name, id=0))
+        assert c.wait(p, timeout=60) == 0, (p.reason, c.output(p))
+        assert c.output(p).split("\n")[1:3] == ["id -1", "id 0"]
+        assert c.audit() == []
