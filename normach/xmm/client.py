@@ -100,6 +100,8 @@ class XmmPager(Pager):
             (kind, access, seq, data), more = self.xmm.request(self.xid, offset, desired, has,
                                                                ahead)
         except KernError as e:
+            if obj.pager is not self or self.obj is not obj:
+                return               # handed over to this node meanwhile: the fault starts over
             if e.code != KernReturn.KERN_NODE_DOWN:
                 raise
             raise KernError(KernReturn.KERN_MEMORY_ERROR, f"xmm {self.xid}: {e.detail}") from None

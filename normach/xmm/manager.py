@@ -39,7 +39,7 @@ from __future__ import annotations
 import collections
 
 from .. import param
-from ..kern.errors import KernError
+from ..kern.errors import KernError, KernReturn
 from .client import DATA, ERROR, KEEP, READ, RW, WRITE, ZERO
 
 ZEROS = bytes(param.PAGE_SIZE)
@@ -113,13 +113,21 @@ class Manager:
         return st
 
     def acquire(self, offset: int) -> PageState:
-        """Wait until no request is being served for the page, then mark it busy.
+        """Wait until no request is being served for the page and no hand-over is under
+        way, then mark the page busy.  (A request served during a hand-over would change
+        what is being handed over: a page taken back from the adopting node would stay
+        in the store here, and be lost when the manager retires.)
         Conditions: kernel lock held (released while waiting)."""
-        st = self.state(offset)
-        while st.busy:
+        while True:
+            st = self.state(offset)
+            if not st.busy and not self.adopting:
+                st.busy = True
+                return st
             self.idle.wait()
-        st.busy = True
-        return st
+
+    def current(self) -> bool:
+        """This manager still manages its object (it was not retired or handed over)."""
+        return self.xmm.managers.get(self.xid) is self
 
     def release_page(self, st: PageState) -> None:
         st.busy = False
@@ -149,6 +157,9 @@ class Manager:
         self.stats["requests"] += 1
         st = self.acquire(offset)
         try:
+            if not self.current():            # handed over while the request waited: the
+                raise KernError(KernReturn.KERN_ABORTED,      # requester owns every page now
+                                f"xmm {self.xid}: handed over")
             if offset in self.lost:
                 return ERROR, 0, st.seq, b""
             held = st.holders.get(node, [0, 0])[0]
@@ -169,6 +180,8 @@ class Manager:
         Conditions: kernel lock held (may be released while reading below)."""
         out = []
         for off in offsets:
+            if self.adopting or not self.current():
+                break
             if not 0 <= off < self.size or off in self.lost:
                 continue
             st = self.state(off)

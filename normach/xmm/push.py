@@ -42,11 +42,16 @@ def _evacuate(xmm, mgr, xid, node: int) -> bool:
     for i in range(0, len(offsets), BATCH):
         if not _push_batch(xmm, mgr, node, offsets[i:i + BATCH]):
             return False
+    while any(st.busy for st in mgr.pages.values()):
+        mgr.idle.wait()                   # a request under way may yet take a page back here
+    if xmm.managers.get(xid) is not mgr:
+        return False
     if not only_user(mgr, node) or mgr.lost or mgr.store or mgr.obj.pages:
         return False
     if mgr.below is not None:
         return False                      # a copy object reads through another one here
-    mgr.adopting = True                   # new users wait: they would map what moves away
+    mgr.adopting = True                   # requests and new users wait (Manager.acquire):
+                                          # they would change what moves away
     try:
         ok = xmm.call(node, m.xmm_adopt(xid=list(xid))).ok
     except KernError:
