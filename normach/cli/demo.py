@@ -102,7 +102,10 @@ def _drain(con: Console, task) -> int:
     end = time.monotonic() + DRAIN_S
     with con.status("pulling its memory over...") as status:
         while True:
-            left = memory_info(task)["elsewhere"]
+            try:
+                left = memory_info(task)["elsewhere"]
+            except KernError:
+                return 0                    # the program has finished meanwhile
             if left == 0 or time.monotonic() >= end:
                 return left
             status.update(f"{left} pages of its memory still on other nodes...")

@@ -4,13 +4,15 @@ A kernel call whose target port is a proxy (the object lives on another node)
 is made the way Mach's MIG stubs make every call: a request message, id = the
 routine's id, to the object's kernel port, with a send-once reply right; the
 request travels to the object's home node, runs there (ipc_kobject.server),
-and the reply — `[return code, outs...]` — comes back.  Guests (kern/traps.py)
+and the reply — `[return code, outs...]` — comes back.  If the object's node dies
+first, the reply right comes back as a send-once notification instead: the call
+fails with KERN_NODE_DOWN (MIG_SERVER_DIED if the node is still up).  Guests (kern/traps.py)
 and the Python front end (normach/mach.py) both come here.
 """
 
 from __future__ import annotations
 
-from ..mach_types import MsgType
+from ..mach_types import MsgType, Notify
 from .errors import KernReturn
 
 K = KernReturn
@@ -39,6 +41,9 @@ def remote_call(kernel, routine, port, params, alive=lambda: True):
         reply_port.cond.wait(0.05)
     answer = reply_port.messages.popleft() if reply_port.messages else None
     ipc_port_destroy(reply_port)
+    if answer is not None and answer.id == Notify.SEND_ONCE:
+        ipc_kmsg_destroy(answer)            # the reply right died unused: no answer comes
+        answer = None
     if answer is None:
         code = K.KERN_NODE_DOWN if node in down else K.MIG_SERVER_DIED
         return int(code), [], [], lambda consumed: None

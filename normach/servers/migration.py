@@ -6,7 +6,13 @@ process is more: threads in the middle of their work, and the rights the
 program knows by name (its reply ports with messages waiting, its send rights
 to servers, the name under which it caches its own task port).  The manager
 moves all of it, as a user-level server would in Mach, from the calls anyone
-holding the task's port may make:
+holding the task's port may make.
+
+A migration is a two-phase commit: until the new node has the whole program
+ready, stopped, the old task stays whole where it was, and any failure (the new
+node dies, a call fails) puts everything back there and resumes it.  Only then
+is the old task terminated and the new one started, so a program is never on
+no node, nor running on two:
 
   1. stop      task_suspend, then thread_abort on every thread: a mach_msg
                waiting in the kernel gives up (the guest library waits again,
@@ -18,19 +24,26 @@ holding the task's port may make:
                names.  Ports that name the task itself, its threads or its
                node's host are only noted: after the move the same names must
                denote the new task, its new threads and the new node's host.
-  4. teleport  norma_task_teleport(task, TRUE, node): the child shares the
-               whole address space, its pages follow on demand; the old task
-               ends.  If this fails (the node is down), what was taken goes
-               back under its name, the threads resume: the task runs on
-               where it was.
-  5. put back  every right under its old name in the child; the child's own
-               port, its new threads' ports and the new node's host ports in
-               place of the ones noted in step 3.
-  6. threads   thread_create, thread_set_state for each flavor, and
-               thread_resume down to the stop count each thread had.
+  4. clone     norma_task_clone(task, TRUE, node): a child on the new node
+               shares the whole address space (pages follow on demand); the
+               old task is untouched.
+  5. prepare   in the child: threads with their states, stopped; port
+               sets, dead names and send rights under their old names (copies:
+               the manager keeps the rights it took out); the child's own
+               port, its threads' ports and the new node's host ports in place
+               of the ones noted in step 3.
+  -- commit point: the new node answered every call of step 5, and answers one
+     more (task_info of the child) just before the commit.  A failure up to
+     here: the child is destroyed, the rights go back, the task resumes. --
+  6. commit    task_terminate of the old task; its memory, now used only by
+               the new node, is pushed there in the background (xmm/push.py).
+  7. move      receive and send-once rights (they cannot be copied, so they
+               move only after the commit), then port set members.
+  8. start     thread_resume of each thread that was running.
 
-The freeze time is from step 1 to step 6.  Listeners (`listeners`) hear of
-each migration: the cluster uses this to follow a program to its new task.
+The freeze time is from step 1 to step 8.  Listeners (`listeners`) hear of
+each migration: the cluster uses this to follow a program to its new task;
+`steps` hear of each step (tests kill nodes there).
 """
 
 from __future__ import annotations
@@ -82,9 +95,10 @@ def task_migrate(task, node: int) -> Migration:
 
     Returns: a Migration whose `task` is the handle of the task on `node`.
     Raises: KERN_INVALID_ARGUMENT (bad node, or the task is already there),
-    KERN_NODE_DOWN (the task keeps running where it was), KERN_MEMORY_ERROR (pages
-    of its memory were lost with a node: it stays), the codes of task_suspend and
-    norma_task_teleport.
+    KERN_NODE_DOWN (the new node failed before the commit: the task keeps running
+    where it was, with all its rights; after the commit: the program was lost with
+    that node), KERN_MEMORY_ERROR (pages of its memory were lost with a node: it
+    stays), the codes of task_suspend and norma_task_clone.
     """
     t0 = time.perf_counter()
     host_priv = _host_priv(task)
@@ -93,49 +107,122 @@ def task_migrate(task, node: int) -> Migration:
         raise KernError(KernReturn.KERN_INVALID_ARGUMENT, f"node {node!r}")
     if node == source:
         raise KernError(KernReturn.KERN_INVALID_ARGUMENT, f"the task is on node {node} already")
-    mach.task_suspend(task)
-    threads = mach.task_threads(task)
-    names: list[_Name] = []
+    threads = []
     try:
-        _check_memory(task)
-        states = [_capture(th) for th in threads]
-        _take_out(task, threads, host_priv, names)
-    except KernError:
-        _restore(task, names)
-        mach.task_resume(task)
-        raise
-    queued = sum(_queued(n) for n in names)
-    _tell("start", task, None)
-    try:
-        child = mach.norma_task_teleport(task, True, node)
-    except KernError:
-        _restore(task, names)
-        mach.task_resume(task)
-        _tell("failed", task, None)
-        raise
-    try:
-        _start_child(child, names, threads, states, host_priv, node)
-    except KernError:                    # the new node failed meanwhile: the task is lost
-        _tell("failed", task, None)
-        raise
+        mach.task_suspend(task)
+        threads = mach.task_threads(task)
+        names: list[_Name] = []
+        try:
+            _check_memory(task)
+            states = [_capture(th) for th in threads]
+            _take_out(task, threads, host_priv, names)
+        except KernError:
+            _restore(task, names)
+            mach.task_resume(task)
+            raise
+        queued = sum(_queued(n) for n in names)
+        _tell("start", task, None)
+        child, new_threads = _prepare(task, names, threads, states, host_priv, node)
+        _commit(task, child, new_threads, states, names, node)
+    finally:
+        for handle in [host_priv, *threads]:
+            handle.deallocate()
     m = Migration(child, source, node, threads=len(threads), rights=len(names),
                   messages=queued, freeze_s=time.perf_counter() - t0)
     _tell("done", task, m)
     return m
 
 
-def _start_child(child, names, threads, states, host_priv, node: int) -> None:
-    """Steps 5 and 6: the rights under their names, the threads with their states."""
-    new_threads = [mach.thread_create(child) for _ in threads]
-    _put_back(child, names, child, new_threads, host_priv, node)
-    for th, (state, _stops) in zip(new_threads, states):
+def _prepare(task, names, threads, states, host_priv, node: int):
+    """Steps 4-5: the child, ready and stopped.  On any failure the child is destroyed
+    and the task put back as it was (running).  Returns: the child's handle."""
+    child, new_threads = None, []
+    try:
+        _step("clone")
+        child = mach.norma_task_clone(task, True, node)
+        _step("cloned")
+        new_threads = _make_threads(child, states)
+        _step("threads")
+        _put_back_copies(child, names, child, new_threads, host_priv, node)
+        _step("prepared")
+        _step("commit")
+        mach.task_info(child, TaskInfoFlavor.TASK_BASIC_INFO)   # the new node still answers
+    except KernError as e:
+        for th in new_threads:
+            th.deallocate()
+        if child is not None:
+            _destroy(child)
+        _restore(task, names)
+        mach.task_resume(task)
+        _tell("failed", task, None)
+        if _node_down(host_priv, node) and e.code != KernReturn.KERN_NODE_DOWN:
+            raise KernError(KernReturn.KERN_NODE_DOWN,          # its ports died with it
+                            f"node {node} failed during the migration ({e.name})") from None
+        raise
+    return child, new_threads
+
+
+def _node_down(host_priv, node: int) -> bool:
+    """The manager's node has declared `node` down."""
+    remote = host_priv.port.kernel.remote
+    return remote is not None and node in remote.down
+
+
+def _commit(task, child, new_threads, states, names, node: int) -> None:
+    """Steps 6-8: the old task ends, the rights that cannot be copied move, the child
+    runs.  Raises: KERN_NODE_DOWN if the new node failed meanwhile (the program is
+    lost with it: it was on that node alone)."""
+    try:
+        mach.task_terminate(task)
+    except KernError:
+        pass                      # its node is gone: the child is the program now
+    _release_copies(names)
+    try:
+        _step("committed")
+        _put_back_moves(child, names)
+        _step("moved")
+        for th, (_state, stops) in zip(new_threads, states):
+            if stops == 0:
+                mach.thread_resume(th)           # created with a stop count of 1 (T7.1)
+    except KernError as e:
+        _drop_taken(names)
+        _tell("failed", task, None)
+        raise KernError(KernReturn.KERN_NODE_DOWN,
+                        f"node {node} failed after the commit: the program was lost with it "
+                        f"({e.name})") from None
+    finally:
+        for th in new_threads:
+            th.deallocate()
+
+
+def _make_threads(child, states) -> list:
+    """Step 5: a thread per old thread with its state, created stopped (T7.1: a stop
+    count of 1, dropped in step 8 for the threads that were running) and stopped
+    further if it was stopped more."""
+    new_threads = [mach.thread_create(child) for _ in states]
+    for th, (state, stops) in zip(new_threads, states):
         for flavor, value in state.items():
             mach.thread_set_state(th, flavor, value)
-    for th, (_state, stops) in zip(new_threads, states):
-        for _ in range(1 - stops):               # created with a stop count of 1 (T7.1)
-            mach.thread_resume(th)
         for _ in range(stops - 1):
             mach.thread_suspend(th)
+    return new_threads
+
+
+def _destroy(child) -> None:
+    """A child that will not be used: terminated if its node still answers."""
+    try:
+        mach.task_terminate(child)
+    except KernError:
+        pass                      # its node is down: it died with it
+    child.deallocate()
+
+
+steps: list = []                  # callables(step name): test hooks at each step
+
+
+def _step(name: str) -> None:
+    for hook in list(steps):
+        hook(name)
 
 
 def _tell(event: str, task, m) -> None:
@@ -214,13 +301,15 @@ def _kernel_ports(task, threads, host_priv) -> dict:
     for i, th in enumerate(threads):
         known[_identity(th)] = ("thread", i)
     known.pop(None, None)
+    host.deallocate()                   # its port stays the key: host ports live for ever
     return known
 
 
-# -- step 5 --------------------------------------------------------------------------------
+# -- steps 5 and 7 --------------------------------------------------------------------------------
 
-def _put_back(space, names: list[_Name], task, threads, host_priv, node: int) -> None:
-    """Insert every taken right into `space` under its old name (port sets first)."""
+def _put_back_copies(space, names: list[_Name], task, threads, host_priv, node: int) -> None:
+    """Step 5: port sets and dead names under their names, send rights as copies (the
+    manager keeps the right it took out until the commit); kernel ports replaced."""
     kernel = {("self", 0): task,
               ("host", 0): mach.norma_get_special_port(host_priv, node, NORMA_HOST_PORT),
               ("host_priv", 0): mach.norma_get_special_port(host_priv, node, NORMA_HOST_PRIV_PORT)}
@@ -231,8 +320,38 @@ def _put_back(space, names: list[_Name], task, threads, host_priv, node: int) ->
         elif n.type & PortType.DEAD_NAME:
             mach.mach_port_allocate_name(space, PortRight.DEAD_NAME, n.name)
             _add_refs(space, n.name, PortRight.DEAD_NAME, n.dead_refs - 1)
-        else:
-            _insert_rights(space, n, kernel)
+        elif n.send is not None:
+            target = kernel.get(n.kernel, n.send) if n.kernel else n.send
+            mach.mach_port_insert_right(space, n.name, target, MsgType.COPY_SEND)
+            _add_refs(space, n.name, PortRight.SEND, n.send_refs - 1)
+    for key in (("host", 0), ("host_priv", 0)):
+        if kernel[key] is not None:
+            kernel[key].deallocate()
+
+
+def _release_copies(names: list[_Name]) -> None:
+    """After the commit: the send rights the manager kept go (the child has its copies)."""
+    for n in names:
+        if n.send is not None:
+            n.send.deallocate()
+            n.send = None
+
+
+def _drop_taken(names: list[_Name]) -> None:
+    """The rights still held by the manager after a failure past the commit."""
+    for n in names:
+        for handle in (n.receive, n.send, n.sonce):
+            if handle is not None:
+                handle.deallocate()
+
+
+def _put_back_moves(space, names: list[_Name]) -> None:
+    """Step 7: receive and send-once rights under their names, then port set members."""
+    for n in names:
+        if n.receive is not None:
+            mach.mach_port_insert_right(space, n.name, n.receive, MsgType.MOVE_RECEIVE)
+        if n.sonce is not None:
+            mach.mach_port_insert_right(space, n.name, n.sonce, MsgType.MOVE_SEND_ONCE)
     for n in names:
         for member in n.members:
             mach.mach_port_move_member(space, member, n.name)
@@ -251,18 +370,6 @@ def _restore(task, names: list[_Name]) -> None:
     for n in names:
         for member in n.members:
             mach.mach_port_move_member(task, member, n.name)
-
-
-def _insert_rights(space, n: _Name, kernel: dict) -> None:
-    if n.receive is not None:
-        mach.mach_port_insert_right(space, n.name, n.receive, MsgType.MOVE_RECEIVE)
-    if n.send is not None:
-        target = kernel.get(n.kernel, n.send) if n.kernel else n.send
-        disp = MsgType.COPY_SEND if n.kernel else MsgType.MOVE_SEND
-        mach.mach_port_insert_right(space, n.name, target, disp)
-        _add_refs(space, n.name, PortRight.SEND, n.send_refs - 1)
-    if n.sonce is not None:
-        mach.mach_port_insert_right(space, n.name, n.sonce, MsgType.MOVE_SEND_ONCE)
 
 
 def _add_refs(space, name: int, right: int, delta: int) -> None:
