@@ -191,3 +191,51 @@ def test_X4_10_no_written_page_is_lost_when_memory_is_handed_over(adversary, mon
                 c.migrate(p, 2)
             assert c.wait(p, timeout=60) == 0, c.output(p)
             assert "LOST" not in c.output(p) and "PASS" in c.output(p)
+
+
+# -- the same on node processes, killed with SIGKILL ------------------------------------------
+
+PROCESS_STEPS_BEFORE = ["start", "clone+", "threads", "commit"]
+
+
+def _console(c: Cluster, p) -> str:
+    """A program's console text so far (on node processes: from the node it started on,
+    whose console it keeps wherever it moves)."""
+    from normach.dipc.control import ctl_wait
+    r = c._control(p.node if p.remote_id is None else 0,
+                   ctl_wait(program=p.remote_id, timeout_ms=0))
+    return r.output.decode("utf-8", "replace")
+
+
+@pytest.mark.parametrize("run", range(RUNS))
+@pytest.mark.parametrize("step", PROCESS_STEPS_BEFORE + ["moved"])
+def test_node_process_killed_at_each_step_never_loses_the_program(adversary, expected,
+                                                                  step, run):
+    """kill -9 of the destination process before the commit: KERN_NODE_DOWN, the program
+    finishes on node 0; of an unrelated process after it: the program finishes on node 1."""
+    c = Cluster(nodes=3, processes=True, phys_bytes=32 << 20)
+    try:
+        p = c.spawn(adversary("steady"), args=[ROUNDS], node=0)
+        wait_until(lambda: "round 1 " in _console(c, p), "the first round")
+        victim = 2 if step == "moved" else 1
+        hook, fired = _kill_at(step, lambda: c.kill_node(victim))
+        if step == "start":
+            c.kill_node(victim)
+            fired.append(step)
+        migration.steps.append(hook)
+        try:
+            if victim == 1:
+                with pytest.raises(KernError) as e:
+                    c.migrate(p, 1)
+                assert e.value.code == K.KERN_NODE_DOWN, e.value
+            else:
+                m = c.migrate(p, 1)
+                assert (m.source, m.node) == (0, 1)
+        finally:
+            migration.steps.remove(hook)
+        assert fired
+        where = 0 if victim == 1 else 1
+        wait_until(lambda: "result " in _console(c, p), "the program's result")
+        assert f"result {expected} on node {where}" in _console(c, p)
+    finally:
+        c.close()
