@@ -197,12 +197,14 @@ class Cluster:
         return self._consoles[node]
 
     def spawn(self, prog: str, args=(), node: int = 0, env=(), sink=None,
-              suspended: bool = False) -> "Program":
+              suspended: bool = False, privileged: bool = False) -> "Program":
         """Load and start a guest program on `node`: an ELF path, or C sources to build.
 
         Its console output is collected (and passed to `sink(bytes)` as it
         arrives); `wait` gives its exit status.  With `suspended` its first
-        thread waits for `resume` (to give the task rights before it runs).
+        thread waits for `resume` (to give the task rights before it runs).  With
+        `privileged` it may take its node's host_priv (normach_host_priv_self): a
+        bootstrap privilege; other programs get MACH_PORT_NULL there.
         Raises: KernError KERN_INVALID_ARGUMENT (not a program), and the codes of task creation.
         """
         from .ipc.port import ipc_port_make_send
@@ -210,20 +212,22 @@ class Cluster:
         image = _load_program(prog)
         argv = [prog, *map(str, args)]
         if self.client is not None:
-            return self._spawn_remote(image, argv, node, env, suspended)
+            return self._spawn_remote(image, argv, node, env, suspended, privileged)
         k = self.kernel(node)
         task, thread, out = launch(k, self.console(node), image, os.path.basename(prog), argv,
-                                   env, sink, suspended)
+                                   env, sink, suspended, privileged)
         with k.lock:
             handle = Task(ipc_port_make_send(task.itk_self))
         program = Program(handle, task, out, node, thread)
         self._programs.append(program)
         return program
 
-    def _spawn_remote(self, image: bytes, argv: list, node: int, env, suspended: bool):
+    def _spawn_remote(self, image: bytes, argv: list, node: int, env, suspended: bool,
+                      privileged: bool = False):
         from .dipc.control import ctl_spawn
         reply = self._control(node, ctl_spawn(label=os.path.basename(argv[0]), argv=argv,
-                                              suspended=suspended, image=image))
+                                              suspended=suspended, privileged=privileged,
+                                              image=image))
         p = Program(self._handle_from(reply.uid, Task), None, None, node)
         p.remote_id = reply.program
         return p

@@ -93,7 +93,8 @@ class NodeProcess:
                 handle = Task(ipc_port_make_send(t.itk_self))
             self.console = ConsoleServer(handle, f"console{self.kernel.node}")
         task, thread, out = launch(self.kernel, self.console, bytes(msg.image), msg.label,
-                                   [str(a) for a in msg.argv], suspended=msg.suspended)
+                                   [str(a) for a in msg.argv], suspended=msg.suspended,
+                                   privileged=bool(msg.privileged))
         self.programs.append((task, thread, out))
         return c.ctl_spawned(program=len(self.programs) - 1, uid=self._export(task.itk_self, sender))
 

@@ -20,7 +20,8 @@ ctl_shutdown = declare(357, "ctl_shutdown", [("node", "int")], reply="ctl_ok")
 ctl_join = declare(358, "ctl_join", [("node", "int"), ("address", "str")], reply="ctl_table")
 ctl_table = declare(359, "ctl_table", [("node", "int"), ("nnodes", "int"), ("table", "map")])
 ctl_spawn = declare(360, "ctl_spawn", [("label", "str"), ("argv", "list"), ("suspended", "bool"),
-                                       ("image", "raw")], reply="ctl_spawned")
+                                       ("privileged", "bool"), ("image", "raw")],
+                    reply="ctl_spawned")
 ctl_spawned = declare(361, "ctl_spawned", [("program", "int"), ("uid", "list")])
 ctl_wait = declare(362, "ctl_wait", [("program", "int"), ("timeout_ms", "int")], reply="ctl_status")
 ctl_status = declare(363, "ctl_status", [("done", "bool"), ("status", "int"), ("reason", "str"),

@@ -26,5 +26,6 @@ task_allocate = declare(110, "task_allocate", [
     ("bootstrap", "list"),        # uid of the bootstrap send right, [0, 0] for none
     ("registered", "list"),       # uids of the registered ports
     ("exceptions", "list"),       # [type, uid node, uid lid, behavior, flavor] per exception port
+    ("privileged", "bool"),       # the parent's bootstrap privilege (host_priv by trap)
 ], reply="task_allocated")
 task_allocated = declare(111, "task_allocated", [("uid", "list")])

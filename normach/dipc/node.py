@@ -548,7 +548,8 @@ class Dipc:
             label=parent.name, vm_max=parent.ledger.vm_max, threads_max=parent.ledger.threads_max,
             bootstrap=right(parent.itk_bootstrap),
             registered=[right(p) for p in parent.itk_registered],
-            exceptions=[[t, *right(p), b, f] for t, (p, b, f) in sorted(parent.exc_ports.items())])
+            exceptions=[[t, *right(p), b, f] for t, (p, b, f) in sorted(parent.exc_ports.items())],
+            privileged=parent.privileged)
         self.kernel.lock.release()
         try:
             uid = self.net.task_allocate(node, **fields)
@@ -571,6 +572,7 @@ class Dipc:
             self._sender = sender
             task = task_create(None, False, kernel=self.kernel, name=msg.label)
             task.ledger.vm_max, task.ledger.threads_max = msg.vm_max, msg.threads_max
+            task.privileged = bool(msg.privileged)
             task.itk_bootstrap = self._imported(msg.bootstrap)
             task.itk_registered = [self._imported(u) for u in msg.registered] + \
                 [None] * (3 - len(msg.registered))

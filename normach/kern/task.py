@@ -25,7 +25,8 @@ class Task:
     port), itk_sself (send right the kernel hands out as TASK_KERNEL_PORT),
     itk_bootstrap, itk_registered (3 send rights or None), exc_ports {type:
     (port, behavior, flavor)}, ledger, threads, suspend_count (user stop count),
-    child_node (N1.5), name (for people).
+    child_node (N1.5), name (for people), privileged (the bootstrap privilege: the
+    normach_host_priv_self trap gives this task host_priv; its children inherit it).
     """
 
     def __init__(self, kernel, ledger: Ledger, name: str = ""):
@@ -48,6 +49,7 @@ class Task:
         self.threads: list = []
         self.suspend_count = 0
         self.child_node = -1
+        self.privileged = False
         self.exit_status: int | None = None   # set by normach_task_exit or a fatal exception
         self.exit_reason = ""
         kernel.tasks.add(self)
@@ -100,6 +102,7 @@ def task_create(parent: Task | None, inherit_memory: bool, kernel=None, name: st
     except KernError:
         task_terminate(child)
         raise
+    child.privileged = parent.privileged
     child.itk_bootstrap = _copy_send(parent.itk_bootstrap)
     child.itk_registered = [_copy_send(p) for p in parent.itk_registered]
     child.exc_ports = {t: (_copy_send(p), b, f) for t, (p, b, f) in parent.exc_ports.items()}

@@ -114,8 +114,12 @@ def host_self_trap(thread, *_):
 
 @trap(-101, "normach_host_priv_self")
 def host_priv_self(thread, *_):
+    """host_priv of the task's node, for a task given the bootstrap privilege (spawned
+    privileged, or the child of one); MACH_PORT_NULL for every other task."""
     from ..ipc.port import ipc_port_make_send
     from ..mach_types import MsgType
+    if not thread.task.privileged:
+        return 0
     return _name_for(thread.task, ipc_port_make_send(thread.kernel.host_priv.port), MsgType.PORT_SEND)
 
 

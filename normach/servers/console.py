@@ -131,9 +131,10 @@ class Output:
 
 
 def launch(kernel, console: ConsoleServer, image: bytes, name: str, argv: list, env=(),
-           sink=None, suspended: bool = False):
+           sink=None, suspended: bool = False, privileged: bool = False):
     """Load `image` into a fresh task of `kernel` whose bootstrap port is a new console
-    port of `console`; start its first thread unless `suspended`.
+    port of `console`; start its first thread unless `suspended`.  `privileged`: the
+    program may take host_priv (normach_host_priv_self), as a bootstrap server would.
 
     Returns (task, thread, Output).  Raises: KernError (not a program, no memory).
     """
@@ -144,6 +145,7 @@ def launch(kernel, console: ConsoleServer, image: bytes, name: str, argv: list, 
     port = console.open(out)
     with kernel.lock:
         task = task_create(None, False, kernel=kernel, name=name)
+        task.privileged = privileged
         try:
             thread = exec_image(task, image, list(argv), list(env))
         except KernError:

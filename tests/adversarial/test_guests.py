@@ -83,3 +83,34 @@ def test_P6_8_message_id_out_of_32_bits_is_refused_not_delivered(adversary):
         assert c.wait(p, timeout=60) == 0, (p.reason, c.output(p))
         assert c.output(p).split("\n")[1:3] == ["id -1", "id 0"]
         assert c.audit() == []
+
+
+def test_host_priv_is_a_bootstrap_privilege_not_a_trap_for_everyone(adversary):
+    """Finding 2: any guest took host_priv by trap -101 (its node's, and through
+    norma_get_special_port every other node's), and could replace special ports.  Now
+    the trap answers MACH_PORT_NULL unless the task was started privileged (or is the
+    child of such a task), and no name in an ordinary task's space works as host_priv."""
+    with Cluster(nodes=2) as c:
+        p = c.spawn(adversary("privilege"), args=["no"], node=0)
+        assert c.wait(p, timeout=120) == 0, c.output(p)
+        q = c.spawn(adversary("privilege"), args=["yes"], node=0, privileged=True)
+        assert c.wait(q, timeout=60) == 0, c.output(q)
+        assert c.audit() == []
+
+
+def test_the_privilege_passes_to_children_local_and_remote():
+    """A privileged task's children inherit the privilege, like its other bootstrap
+    state (§0.1: a remote child inherits what a local child does); others never have it."""
+    with Cluster(nodes=2) as c:
+        plain = c.task_create(node=0)
+        k0 = c.kernel(0)
+        parent = next(t for t in k0.tasks if t.itk_self is plain.port)
+        assert not parent.privileged
+        with k0.lock:
+            parent.privileged = True          # as launch(privileged=True) does
+        local = mach.task_create(plain, False)
+        remote = mach.norma_task_create(plain, False, 1)
+        assert next(t for t in k0.tasks if t.itk_self is local.port).privileged
+        principal = c.kernel(1).remote.principals.get(tuple(remote.port.proxy[0]))
+        assert principal.kobject.privileged
+        assert not any(t.privileged for t in c.kernel(1).tasks if t is not principal.kobject)

@@ -28,9 +28,12 @@ def built(tmp_path_factory):
     return get
 
 
+PRIVILEGED = {"norma_node"}        # programs that take host_priv (normach_host_priv_self)
+
+
 def run(built, name, args=(), nodes=1):
     with Cluster(nodes=nodes, phys_bytes=64 << 20) as c:
-        p = c.spawn(built(name), args=list(args))
+        p = c.spawn(built(name), args=list(args), privileged=name in PRIVILEGED)
         status = c.wait(p, timeout=120)
         out = c.output(p)
         problems = c.audit()
@@ -65,7 +68,7 @@ def test_programs_are_found():
 @pytest.mark.parametrize("node", [0, 2])
 def test_norma_node_calls_from_a_guest_on_each_node(built, node):
     with Cluster(nodes=3, phys_bytes=16 << 20) as c:
-        p = c.spawn(built("norma_node"), args=[str(node)], node=node)
+        p = c.spawn(built("norma_node"), args=[str(node)], node=node, privileged=True)
         status = c.wait(p, timeout=60)
         assert (status, p.reason) == (0, ""), c.output(p)
         assert c.audit() == []
