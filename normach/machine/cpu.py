@@ -37,13 +37,14 @@ from unicorn import (UC_ARCH_X86, UC_CTL_IO_WRITE, UC_CTL_TLB_FLUSH, UC_HOOK_INS
                      UC_HOOK_INSN_INVALID, UC_HOOK_INTR, UC_HOOK_TLB_FILL, UC_MODE_64,
                      UC_TLB_VIRTUAL, Uc, UcError)
 from unicorn.unicorn_const import UC_MEM_FETCH, UC_MEM_READ, UC_MEM_WRITE, UC_PROT_ALL
-from unicorn.x86_const import UC_X86_INS_SYSCALL, UC_X86_REG_RAX, UC_X86_REG_RIP  # noqa: F401
+from unicorn.x86_const import (UC_X86_INS_IN, UC_X86_INS_OUT, UC_X86_INS_SYSCALL,
+                               UC_X86_INS_SYSENTER, UC_X86_REG_RAX, UC_X86_REG_RIP)
 
 from .. import param
 from ..kern.errors import KernError, KernReturn
 from ..kern.thread import set_current_thread
 from ..mach_types import ThreadStateFlavor
-from . import regs, stop_hook
+from . import regs, stop_hook, usermode
 
 GUEST, KERNEL, BLOCKED, PARKED, EXITED = "guest", "kernel", "blocked", "parked", "exited"
 UNTIL = 0xFFFF_FFFF_FFFF_F000          # emulation stop address, mapped to reserved frame 0
@@ -53,6 +54,7 @@ _ACCESS = {UC_MEM_READ: 1, UC_MEM_WRITE: _WRITE, UC_MEM_FETCH: 4}
 TCG_BUFFER = 32 << 20                  # translation cache per CPU (unicorn's default is 1 GiB)
 
 EXC_BAD_ACCESS, EXC_BAD_INSTRUCTION, EXC_ARITHMETIC, EXC_BREAKPOINT = 1, 2, 3, 6
+EXC_I386_INVOP, EXC_I386_GPFLT = 1, 13      # codes of EXC_BAD_INSTRUCTION (Mach i386)
 
 
 class CPU:
@@ -79,6 +81,7 @@ class CPU:
         self.restart = False
         self.retry_insn = False              # a refused fill: resume at the instruction
         self.pending_exc = None
+        self.reported = False                # the CPU reported an exception (usermode.py)
         self.stats = {"fills": 0, "faults": 0, "traps": 0, "stops": 0, "flushes": 0,
                       "retries": 0}
         self.stop_cell = None                # set by _make_uc; lives as long as uc
@@ -96,7 +99,12 @@ class CPU:
         uc.hook_add(UC_HOOK_INSN, self._syscall, None, 1, 0, UC_X86_INS_SYSCALL)
         uc.hook_add(UC_HOOK_INTR, self._interrupt)
         uc.hook_add(UC_HOOK_INSN_INVALID, self._invalid)
+        uc.hook_add(UC_HOOK_INSN, self._port_io, None, 1, 0, UC_X86_INS_IN)
+        uc.hook_add(UC_HOOK_INSN, self._port_io, None, 1, 0, UC_X86_INS_OUT)
+        uc.hook_add(UC_HOOK_INSN, self._sysenter, None, 1, 0, UC_X86_INS_SYSENTER)
         self.stop_cell = stop_hook.install(uc)
+        usermode.prepare_frame(phys.frame_view(0))
+        usermode.enter(uc, _RESERVED_VPN << param.PAGE_SHIFT, UNTIL)
         return uc
 
     def start(self) -> None:
@@ -209,6 +217,9 @@ class CPU:
                     rip = th.state[ThreadStateFlavor.x86_THREAD_STATE64].rip
                     self._set_mode(GUEST)
                 err = self._emulate(rip)
+                if self.reported:
+                    self.reported = False
+                    usermode.forget_exception(self.uc)
                 self._set_mode(KERNEL, left_emulation=True)
                 self.machine.token.release(self)
                 with k.lock:
@@ -366,6 +377,8 @@ class CPU:
         self._stop_guest()
 
     def _interrupt(self, uc, intno, _ud) -> None:
+        """An exception of the guest (a privileged instruction in ring 3 is #GP, 13)."""
+        self.reported = True
         rip = uc.reg_read(UC_X86_REG_RIP)
         if intno == 0:
             self.pending_exc = (EXC_ARITHMETIC, [1, rip])          # EXC_I386_DIV
@@ -376,8 +389,26 @@ class CPU:
         uc.emu_stop()
 
     def _invalid(self, uc, _ud) -> bool:
-        self.pending_exc = (EXC_BAD_INSTRUCTION, [1, uc.reg_read(UC_X86_REG_RIP)])  # EXC_I386_INVOP
+        self.pending_exc = (EXC_BAD_INSTRUCTION, [EXC_I386_INVOP, uc.reg_read(UC_X86_REG_RIP)])
         return False
+
+    def _port_io(self, uc, _port, _size, *_value_and_ud):
+        """`in`/`out` in user mode: #GP on a real machine (unicorn lets them run).  The
+        registers are taken here, at the instruction: unicorn stops a few instructions
+        later, and the thread resumes (if a handler lets it) from this state."""
+        self._refuse(uc, uc.reg_read(UC_X86_REG_RIP), EXC_I386_GPFLT)
+        return 0
+
+    def _sysenter(self, uc, _ud) -> None:
+        """`sysenter` (unicorn: a no-op that jumps astray): an invalid instruction."""
+        self._refuse(uc, uc.reg_read(UC_X86_REG_RIP) - 2, EXC_I386_INVOP)
+
+    def _refuse(self, uc, rip: int, code: int) -> None:
+        uc.reg_write(UC_X86_REG_RIP, rip)
+        regs.save(uc, self.thread.state)
+        self.load_pending = True                # this state, not where unicorn stops
+        self.pending_exc = (EXC_BAD_INSTRUCTION, [code, rip])
+        uc.emu_stop()
 
     def __repr__(self) -> str:
         return f"<CPU {self.thread.task.name}/{self.thread.id} {self.mode} {self.stats}>"

@@ -6,6 +6,7 @@ from unicorn import x86_const as X
 
 from ..kern.thread import X86FloatState64, X86ThreadState64
 from ..mach_types import ThreadStateFlavor
+from . import usermode
 
 GPR = {
     "rax": X.UC_X86_REG_RAX, "rbx": X.UC_X86_REG_RBX, "rcx": X.UC_X86_REG_RCX,
@@ -21,6 +22,7 @@ TS, FS = ThreadStateFlavor.x86_THREAD_STATE64, ThreadStateFlavor.x86_FLOAT_STATE
 
 
 _NAMES, _IDS = list(GPR), list(GPR.values())
+_RFLAGS = _NAMES.index("rflags")
 _ALL = _IDS + XMM + [X.UC_X86_REG_MXCSR]
 
 
@@ -29,6 +31,7 @@ def load(uc, state: dict) -> None:
     ts: X86ThreadState64 = state[TS]
     fs: X86FloatState64 = state[FS]
     values = [getattr(ts, n) for n in _NAMES] + list(fs.xmm) + [fs.mxcsr]
+    values[_RFLAGS] = usermode.user_rflags(values[_RFLAGS])
     uc.reg_write_batch(list(zip(_ALL, values)))
 
 

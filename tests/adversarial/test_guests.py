@@ -114,3 +114,31 @@ def test_the_privilege_passes_to_children_local_and_remote():
         principal = c.kernel(1).remote.principals.get(tuple(remote.port.proxy[0]))
         assert principal.kobject.privileged
         assert not any(t.privileged for t in c.kernel(1).tasks if t is not principal.kobject)
+
+
+PRIVILEGED_INSTRUCTIONS = 12        # programs/privileged.c's table, without the division
+
+
+def test_privileged_instructions_raise_exc_bad_instruction(adversary):
+    """Finding 11: a guest wrote cr0 (and ran wrmsr, cli, hlt, in/out, ...) and went on.
+    Guest code now runs in ring 3: each privileged instruction is EXC_BAD_INSTRUCTION,
+    which kills a program that has no handler."""
+    with Cluster(nodes=1) as c:
+        programs = [c.spawn(adversary("privileged"), args=["one", i])
+                    for i in range(PRIVILEGED_INSTRUCTIONS)]
+        for i, p in enumerate(programs):
+            c.wait(p, timeout=60)
+            assert "survived" not in c.output(p), f"instruction {i} ran"
+            assert "EXC_BAD_INSTRUCTION" in p.reason, (i, p.reason)
+        assert c.audit() == []
+
+
+def test_exceptions_in_a_row_each_reach_the_handler_as_themselves(adversary):
+    """A handler that skips each faulting instruction sees 13 exceptions in a row, each
+    as itself (unicorn took the second for a double fault and stopped reporting after
+    the third)."""
+    with Cluster(nodes=1) as c:
+        p = c.spawn(adversary("privileged"), args=["handled"])
+        assert c.wait(p, timeout=60) == 0, (p.reason, c.output(p))
+        assert "PASS" in c.output(p)
+        assert c.audit() == []
