@@ -4,7 +4,10 @@ One console server runs per node as an ordinary task with a Python thread
 receiving on a port set.  Each program started by `Cluster.spawn` gets its own
 console port (a member of the set) as its bootstrap port; the guest libc sends
 NORMACH_CONSOLE_WRITE messages (inline text, a send-once reply right) and the
-server appends the text to that program's output and replies.
+server appends the text to that program's output and replies.  When the last send
+right to a console port is gone (the program and every task it gave the port to
+ended), its no-senders notification arrives on the port itself and the server
+closes it: a node that ran a million programs holds no million ports.
 
 As a program's bootstrap server it also takes NORMACH_MIGRATE requests
 (`migrate_self(node)` in the guest: the task's port and a node): it hands them
@@ -19,7 +22,7 @@ import threading
 from .. import mach, param
 from ..ipc.message import PortDesc
 from ..kern.errors import KernError, KernReturn
-from ..mach_types import MsgType, PortRight
+from ..mach_types import MsgType, Notify, PortRight
 from .server import ServerStats, discard, log, reply, serve_one, status_body
 
 CONSOLE_WRITE = 0x4E430001
@@ -42,12 +45,32 @@ class ConsoleServer:
         self.thread.start()
 
     def open(self, output) -> "mach.Port":
-        """A new console port for one program; returns a send right to it (a handle)."""
+        """A new console port for one program; returns a send right to it (a handle).
+        The port is closed when its last send right goes (a no-senders notification)."""
         name = mach.mach_port_allocate(self.task, PortRight.RECEIVE)
         mach.mach_port_move_member(self.task, name, self.pset)
         with self.lock:
             self.outputs[name] = output
-        return mach.mach_port_extract_right(self.task, name, MsgType.MAKE_SEND)
+        send = mach.mach_port_extract_right(self.task, name, MsgType.MAKE_SEND)
+        mach.mach_port_request_notification(self.task, name, Notify.NO_SENDERS, 1, name,
+                                            MsgType.MAKE_SEND_ONCE)
+        return send
+
+    def close(self, output) -> None:
+        """Close the console port of `output` (its program will never print)."""
+        with self.lock:
+            names = [n for n, o in self.outputs.items() if o is output]
+        for name in names:
+            self._close(name)
+
+    def _close(self, name: int) -> None:
+        with self.lock:
+            if self.outputs.pop(name, None) is None:
+                return
+        try:
+            mach.mach_port_mod_refs(self.task, name, PortRight.RECEIVE, -1)
+        except KernError:
+            pass
 
     def _serve(self) -> None:
         while True:
@@ -61,6 +84,9 @@ class ConsoleServer:
     def _request(self, m):
         """One request: returns the reply body, or None (the migration replies later).
         Raises: MIG_BAD_ID (an id it does not serve), MIG_BAD_ARGUMENTS."""
+        if m.id == Notify.NO_SENDERS and m.local_disp == MsgType.PORT_SEND_ONCE:
+            self._close(m.local_port)        # the kernel's notification: its program is gone
+            return None
         if m.id == MIGRATE:
             return self._start_migration(m)
         if m.id != CONSOLE_WRITE:
@@ -138,21 +164,27 @@ def launch(kernel, console: ConsoleServer, image: bytes, name: str, argv: list, 
 
     Returns (task, thread, Output).  Raises: KernError (not a program, no memory).
     """
-    from ..kern.exec import exec_image
+    from ..kern.exec import exec_image, parse_image
     from ..kern.task import task_create, task_terminate
     from ..kern.thread import thread_resume
+    program = parse_image(image)                  # before the lock: the image is the caller's
     out = Output(sink)
     port = console.open(out)
     with kernel.lock:
         task = task_create(None, False, kernel=kernel, name=name)
         task.privileged = privileged
         try:
-            thread = exec_image(task, image, list(argv), list(env))
-        except KernError:
+            thread = exec_image(task, program, list(argv), list(env))
+        except KernError as e:
             task_terminate(task)
-            port.take()
-            raise
-        task.itk_bootstrap = port.take()
-        if not suspended:
-            thread_resume(thread)
+            failed = e
+        else:
+            failed = None
+            task.itk_bootstrap = port.take()
+            if not suspended:
+                thread_resume(thread)
+    if failed is not None:
+        port.deallocate()
+        console.close(out)
+        raise failed
     return task, thread, out

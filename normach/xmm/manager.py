@@ -375,8 +375,9 @@ class Manager:
     def elsewhere(self, node: int, offset: int, size: int) -> int:
         """Pages of [offset, offset+size) that `node` does not hold but another node or
         this manager's store does.  Conditions: kernel lock held."""
-        n = 0
-        for off in range(offset, offset + size, param.PAGE_SIZE):
+        n, end = 0, offset + size
+        known = set(self.pages) | set(self.store) | set(self.obj.pages)   # bounded by what
+        for off in (o for o in known if offset <= o < end):                # exists, not by size
             st = self.pages.get(off)
             if st is None:
                 n += off in self.store or (off in self.obj.pages and node != self.node)
