@@ -15,6 +15,7 @@ import sys
 import threading
 
 from . import param
+from .kern.errors import KernError, KernReturn
 from .dipc import control as _control  # noqa: F401  (declares the control messages it decodes)
 
 
@@ -129,7 +130,10 @@ class NodeProcess:
                             output=bytes(out.data))
 
     def learn(self, table: dict) -> None:
-        """Add members (node -> address) this node did not know."""
+        """Add members (node -> address) this node did not know.
+        Raises: KERN_INVALID_ARGUMENT (an entry that is not node index -> address)."""
+        if not all(_member_ok(n, a) for n, a in table.items()):
+            raise KernError(KernReturn.KERN_INVALID_ARGUMENT, "a membership table entry")
         with self.table_lock:
             for node, address in table.items():
                 node = int(node)
@@ -144,7 +148,8 @@ class NodeProcess:
         nnodes) joins through this node: it gets the table and every other member
         learns of it."""
         from .dipc import control as c
-        from .kern.errors import KernError, KernReturn
+        if not _member_ok(node, address):
+            raise KernError(KernReturn.KERN_INVALID_ARGUMENT, "ctl_join: node index and address")
         with self.table_lock:
             if node < 0 or node in self.table:
                 raise KernError(KernReturn.KERN_INVALID_ARGUMENT, f"node {node} cannot join")
@@ -189,6 +194,12 @@ class NodeProcess:
                     task_terminate(t)
         self.kernel.machine.join()
         self.net.close()
+
+
+def _member_ok(node, address) -> bool:
+    """A membership entry: a node index and a tcp address."""
+    return (type(node) is int and 0 <= node < 1 << 40 and isinstance(address, str)
+            and address.startswith("tcp://") and len(address) < 256)
 
 
 def join_cluster(node: NodeProcess, seed: str) -> None:

@@ -266,8 +266,8 @@ class Dipc:
         uid = tuple(uid)
         if uid == (0, 0):
             return None
-        if list(uid) == wire.DEAD:
-            return IP_DEAD
+        if list(uid) == wire.DEAD or not self.known_node(uid[0]):
+            return IP_DEAD                             # (a node no member knows: never live)
         port = self.principals.get(uid)
         if port is not None and port.proxy is None:    # the principal is here
             if not port.active:
@@ -289,6 +289,11 @@ class Dipc:
         else:
             proxy.sorights += 1
         return proxy
+
+    def known_node(self, node) -> bool:
+        """`node` is this node or a member it knows (a uid naming anything else is dead)."""
+        peers = getattr(self.net, "peers", None)
+        return node == self.node or peers is None or node in peers
 
     def _sonce_home(self, port, sender: int | None = None) -> bool:
         """A send-once right made here came back (used or passed home).  False if it was
@@ -563,11 +568,7 @@ class Dipc:
         limits; returns its task port uid (a send right exported to `sender`)."""
         from ..ipc.port import ipc_port_make_send
         from ..kern.task import task_create
-        ok = lambda u: isinstance(u, list) and len(u) == 2 and all(isinstance(x, int) for x in u)  # noqa: E731
-        if not (ok(msg.bootstrap) and all(ok(u) for u in msg.registered)
-                and len(msg.registered) <= 3 and msg.vm_max >= 0 and msg.threads_max >= 0
-                and all(isinstance(e, list) and len(e) == 5 for e in msg.exceptions)):
-            raise KernError(KernReturn.MIG_BAD_ARGUMENTS, "task_allocate")
+        _check_task_allocate(msg)         # all of it before anything is made or imported
         with self.kernel.lock:
             self._sender = sender
             task = task_create(None, False, kernel=self.kernel, name=msg.label)
@@ -576,7 +577,7 @@ class Dipc:
             task.itk_bootstrap = self._imported(msg.bootstrap)
             task.itk_registered = [self._imported(u) for u in msg.registered] + \
                 [None] * (3 - len(msg.registered))
-            task.exc_ports = {int(t): (self._imported([n, lid]), int(b), int(f))
+            task.exc_ports = {t: (self._imported([n, lid]), b, f)
                               for t, n, lid, b, f in msg.exceptions}
             return self.export_right(ipc_port_make_send(task.itk_self), MsgType.PORT_SEND, sender)
 
@@ -598,6 +599,26 @@ class Dipc:
                 f"proxies={len(self.proxies)} {dict(self.stats)}>")
 
 
+def _check_task_allocate(msg) -> None:
+    """Raises MIG_BAD_ARGUMENTS unless task_allocate's fields are well formed: uids of
+    ints, at most 3 registered ports, limits >= 0, exception entries of 5 ints with
+    distinct types 1..9, a known behavior and a 32-bit flavor."""
+    from ..kern.exception import BEHAVIORS, EXC_TYPES_MAX
+    ints = lambda xs: all(type(x) is int for x in xs)           # noqa: E731
+    exceptions = msg.exceptions
+    ok = (wire.uid_ok(msg.bootstrap) and len(msg.registered) <= 3
+          and all(wire.uid_ok(u) for u in msg.registered)
+          and type(msg.vm_max) is int and type(msg.threads_max) is int
+          and msg.vm_max >= 0 and msg.threads_max >= 0
+          and all(isinstance(e, list) and len(e) == 5 and ints(e) for e in exceptions))
+    if ok:
+        types = [e[0] for e in exceptions]
+        ok = (len(set(types)) == len(types) and all(1 <= t <= EXC_TYPES_MAX for t in types)
+              and all(e[3] in BEHAVIORS and 0 <= e[4] < 1 << 32 for e in exceptions))
+    if not ok:
+        raise KernError(KernReturn.MIG_BAD_ARGUMENTS, "task_allocate")
+
+
 def _check(fields: dict, raw_sizes: list):
     """Validated header fields of a network message.  Raises ValueError."""
     try:
@@ -607,9 +628,9 @@ def _check(fields: dict, raw_sizes: list):
         msg_id, items = fields["msg_id"], fields["body"]
     except (KeyError, TypeError, ValueError) as e:
         raise ValueError(f"bad header: {e}") from None
-    if len(uid) != 2 or dest_type not in (MsgType.PORT_SEND, MsgType.PORT_SEND_ONCE):
+    if not wire.uid_ok(list(uid)) or dest_type not in (MsgType.PORT_SEND, MsgType.PORT_SEND_ONCE):
         raise ValueError("bad destination")
-    if reply_type not in (0, MsgType.PORT_SEND, MsgType.PORT_SEND_ONCE) or len(reply_uid) != 2:
+    if reply_type not in (0, MsgType.PORT_SEND, MsgType.PORT_SEND_ONCE) or not wire.uid_ok(reply_uid):
         raise ValueError("bad reply")
     if msgh_id(msg_id) is None:
         raise ValueError(f"msgh_id {msg_id} is not 32 bits")

@@ -68,8 +68,12 @@ def encode_body(dipc, body: list, raws: list, node: int, moved: list) -> list:
     return out
 
 
-def _uid_ok(u) -> bool:
-    return (isinstance(u, list) and len(u) == 2 and all(isinstance(x, int) for x in u))
+def uid_ok(u) -> bool:
+    """A uid in network form: a list of two plain ints (node, lid)."""
+    return isinstance(u, list) and len(u) == 2 and all(type(x) is int for x in u)
+
+
+_uid_ok = uid_ok
 
 
 def validate_body(items, raw_sizes: list) -> None:

@@ -127,7 +127,8 @@ def apply_vector(xmm, sender: int, task_uid, entries) -> int:
 
 def _task(xmm, uid):
     dipc = xmm.kernel.remote
-    port = dipc.principals.get(tuple(uid)) if isinstance(uid, list) and len(uid) == 2 else None
+    from ..dipc.wire import uid_ok
+    port = dipc.principals.get(tuple(uid)) if uid_ok(uid) else None
     if port is None or port.kotype != "task" or not port.kobject.active:
         raise KernError(K.KERN_INVALID_ARGUMENT, f"no task {uid}")
     return port.kobject

@@ -26,7 +26,7 @@ import threading
 from .. import param
 from ..kern.errors import KernError, KernReturn
 from . import messages as m
-from .client import DATA, ERROR, XmmPager
+from .client import DATA, ERROR, READ, XmmPager
 from .manager import Manager
 
 log = logging.getLogger(__name__)
@@ -228,11 +228,16 @@ class Xmm:
         xid = tuple(msg.xid) if hasattr(msg, "xid") else None
         if xid is not None and not _xid_ok(xid):
             raise KernError(K.MIG_BAD_ARGUMENTS, f"{msg.name}: bad xid")
+        if msg.name in _FROM_MANAGER and (sender != self.manager_node(xid)
+                                          or self.is_manager_node(xid)):
+            raise KernError(K.KERN_INVALID_ARGUMENT,           # only the manager speaks for
+                            f"{msg.name} for {xid} from node {sender}")   # its object
         with self.kernel.lock:
             if msg.name == "xmm_request":
                 return self._serve_request(sender, xid, msg)
             if msg.name == "xmm_lock":
-                if not _offset_ok(msg.offset, 1 << 62) or msg.seq < 0:
+                if (not _offset_ok(msg.offset, 1 << 62) or type(msg.seq) is not int
+                        or msg.seq < 0 or msg.keep not in (0, READ)):
                     raise KernError(K.MIG_BAD_ARGUMENTS, "xmm_lock")
                 p = self.pagers.get(xid)
                 dirty, data = p.lock(msg.offset, msg.keep, msg.seq) if p else (False, b"")
@@ -513,6 +518,9 @@ class Xmm:
     def __repr__(self) -> str:
         return (f"<Xmm node={self.node} managers={len(self.managers)} "
                 f"pagers={len(self.pagers)} {self.stats}>")
+
+
+_FROM_MANAGER = frozenset({"xmm_lock", "xmm_push", "xmm_adopt"})   # sent only by xid's manager
 
 
 def _ahead(offset: int, n: int) -> list:
