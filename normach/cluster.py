@@ -50,14 +50,17 @@ class Cluster:
         import secrets
         from .dipc import control
         self.secret = secret or secrets.token_bytes(32)
-        self._procs, addresses = start_node_processes(nodes, self.secret, phys_bytes)
+        self._procs, addresses, keys = start_node_processes(nodes, self.secret, phys_bytes)
         for i in range(1, nodes):                      # every node learns every other
-            self._seed_request(addresses[0], control.ctl_join(node=i, address=addresses[i]))
+            self._seed_request(addresses[0], control.ctl_join(node=i, address=addresses[i],
+                                                              key=keys[i]))
         self._join_as_client(addresses[0])
 
     def _seed_request(self, seed: str, msg):
         from .transport.endpoint import Endpoint
-        with Endpoint(1 << 30, "tcp://127.0.0.1:0", {0: seed}, None, secret=self.secret) as ep:
+        import random
+        me = (1 << 30) + random.randrange(1 << 20)    # a one-off sender: an index of its own
+        with Endpoint(me, "tcp://127.0.0.1:0", {0: seed}, None, secret=self.secret) as ep:
             return ep.request(0, msg, 30.0)
 
     def _join_as_client(self, seed: str) -> None:
@@ -69,12 +72,13 @@ class Cluster:
         me = (1 << 20) + random.randrange(1 << 20)     # a client index, past every node
         net = DipcNet(me, "tcp://127.0.0.1:0", self.secret, {0: seed})
         self._endpoints.append(net)
-        reply = net.endpoint.request(0, control.ctl_join(node=me, address=net.endpoint.address),
-                                     30.0)
+        reply = net.endpoint.request(0, control.ctl_join(node=me, address=net.endpoint.address,
+                                                         key=""), 30.0)
         self.nnodes = reply.nnodes
         self.client = Kernel(me, me + 1, 8 << 20)
-        for node, address in reply.table.items():
+        for node, (address, key) in reply.table.items():
             if int(node) != me:
+                net.endpoint.bind_key(int(node), key or None)
                 net.endpoint.add_peer(int(node), str(address))
         net.attach(Dipc(self.client, net), [int(n) for n in reply.table if int(n) != me])
 
@@ -487,11 +491,12 @@ def _load_program(prog: str) -> bytes:
 def start_node_processes(nodes: int, secret: bytes, phys_bytes: int = param.PHYS_MEM_BYTES,
                          first: int = 0, count: int | None = None):
     """Start node processes `first`..`first+count-1` of an `nodes`-node cluster on tcp
-    loopback.  Returns (processes, {node: address})."""
+    loopback.  Returns (processes, {node: address}, {node: public key}): each node
+    prints its key on the pipe only its starter reads."""
     import json
     import subprocess
     import sys
-    procs, addresses = [], {}
+    procs, addresses, keys = [], {}, {}
     for i in range(first, first + (nodes if count is None else count)):
         procs.append(subprocess.Popen(
             [sys.executable, "-m", "normach.node_process", "--index", str(i),
@@ -503,5 +508,6 @@ def start_node_processes(nodes: int, secret: bytes, phys_bytes: int = param.PHYS
             for p in procs:
                 p.kill()
             raise KernError(KernReturn.KERN_NODE_DOWN, f"node process {i} did not start")
-        addresses[i] = json.loads(line)["address"]
-    return procs, addresses
+        hello = json.loads(line)
+        addresses[i], keys[i] = hello["address"], hello.get("key", "")
+    return procs, addresses, keys

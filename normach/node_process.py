@@ -31,7 +31,8 @@ class NodeProcess:
         self.net = DipcNet(index, listen, secret, handler=self.handle)
         self.net.attach(Dipc(self.kernel, self.net), [])
         self.stopped = threading.Event()
-        self.table = {index: self.address}           # membership: node -> address
+        self.table = {index: [self.address, _key_str(self.net.endpoint.public_key)]}
+        # membership: node -> [address, public key] (the key is the node's identity)
         self.console = None                           # the console server (first spawn)
         self.programs: list = []                      # (task, thread, Output) spawned here
         self.table_lock = threading.Lock()
@@ -50,7 +51,7 @@ class NodeProcess:
             self.learn(msg.table)
             return c.ctl_ok(node=me)
         if msg.name == "ctl_join":
-            return self.join(msg.node, msg.address)
+            return self.join(msg.node, msg.address, msg.key)
         if msg.name == "ctl_task_create":
             return c.ctl_uid(uid=self._export(self._fresh_task(msg.label), sender))
         if msg.name == "ctl_host":
@@ -130,38 +131,42 @@ class NodeProcess:
                             output=bytes(out.data))
 
     def learn(self, table: dict) -> None:
-        """Add members (node -> address) this node did not know.
-        Raises: KERN_INVALID_ARGUMENT (an entry that is not node index -> address)."""
-        if not all(_member_ok(n, a) for n, a in table.items()):
+        """Add members (node -> [address, key]) this node did not know; a member's key
+        is the only one its messages are taken from.
+        Raises: KERN_INVALID_ARGUMENT (an entry that is not node index -> [address, key])."""
+        if not all(_member_ok(n, e) for n, e in table.items()):
             raise KernError(KernReturn.KERN_INVALID_ARGUMENT, "a membership table entry")
         with self.table_lock:
-            for node, address in table.items():
-                node = int(node)
-                if node != self.kernel.node and self.table.get(node) != address:
-                    self.table[node] = str(address)
-                    self.net.endpoint.add_peer(node, str(address))
+            for node, (address, key) in table.items():
+                if node != self.kernel.node and self.table.get(node) != [address, key]:
+                    self.table[node] = [address, key]
+                    self.net.endpoint.bind_key(node, key or None)
+                    self.net.endpoint.add_peer(node, address)
                     if node not in self.net.peers:
                         self.net.peers.append(node)
 
-    def join(self, node: int, address: str):
+    def join(self, node: int, address: str, key: str = ""):
         """A node (index below nnodes, a free slot) or a client (an index at or past
         nnodes) joins through this node: it gets the table and every other member
-        learns of it."""
+        learns of it, with its key: the one its join came with (or, from the launcher
+        that started it, the one it printed)."""
         from .dipc import control as c
-        if not _member_ok(node, address):
+        key = key or _key_str(self.net.endpoint.sender_key())
+        entry = [address, key]
+        if not _member_ok(node, entry):
             raise KernError(KernReturn.KERN_INVALID_ARGUMENT, "ctl_join: node index and address")
         with self.table_lock:
             if node < 0 or node in self.table:
                 raise KernError(KernReturn.KERN_INVALID_ARGUMENT, f"node {node} cannot join")
             table = dict(self.table)
         others = [n for n in table if n != self.kernel.node]
-        self.learn({node: address})
+        self.learn({node: entry})
         for n in others:
             try:
-                self.net.endpoint.request(n, c.ctl_peers(table={node: address}), 10.0)
+                self.net.endpoint.request(n, c.ctl_peers(table={node: entry}), 10.0)
             except KernError:
                 pass                                   # a member that is down learns nothing
-        table[node] = address
+        table[node] = entry
         if node < self.kernel.nnodes:                  # a node learns every member now
             try:
                 self.net.endpoint.request(node, c.ctl_peers(table=table), 10.0)
@@ -182,7 +187,8 @@ class NodeProcess:
             return self.kernel.remote.export_right(ipc_port_make_send(port), MsgType.PORT_SEND, node)
 
     def serve(self) -> None:
-        print(json.dumps({"node": self.kernel.node, "address": self.address}), flush=True)
+        print(json.dumps({"node": self.kernel.node, "address": self.address,
+                          "key": _key_str(self.net.endpoint.public_key)}), flush=True)
         self.stopped.wait()
         self.shutdown()
 
@@ -196,18 +202,23 @@ class NodeProcess:
         self.net.close()
 
 
-def _member_ok(node, address) -> bool:
-    """A membership entry: a node index and a tcp address."""
-    return (type(node) is int and 0 <= node < 1 << 40 and isinstance(address, str)
-            and address.startswith("tcp://") and len(address) < 256)
+def _member_ok(node, entry) -> bool:
+    """A membership entry: a node index -> [tcp address, public key ("" if none)]."""
+    return (type(node) is int and 0 <= node < 1 << 40 and isinstance(entry, list)
+            and len(entry) == 2 and all(isinstance(x, str) and len(x) < 256 for x in entry)
+            and entry[0].startswith("tcp://") and len(entry[1]) in (0, 40))
+
+
+def _key_str(key) -> str:
+    return key.decode() if isinstance(key, bytes) else (key or "")
 
 
 def join_cluster(node: NodeProcess, seed: str) -> None:
     """Join a running cluster through the member at `seed` (normach node --join)."""
     from .dipc import control as c
     node.net.endpoint.add_peer(0, seed)
-    reply = node.net.endpoint.request(0, c.ctl_join(node=node.kernel.node, address=node.address),
-                                      30.0)
+    reply = node.net.endpoint.request(0, c.ctl_join(node=node.kernel.node, address=node.address,
+                                                    key=""), 30.0)
     node.learn(reply.table)
 
 

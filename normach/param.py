@@ -17,6 +17,7 @@ NAME_GEN_BITS = 8                   # low bits of a port name: generation number
 
 TRANSPORT_MAX_HEADER_BYTES = 1 << 20    # largest msgpack header frame (frame 0) a node accepts
 TRANSPORT_MAX_RAW_BYTES = 16 << 20      # largest raw (page data) frame a node accepts
+TRANSPORT_FRAME_BYTES = 8 << 10         # largest zmq frame accepted, even before authentication (framing.py)
 TRANSPORT_MAX_NESTING = 16              # deepest nesting of lists/maps inside a "list"/"map" field
 TRANSPORT_HANDLER_THREADS = 8           # worker threads per endpoint that run request handlers
 TRANSPORT_NOTIFY_THREADS = 1            # threads per endpoint that run on_peer_down callbacks (in order)

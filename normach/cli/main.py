@@ -85,12 +85,13 @@ def up(nodes: int, local: int | None) -> None:
     from ..dipc import control
     secret = secrets.token_bytes(32)
     local = nodes if local is None else local
-    procs, addresses = start_node_processes(nodes, secret, count=local)
+    procs, addresses, keys = start_node_processes(nodes, secret, count=local)
     helper = Cluster.__new__(Cluster)
     helper.secret = secret
     try:
         for i in range(1, local):
-            helper._seed_request(addresses[0], control.ctl_join(node=i, address=addresses[i]))
+            helper._seed_request(addresses[0], control.ctl_join(node=i, address=addresses[i],
+                                                                key=keys[i]))
     except KernError as e:
         for p in procs:
             p.kill()

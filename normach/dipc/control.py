@@ -17,7 +17,8 @@ ctl_uid = declare(354, "ctl_uid", [("uid", "list")])
 ctl_audit = declare(355, "ctl_audit", [("node", "int")], reply="ctl_problems")
 ctl_problems = declare(356, "ctl_problems", [("problems", "list")])
 ctl_shutdown = declare(357, "ctl_shutdown", [("node", "int")], reply="ctl_ok")
-ctl_join = declare(358, "ctl_join", [("node", "int"), ("address", "str")], reply="ctl_table")
+ctl_join = declare(358, "ctl_join", [("node", "int"), ("address", "str"), ("key", "str")],
+                   reply="ctl_table")      # key "": the key the request came with
 ctl_table = declare(359, "ctl_table", [("node", "int"), ("nnodes", "int"), ("table", "map")])
 ctl_spawn = declare(360, "ctl_spawn", [("label", "str"), ("argv", "list"), ("suspended", "bool"),
                                        ("privileged", "bool"), ("image", "raw")],

@@ -36,13 +36,22 @@ sends afterwards is dropped as stale.  A new incarnation is accepted as soon as
 it is heard from.
 
 Trust.  Nothing a peer sends can raise anything but a counted drop: frames are
-decoded by `protocol.decode` (WireError -> `dropped_malformed`), replies that are
-late, duplicated, for unknown seqs or from a dead incarnation are
-`dropped_stale`.  With a cluster secret every socket uses CurveZMQ with one key
-pair derived from the secret: the ROUTER is a curve server, DEALERs are curve
-clients of its key.  The server's public key is never sent in clear, so only a
-holder of the secret can complete a handshake; refused handshakes are seen on a
-socket monitor of the ROUTER and counted as `dropped_unauthenticated`.  inproc
+cut into chunks of a few KiB (framing.py) so that a stranger can make a node
+hold no more than that before the handshake, and are decoded by
+`protocol.decode` (WireError -> `dropped_malformed`); replies that are late,
+duplicated, for unknown seqs, from a dead incarnation or on another peer's
+connection are `dropped_stale`.  With a cluster secret every socket uses
+CurveZMQ: the ROUTER is a curve server whose key pair is derived from the
+secret (its public key is never sent in clear, so only a holder of the secret
+can complete a handshake; refused handshakes are seen on a socket monitor and
+counted as `dropped_unauthenticated`), and each endpoint's DEALERs use a key pair
+of their own, drawn at random.  That key is the node's identity: the ZAP
+handler hands the ROUTER each connection's client key (ZMQ User-Id), and a
+message that says it comes from node N must come from N's key -- the key bound
+to N by the membership (`bind_key`), or the one N first spoke with.  A
+different key is `dropped_spoofed` while N's incarnation lives: a holder of the
+secret cannot declare a live node restarted, nor speak for it.  Once N is
+declared down a new key may take its place (the node restarted).  inproc
 connections skip zmq security altogether (they never leave the process).
 """
 
@@ -61,18 +70,20 @@ import zmq.utils.z85
 from zmq.utils.monitor import recv_monitor_message
 
 from ..kern.errors import KernError, KernReturn
-from . import config
+from . import config, framing
 from .messages import error_reply, ping, pong
 from .protocol import WireError, decode, encode
 
 log = logging.getLogger("normach.transport")
 
 STAT_KEYS = ("sent", "received", "replies", "dropped_malformed", "dropped_unauthenticated",
-             "dropped_stale", "handler_errors", "peers_down")
+             "dropped_spoofed", "dropped_stale", "handler_errors", "peers_down")
 
 _HANDSHAKE_FAILED = (zmq.EVENT_HANDSHAKE_FAILED_NO_DETAIL | zmq.EVENT_HANDSHAKE_FAILED_PROTOCOL
                      | zmq.EVENT_HANDSHAKE_FAILED_AUTH)
-_MAX_FRAME = max(config.MAX_HEADER_BYTES, config.MAX_RAW_BYTES)
+_WIRE_FRAME_MAX = config.FRAME_BYTES + 256  # a chunk plus CurveZMQ's per-frame box and header
+_AUTHENTICATORS: dict = {}                  # zmq context -> its ZAP handler (one per context)
+_AUTH_LOCK = threading.Lock()
 
 
 def curve_keys(secret: bytes) -> tuple:
@@ -83,6 +94,31 @@ def curve_keys(secret: bytes) -> tuple:
     assert isinstance(secret, bytes) and secret, "the cluster secret must be non-empty bytes"
     secret_key = zmq.utils.z85.encode(hashlib.sha256(b"normach-curve" + secret).digest())
     return zmq.curve_public(secret_key), secret_key
+
+
+def _start_zap(ctx) -> None:
+    """A ZAP handler for `ctx` (once): it lets every CURVE client in whose handshake
+    succeeded -- i.e. who knew the server key -- and names it by its public key."""
+    from zmq.auth.thread import ThreadAuthenticator
+    with _AUTH_LOCK:
+        if ctx in _AUTHENTICATORS:
+            return
+        auth = ThreadAuthenticator(ctx, log=logging.getLogger("normach.transport.zap"))
+        auth.start()
+        auth.configure_curve(domain="*", location=zmq.auth.CURVE_ALLOW_ANY)
+        _AUTHENTICATORS[ctx] = auth
+
+
+_serving = threading.local()                # .key: the sender's key of the request served
+
+
+def _user_id(frame) -> bytes | None:
+    """The ZAP User-Id (the sender's public key) of a received frame, if any."""
+    try:
+        uid = frame.get("User-Id")
+    except (zmq.ZMQError, AttributeError):
+        return None
+    return uid.encode() if isinstance(uid, str) and uid else None
 
 
 class _Call:
@@ -107,13 +143,15 @@ class _Peer:
     """What this node knows of one peer.  `address`, `incarnation` and `dead` are
     guarded by the endpoint lock; `dealer` belongs to the I/O thread alone."""
 
-    __slots__ = ("address", "incarnation", "dead", "dealer")
+    __slots__ = ("address", "incarnation", "dead", "dealer", "key", "key_live")
 
     def __init__(self, address):
         self.address = address              # where its ROUTER listens (None: only heard from)
         self.incarnation = None             # its live incarnation, once heard from
         self.dead = set()                   # its incarnations declared down
         self.dealer = None                  # our DEALER connected to it (I/O thread only)
+        self.key = None                     # its public key (z85 bytes): its identity
+        self.key_live = False               # bound and not declared down since
 
 
 class Endpoint:
@@ -138,6 +176,7 @@ class Endpoint:
         self._oneway = oneway
         self._ctx = context or zmq.Context.instance()
         self._keys = curve_keys(secret) if secret is not None else None
+        self._own = zmq.curve_keypair() if secret is not None else None   # this node's identity
         self._lock = threading.Lock()       # guards everything below up to _thread
         self._closed = False
         self._waiters = {}                  # seq -> _Call
@@ -171,6 +210,29 @@ class Endpoint:
         self._thread.start()
 
     # ---------------------------------------------------------------- public API
+    @property
+    def public_key(self) -> bytes | None:
+        """This endpoint's identity on an authenticated transport (z85), or None."""
+        return self._own[0] if self._own is not None else None
+
+    def bind_key(self, node: int, key) -> None:
+        """`node` is the holder of public key `key` (the membership says so)."""
+        if key is None:
+            return
+        key = key.encode() if isinstance(key, str) else bytes(key)
+        with self._lock:
+            p = self._peers.setdefault(int(node), _Peer(None))
+            p.key, p.key_live = key, True
+
+    def peer_key(self, node: int) -> bytes | None:
+        """The public key bound to `node`, or None."""
+        with self._lock:
+            p = self._peers.get(node)
+            return p.key if p else None
+
+    def sender_key(self) -> bytes | None:
+        """The public key of whoever sent the request this handler thread serves."""
+        return getattr(_serving, "key", None)
 
     def request(self, peer: int, msg, timeout: float | None):
         """Send a request to `peer` and wait for its reply.
@@ -315,6 +377,7 @@ class Endpoint:
             p.dead.add(incarnation)
         if p.incarnation == incarnation:
             p.incarnation = None
+            p.key_live = False              # a new key may speak for it now (a restart)
         failed = [(s, c) for s, c in self._waiters.items()
                   if c.peer == node and c.incarnation in (incarnation, None)]
         for s, _ in failed:
@@ -347,7 +410,8 @@ class Endpoint:
         """Handler thread: serve requests until told to stop."""
         while (job := self._jobs.get()) is not None:
             try:
-                self._serve(*job)
+                _serving.key = job[4]
+                self._serve(*job[:4])
             except Exception:               # a bug in _serve itself: keep the thread
                 log.exception("node %d: serving a request failed", self.node)
                 self._count("handler_errors")
@@ -387,9 +451,10 @@ class Endpoint:
     def _bind(self, address):
         s = self._ctx.socket(zmq.ROUTER)
         s.setsockopt(zmq.LINGER, 0)
-        s.setsockopt(zmq.MAXMSGSIZE, _MAX_FRAME)
+        s.setsockopt(zmq.MAXMSGSIZE, _WIRE_FRAME_MAX)
         s.setsockopt(zmq.HANDSHAKE_IVL, config.HANDSHAKE_IVL_MS)
         if self._keys is not None:
+            _start_zap(self._ctx)
             s.curve_server = True
             s.curve_secretkey = self._keys[1]
         deadline = time.monotonic() + config.INPROC_BIND_RETRY_S
@@ -411,13 +476,13 @@ class Endpoint:
                 address = p.address
             d = self._ctx.socket(zmq.DEALER)
             d.setsockopt(zmq.LINGER, 0)
-            d.setsockopt(zmq.MAXMSGSIZE, _MAX_FRAME)
+            d.setsockopt(zmq.MAXMSGSIZE, _WIRE_FRAME_MAX)
             d.setsockopt(zmq.HANDSHAKE_IVL, config.HANDSHAKE_IVL_MS)
             d.setsockopt(zmq.RECONNECT_IVL, config.RECONNECT_IVL_MS)
             d.setsockopt(zmq.RECONNECT_IVL_MAX, config.RECONNECT_IVL_MAX_MS)
             if self._keys is not None:
                 d.curve_serverkey = self._keys[0]
-                d.curve_publickey, d.curve_secretkey = self._keys
+                d.curve_publickey, d.curve_secretkey = self._own
             d.connect(address)
             p.dealer = d
             self._dealers[d] = node
@@ -478,14 +543,14 @@ class Endpoint:
     def _drain(self, sock, on_frames, batch=64):
         for _ in range(batch):
             try:
-                frames = sock.recv_multipart(zmq.NOBLOCK)
+                frames = sock.recv_multipart(zmq.NOBLOCK, copy=False)
             except zmq.Again:
                 return
             on_frames(sock, frames)
 
     def _do_send(self, node, frames, seq):
         try:
-            self._dealer(node).send_multipart(frames, zmq.NOBLOCK)
+            self._dealer(node).send_multipart(framing.split(frames), zmq.NOBLOCK)
         except zmq.ZMQError as e:           # Again: the peer takes nothing (dead inproc pipe, full queue)
             with self._lock:
                 call = self._waiters.get(seq) if seq else None
@@ -496,21 +561,29 @@ class Endpoint:
 
     def _do_reply(self, ident, frames):
         try:
-            self._router.send_multipart([ident, *frames], zmq.NOBLOCK)
+            self._router.send_multipart([ident, *framing.split(frames)], zmq.NOBLOCK)
         except zmq.ZMQError:                # requester gone or not reading: it will time out
             self._count("dropped_stale")
             return
         self._count("sent")
 
-    def _admit(self, header):
-        """Check a decoded message's sender incarnation, noting restarts.
-        Returns: True if the message is from a live incarnation."""
+    def _admit(self, header, key=None):
+        """Check a decoded message's sender: its key (None: unauthenticated transport)
+        and its incarnation, noting restarts.
+        Returns: True if the message is from the node's key and a live incarnation."""
         node, inc = header.node, header.incarnation
         with self._lock:
             p = self._peers.setdefault(node, _Peer(None))
             if inc in p.dead:
                 self._stats["dropped_stale"] += 1
                 return False
+            if key is not None and p.key != key:
+                if p.key is not None and p.key_live:
+                    self._stats["dropped_spoofed"] += 1
+                    return False
+                p.key = key                 # first heard, or a restart after it was down
+            if key is not None:
+                p.key_live = True
             self._stats["received"] += 1
             if p.incarnation == inc:
                 return True
@@ -525,18 +598,23 @@ class Endpoint:
         if len(frames) < 2:
             self._count("dropped_malformed")
             return
+        ident = frames[0].bytes
+        key = _user_id(frames[1]) if self._keys is not None else None
+        if self._keys is not None and key is None:
+            self._count("dropped_unauthenticated")
+            return
         try:
-            header, msg = decode(frames[1:])
+            header, msg = decode(framing.join(frames[1:]))
         except WireError as e:
             log.debug("node %d: malformed request dropped: %s", self.node, e.reason)
             self._count("dropped_malformed")
             return
-        if not self._admit(header):
+        if not self._admit(header, key):
             return
         if type(msg) is ping:
             if header.seq:
-                self._do_reply(frames[0], encode(pong(msg.seq), header.seq, self.node,
-                                                 self.incarnation))
+                self._do_reply(ident, encode(pong(msg.seq), header.seq, self.node,
+                                             self.incarnation))
             return
         if header.seq == 0 and self._oneway is not None:
             try:
@@ -546,14 +624,17 @@ class Endpoint:
                 log.exception("node %d: one-way callback failed", self.node)
                 self._count("handler_errors")
                 return
-        self._jobs.put((frames[0], header.seq, header.node, msg))
+        self._jobs.put((ident, header.seq, header.node, msg, key))
 
     def _on_reply(self, sock, frames):
         try:
-            header, msg = decode(frames)
+            header, msg = decode(framing.join(frames))
         except WireError as e:
             log.debug("node %d: malformed reply dropped: %s", self.node, e.reason)
             self._count("dropped_malformed")
+            return
+        if self._dealers.get(sock) != header.node:
+            self._count("dropped_stale")    # a reply must come on the connection to its node
             return
         if not self._admit(header):
             return

@@ -888,7 +888,10 @@ class RawPeer:
         self.sock.connect(address)
 
     def send(self, frames):
-        self.sock.send_multipart([b"" if f is None else f for f in frames])
+        """Sends `frames` as one message's logical frames (cut into the wire's chunks, as
+        every sender must: a frame over the limit would only get the connection cut)."""
+        from normach.transport import framing
+        self.sock.send_multipart(framing.split([b"" if f is None else f for f in frames]))
 
     def close(self):
         self.sock.close(0)
@@ -959,10 +962,11 @@ def test_fuzzed_messages_through_an_authenticated_tcp_endpoint(seed):
         state = build_state(c)                                   # noqa: F841
         watch.quiesce()
         addresses = {n: net.endpoint.address for n, net in enumerate(c._endpoints)}
-        for s in range(3):     # speaks as node s: same index and incarnation, its own sockets
+        for s in range(3):     # speaks as node s: its index, incarnation and key (a node
             ep = Endpoint(s, "tcp://127.0.0.1:0", {n: a for n, a in addresses.items() if n != s},
-                          None, secret=SECRET)
-            ep.incarnation = c._endpoints[s].endpoint.incarnation
+                          None, secret=SECRET)          # gone bad, not a stranger: those are
+            ep.incarnation = c._endpoints[s].endpoint.incarnation     # dropped_spoofed)
+            ep._own = c._endpoints[s].endpoint._own
             peers[s] = ep
         for t in range(3):
             raws[t] = RawPeer(addresses[t], SECRET)

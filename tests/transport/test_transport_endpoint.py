@@ -9,7 +9,7 @@ import zmq
 from transport_helpers import echo_handler, wait_until
 
 from normach import KernError, KernReturn
-from normach.transport import Endpoint, decode, encode
+from normach.transport import Endpoint, decode, encode, framing
 from normach.transport.messages import echo, echo_reply, error_reply, ping, pong
 
 NODE_DOWN = KernReturn.KERN_NODE_DOWN
@@ -220,15 +220,17 @@ def test_late_duplicate_unknown_and_wrong_incarnation_replies_are_dropped(make_e
         t, box = in_thread(a.request, 1, echo(b"q"), 10)
         assert fake.poll(5000)
         ident, *frames = fake.recv_multipart()
-        header, msg = decode(frames)
-        good = encode(echo_reply(b"q"), header.seq, 1, 77)
-        fake.send_multipart([ident, *encode(echo_reply(b"?"), header.seq + 1000, 1, 77)])
-        fake.send_multipart([ident, *encode(echo_reply(b"?"), header.seq, 2, 77)])  # other node
-        fake.send_multipart([ident, *good])
+        header, msg = decode(framing.join(frames))
+
+        def answer(reply, seq, node):
+            fake.send_multipart([ident, *framing.split(encode(reply, seq, node, 77))])
+        answer(echo_reply(b"?"), header.seq + 1000, 1)
+        answer(echo_reply(b"?"), header.seq, 2)                                   # other node
+        answer(echo_reply(b"q"), header.seq, 1)
         t.join(5)
         assert box["result"].data == b"q"
-        fake.send_multipart([ident, *good])                                      # duplicate
-        fake.send_multipart([ident, *encode(error_reply(1, ""), 0, 1, 77)])       # one-way reply
+        answer(echo_reply(b"q"), header.seq, 1)                                   # duplicate
+        answer(error_reply(1, ""), 0, 1)                                          # one-way reply
         assert wait_until(lambda: a.stats["dropped_stale"] == 4)
         fake.send_multipart([ident, b"\xff\x00garbage"])
         assert wait_until(lambda: a.stats["dropped_malformed"] == 1)
@@ -274,8 +276,8 @@ def test_junk_on_a_raw_tcp_socket_is_dropped_and_counted(make_endpoint):
 def test_stats_has_the_documented_counters(make_endpoint):
     a = make_endpoint(0)
     assert set(a.stats) == {"sent", "received", "replies", "dropped_malformed",
-                            "dropped_unauthenticated", "dropped_stale", "handler_errors",
-                            "peers_down"}
+                            "dropped_unauthenticated", "dropped_spoofed", "dropped_stale",
+                            "handler_errors", "peers_down"}
 
 
 def test_endpoint_refuses_an_address_in_use(make_endpoint):

@@ -1,0 +1,92 @@
+"""Raw network clients (findings 5 and 7): what a stranger or a holder of the secret can
+make a node do without being the node it claims to be."""
+
+from __future__ import annotations
+
+import socket
+import struct
+import time
+
+import pytest
+
+from normach import Cluster, MsgType, PortRight, PortType, mach
+from normach.transport import Endpoint, config
+from normach.transport.messages import ping
+
+SECRET = b"adversarial secret"
+
+
+def wait_until(cond, timeout=30.0):
+    end = time.monotonic() + timeout
+    while not cond():
+        assert time.monotonic() < end, "condition not reached"
+        time.sleep(0.005)
+
+
+@pytest.fixture
+def tcp3():
+    c = Cluster(nodes=3, transport="tcp", secret=SECRET)
+    yield c
+    c.close()
+
+
+def _greeting(mechanism: bytes) -> bytes:
+    """A ZMTP 3.0 greeting of a client: signature, version, mechanism, as-server 0."""
+    return (b"\xff" + bytes(8) + b"\x7f" + b"\x03\x00" + mechanism.ljust(20, b"\0")
+            + b"\x00" + bytes(31))
+
+
+def test_a_stranger_cannot_make_a_node_hold_a_large_frame_before_the_handshake(tcp3):
+    """Finding 5: the 16 MiB frame limit applied before authentication too, so each
+    unauthenticated connection could make a node hold ~14 MiB.  Every zmq frame is now at
+    most a few KiB, before and after the handshake (messages travel in chunks): a
+    stranger announcing a 16 MiB command is cut off once it passes the limit, and the
+    node goes on serving."""
+    address = tcp3._endpoints[0].endpoint.address
+    host, port = address.rsplit("//", 1)[1].rsplit(":", 1)
+    s = socket.create_connection((host, int(port)))
+    s.settimeout(30)
+    cut_off = False
+    try:
+        s.sendall(_greeting(b"CURVE"))
+        s.sendall(b"\x06" + struct.pack(">Q", 16 << 20))       # a long command: 16 MiB
+        chunk = bytes(64 << 10)
+        for _ in range((16 << 20) // len(chunk)):
+            s.sendall(chunk)
+    except (BrokenPipeError, ConnectionResetError):
+        cut_off = True
+    finally:
+        s.close()
+    assert cut_off, "the node took a 16 MiB frame from a stranger"
+    assert config.FRAME_BYTES <= 16 << 10
+    t = tcp3.task_create(node=0)
+    assert mach.vm_allocate(t, 0, 4096, True)
+
+
+def test_a_holder_of_the_secret_cannot_speak_for_a_live_node(tcp3):
+    """Finding 7: anyone with the secret sent one ping "from node 1" with a new
+    incarnation, and node 0 declared node 1 restarted: its rights to node 1's ports
+    became dead names.  A node's identity is its key: a message that says "node 1" from
+    another key is dropped (dropped_spoofed) while node 1 lives, and nothing changes."""
+    c = tcp3
+    owner = c.task_create(node=1)
+    name = mach.mach_port_allocate(owner, PortRight.RECEIVE)
+    holder = c.task_create(node=0)
+    holder_name = 0x4403
+    right = mach.mach_port_extract_right(owner, name, MsgType.MAKE_SEND)
+    mach.mach_port_insert_right(holder, holder_name, right, MsgType.MOVE_SEND)
+    ep0 = c._endpoints[0].endpoint
+    wait_until(lambda: ep0.peer_key(1) is not None)            # node 1 has spoken to node 0
+    downs_before = ep0.stats["peers_down"]
+    with Endpoint(1, "tcp://127.0.0.1:0", {0: ep0.address}, None, secret=SECRET) as forger:
+        for seq in range(3):
+            try:
+                forger.request(0, ping(seq), 1.0)
+            except Exception:
+                pass                                            # no answer: it was dropped
+    wait_until(lambda: ep0.stats["dropped_spoofed"] >= 3)
+    assert ep0.stats["peers_down"] == downs_before
+    assert 1 not in c.kernel(0).remote.down
+    assert mach.mach_port_type(holder, holder_name) & PortType.SEND
+    assert not mach.mach_port_type(holder, holder_name) & PortType.DEAD_NAME
+    assert c.audit() == []
