@@ -280,11 +280,18 @@ class Cluster:
                                         f"{program} still running")
                     k.task_events.wait(left)
             if program.task is task and not program.migrating:
+                self._finished(program)
                 return task.exit_status
             if program.task is task:               # migrating: its new task is on the way
                 if end is not None and time.monotonic() >= end:
                     raise KernError(KernReturn.KERN_OPERATION_TIMED_OUT, f"{program} migrating")
                 time.sleep(0.002)
+
+    def _finished(self, program: "Program") -> None:
+        """A program that ended is no longer followed (the cluster keeps no trace of it)."""
+        if program in self._programs:
+            self._programs.remove(program)
+        program.thread = None                      # only resume() used it
 
     def migrate(self, target, node: int):
         """Move a program (or a task handle) with its threads and rights to `node`.
@@ -307,7 +314,9 @@ class Cluster:
             elif event == "failed":
                 program.migrating -= 1
             else:
+                old_handle = program.task_handle
                 program.task_handle, program.node = m.task, m.node
+                old_handle.deallocate()            # the task that moved away is gone
                 program.task = self._task_object(m.task)
                 program.migrations.append(m)
                 program.migrating -= 1
@@ -355,7 +364,11 @@ class Cluster:
 
     def audit(self) -> list[str]:
         """Check every kernel's invariants; returns the violations (empty: all hold)."""
+        from .handles import release_orphans
         from .kern.audit import audit_kernel
+        for k in self.kernels + ([self.client] if self.client is not None else []):
+            with k.lock:
+                release_orphans(k)              # rights of handles dropped undeallocated
         if self.client is not None:
             from .dipc.control import ctl_audit
             out = [f"client: {e}" for e in audit_kernel(self.client)]

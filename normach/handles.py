@@ -6,11 +6,18 @@ the kernel like a right in a space.  `Task`, `Thread` and `Host` are send-right
 handles to kernel object ports.  `handle.node` is the node of the object behind
 it.  A handle whose right was moved away (passed with a MOVE_* disposition) is
 spent; using it again gives MACH_SEND_INVALID_RIGHT.
+
+A handle that is dropped without `deallocate()` gives its right back as a
+garbage-collected space would: its finalizer queues the right on its kernel
+(`kernel.orphaned_rights`), and the next call into that kernel releases it
+(`release_orphans`).  The finalizer itself takes no lock: it may run in any
+thread, at any moment, even while that thread holds the kernel lock.
 """
 
 from __future__ import annotations
 
 import collections  # noqa: F401  (the Counter type of kernel.handle_rights)
+import weakref
 
 from .mach_types import MsgType
 
@@ -31,6 +38,8 @@ class Port:
         self.port = port
         self.right = int(right)
         external_rights(port.kernel)[(port, self.right)] += 1
+        self._finalizer = weakref.finalize(self, _orphaned, port.kernel, port, self.right)
+        self._finalizer.atexit = False
 
     @property
     def node(self) -> int:
@@ -44,6 +53,7 @@ class Port:
     def take(self):
         """Give the right to the kernel (a MOVE disposition); the handle is spent."""
         port, self.port = self.port, None
+        self._finalizer.detach()
         c = external_rights(port.kernel)
         c[(port, self.right)] -= 1
         if not c[(port, self.right)]:
@@ -59,6 +69,27 @@ class Port:
         kind = {MsgType.PORT_SEND: "send", MsgType.PORT_SEND_ONCE: "send-once",
                 MsgType.PORT_RECEIVE: "receive"}.get(self.right, str(self.right))
         return f"<{type(self).__name__} {kind} {self.port!r}>"
+
+
+def _orphaned(kernel, port, right: int) -> None:
+    """A handle holding a right died without giving it back: queue it (no lock here)."""
+    kernel.orphaned_rights.append((port, right))
+
+
+def release_orphans(kernel) -> None:
+    """Release the rights of handles that were dropped.  Conditions: kernel lock held."""
+    from .ipc.kmsg import ipc_object_destroy
+    queue = kernel.orphaned_rights
+    while queue:
+        try:
+            port, right = queue.popleft()
+        except IndexError:
+            return
+        c = kernel.handle_rights
+        c[(port, right)] -= 1
+        if c[(port, right)] <= 0:
+            del c[(port, right)]
+        ipc_object_destroy(port, right)
 
 
 class Task(Port):

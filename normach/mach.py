@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import inspect
 
-from .handles import Host, Port, Task, Thread, handle_for
+from .handles import Host, Port, Task, Thread, handle_for, release_orphans
 from .kern.errors import KernError, KernReturn
 from .kern.routines import BY_NAME, Routine, convert_target
 from .mach_types import MACH_PORT_DEAD, MsgType
@@ -203,6 +203,7 @@ def _call(r: Routine, target, args):
     kernel = port.kernel
     args = _cross_node(args, r, kernel) if kernel.remote is not None else list(args)
     with kernel.lock:
+        release_orphans(kernel)
         params, held, it = [], [], iter(args)
         try:
             _import_in_transit(args, held, _space_of(port))

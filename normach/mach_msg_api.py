@@ -8,7 +8,7 @@ is the `Task` handle whose port space holds the names used in the message.
 from __future__ import annotations
 
 from .kern.errors import KernError, KernReturn
-from .handles import Task
+from .handles import Task, release_orphans
 
 
 def _task(handle):
@@ -29,6 +29,7 @@ def mach_msg(task, msg, option, rcv_name=0, timeout=0, rcv_size=None, notify=0):
     from .ipc import mach_msg as m
     t = _task(task)
     with t.kernel.lock:
+        release_orphans(t.kernel)
         return m.mach_msg(t, msg, option, rcv_name, timeout, rcv_size, notify)
 
 
@@ -37,6 +38,7 @@ def mach_msg_send(task, msg, option=0, timeout=0):
     from .ipc import mach_msg as m
     t = _task(task)
     with t.kernel.lock:
+        release_orphans(t.kernel)
         return m.mach_msg_send(t, msg, option, timeout)
 
 
@@ -45,4 +47,5 @@ def mach_msg_receive(task, name, option=0, timeout=0, rcv_size=None):
     from .ipc import mach_msg as m
     t = _task(task)
     with t.kernel.lock:
+        release_orphans(t.kernel)
         return m.mach_msg_receive(t, name, option, timeout, rcv_size)

@@ -34,7 +34,8 @@ class NodeProcess:
         self.table = {index: [self.address, _key_str(self.net.endpoint.public_key)]}
         # membership: node -> [address, public key] (the key is the node's identity)
         self.console = None                           # the console server (first spawn)
-        self.programs: list = []                      # (task, thread, Output) spawned here
+        self.programs: dict = {}                      # id -> (task, thread, Output) spawned here,
+        self.next_program = 0                         # until a wait has reported its end
         self.table_lock = threading.Lock()
 
     @property
@@ -97,8 +98,9 @@ class NodeProcess:
         task, thread, out = launch(self.kernel, self.console, bytes(msg.image), msg.label,
                                    [str(a) for a in msg.argv], suspended=msg.suspended,
                                    privileged=bool(msg.privileged))
-        self.programs.append((task, thread, out))
-        return c.ctl_spawned(program=len(self.programs) - 1, uid=self._export(task.itk_self, sender))
+        pid, self.next_program = self.next_program, self.next_program + 1
+        self.programs[pid] = (task, thread, out)
+        return c.ctl_spawned(program=pid, uid=self._export(task.itk_self, sender))
 
     def _task_by_id(self, task_id: int):
         """The live task with `task_id` (as `normach ps` shows it).  Raises KERN_INVALID_ARGUMENT."""
@@ -111,7 +113,7 @@ class NodeProcess:
 
     def _program(self, index: int):
         from .kern.errors import KernError, KernReturn
-        if not 0 <= index < len(self.programs):
+        if type(index) is not int or index not in self.programs:
             raise KernError(KernReturn.KERN_INVALID_ARGUMENT, f"no program {index}")
         return self.programs[index]
 
@@ -127,8 +129,10 @@ class NodeProcess:
             done = not task.active
             status = task.exit_status if done else 0
             reason = task.exit_reason
-        return c.ctl_status(done=done, status=status or 0, reason=reason,
-                            output=bytes(out.data))
+        output = bytes(out.data)
+        if done and timeout_ms > 0:
+            self.programs.pop(index, None)          # its end was reported: forgotten
+        return c.ctl_status(done=done, status=status or 0, reason=reason, output=output)
 
     def learn(self, table: dict) -> None:
         """Add members (node -> [address, key]) this node did not know; a member's key

@@ -29,6 +29,7 @@ TRANSPORT_INPROC_BIND_RETRY_S = 2.0     # how long a restarted endpoint retries 
 DIPC_HEARTBEAT_S = 0.5              # how often a node pings each peer
 DIPC_HEARTBEAT_TIMEOUT_S = 2.0      # a peer silent this long is declared down (dead names, D5.8)
 DIPC_REQUEST_TIMEOUT = 5.0          # seconds a node waits for another node's answer before declaring it down
+DIPC_TOMBSTONES = 65536            # uids of dead ports from other nodes remembered as dead
 DIPC_TRANSIT_BATCH = 100            # transits a proxy fetches at once when it runs short (D5.9)
 DIPC_MAX_OOL_BYTES = 12 << 20      # out-of-line data one message may carry to another node (eager copy)
 XMM_READAHEAD = 8                  # pages also asked for when a node faults on the page after its last one

@@ -31,6 +31,16 @@ when its node's last send right to the port goes, so the principal sees
 no-senders only when no node holds a send right and none is in flight.  A
 proxy that passes a right on to a third node hands over one of its transits,
 fetching a batch from the principal first if it would keep none for itself.
+
+Forgetting.  A node that ran a million cross-node programs must not remember a
+million ports.  A principal is forgotten as soon as no other node holds or is
+sent a right to it (no transit given, no send-once right out): nothing can
+name its uid any more, and a new right leaving for another node makes it a
+principal again.  A proxy is forgotten when this node holds no right to it.  A
+port dies: its principal goes, and a port that came from another node leaves a
+tombstone (a bounded set of uids) so that a late right for it is a dead name
+rather than a new proxy.  Ports that other nodes may still forward to (those
+that arrived here as receive rights) stay until they die.
 """
 
 from __future__ import annotations
@@ -46,6 +56,7 @@ from . import wire
 
 log = logging.getLogger(__name__)
 SPECIAL_UIDS = {"host": -2, "host_priv": -3}          # D5.1: kernel special ports' uids
+SPECIAL_LIDS = frozenset(SPECIAL_UIDS.values())
 
 
 class Dipc:
@@ -72,6 +83,7 @@ class Dipc:
         self.exported_to: dict = collections.defaultdict(set)  # Port -> nodes given rights to it
         self._sender = None                    # node of the message being received (lock held)
         self.remote_sonce = collections.Counter()
+        self.tombstones: collections.OrderedDict = collections.OrderedDict()  # dead foreign uids
         self.down: set = set()                 # nodes declared down
         self.stats = collections.Counter()
         with kernel.lock:
@@ -100,6 +112,7 @@ class Dipc:
                 ipc_port_release_send(port)
             else:
                 ipc_port_consume_sonce(port)
+            self._forget_proxy(port)                   # its last right here may have gone
             return uid
         uid = port.uid
         self.principals[uid] = port
@@ -177,6 +190,7 @@ class Dipc:
             self.given[port] -= n
             for _ in range(n):
                 ipc_port_release_send(port)            # at 0: no-senders (D5.10)
+            self._forget(port)
 
     def _proxy_no_senders(self, proxy, _mscount) -> None:
         """A proxy's last local send right went: give its transits back (lock held)."""
@@ -184,6 +198,38 @@ class Dipc:
         if n and proxy.active:
             uid, node = proxy.proxy
             self._send_release(node, list(uid), n)
+        self._forget_proxy(proxy)
+
+    # -- forgetting what no other node can name ------------------------------------------------
+    def _forget(self, port) -> None:
+        """Forget principal `port` if no other node holds or is sent a right to it (the
+        special host ports and ports that came from another node excepted).  Lock held."""
+        if port is None or port.proxy is not None or port.uid is None:
+            return
+        uid = port.uid
+        if uid[0] != self.node or uid[1] in SPECIAL_LIDS or port.migrated_in:
+            return                                     # other nodes may route to it
+        if self.given.get(port, 0) > 0 or self.remote_sonce.get(port, 0) > 0:
+            return
+        if self.principals.get(uid) is port:
+            del self.principals[uid]
+        self.given.pop(port, None)
+        self.exported_to.pop(port, None)
+        self.sonce_at.pop(port, None)
+        self.remote_sonce.pop(port, None)
+        self.stats["principals_forgotten"] += 1
+
+    def _forget_proxy(self, proxy) -> None:
+        """Forget a proxy this node holds no right to (not a forwarding principal)."""
+        if proxy is None or proxy.proxy is None or proxy.srights or proxy.sorights:
+            return
+        uid = proxy.proxy[0]
+        if self.principals.get(uid) is proxy:
+            return                                     # it forwards what still comes here
+        if self.proxies.get(uid) is proxy:
+            del self.proxies[uid]
+        self.transits.pop(proxy, None)
+        self.stats["proxies_forgotten"] += 1
 
     def _send_release(self, node: int, uid, n: int) -> None:
         try:
@@ -252,6 +298,8 @@ class Dipc:
             port.nssync = nssync
         if self._sender is not None:
             self.exported_to[port].add(self._sender)   # the old node forwards: tell it of death
+        port.migrated_in = True
+        self.tombstones.pop(uid, None)
         self.principals[uid] = port
         self.stats["receive_rights_received"] += 1
         return port
@@ -266,7 +314,7 @@ class Dipc:
         uid = tuple(uid)
         if uid == (0, 0):
             return None
-        if list(uid) == wire.DEAD or not self.known_node(uid[0]):
+        if list(uid) == wire.DEAD or not self.known_node(uid[0]) or uid in self.tombstones:
             return IP_DEAD                             # (a node no member knows: never live)
         port = self.principals.get(uid)
         if port is not None and port.proxy is None:    # the principal is here
@@ -279,6 +327,7 @@ class Dipc:
                     port.srights += 1
             elif not self._sonce_home(port, self._sender):
                 return IP_DEAD                         # given up for dead already
+            self._forget(port)                         # perhaps no other node names it now
             return port
         if port is None and uid[0] == self.node and uid not in self.proxies:
             return IP_DEAD                             # made here, gone
@@ -329,6 +378,7 @@ class Dipc:
                     self.stats["send_once_lost"] += 1
             if not self.remote_sonce.get(port, 1):
                 del self.remote_sonce[port]
+            self._forget(port)
 
     def proxy_for(self, uid):
         """The proxy for a remote uid (made on first use).  Conditions: kernel lock held."""
@@ -366,12 +416,9 @@ class Dipc:
         reply_uid = self.export_right(reply, reply_type, node) if reply_type else [0, 0]
         body = wire.encode_body(self, kmsg.body, raws, node, moved)
         kmsg.body = []
-        if kmsg.dest_type == MsgType.PORT_SEND_ONCE:
-            ipc_port_consume_sonce(dest)
-        else:
-            ipc_port_release_send(dest)
+        dest_type = kmsg.dest_type
         kmsg.dest = None
-        fields = dict(uid=list(uid), dest_type=int(kmsg.dest_type), reply_uid=reply_uid,
+        fields = dict(uid=list(uid), dest_type=int(dest_type), reply_uid=reply_uid,
                       rtype=int(reply_type), msg_id=int(kmsg.id), body=body)
         self.stats["messages_sent"] += 1
         try:
@@ -381,6 +428,13 @@ class Dipc:
         except Exception as e:        # a message the wire cannot carry: checked at send, so a bug
             self.stats["dropped_unencodable"] += 1
             log.error("dipc: message %d to node %d dropped: %s", kmsg.id, node, e)
+        # the destination right goes after the message: a transits_release its last right
+        # causes follows the message on the same ordered connection, never overtakes it
+        if dest_type == MsgType.PORT_SEND_ONCE:
+            ipc_port_consume_sonce(dest)
+        else:
+            ipc_port_release_send(dest)
+        self._forget_proxy(dest)
         for port in moved:            # D5.14: the queue follows the right, in order
             while port.messages:
                 self.forward(port.messages.popleft())
@@ -424,6 +478,7 @@ class Dipc:
                 ipc_kmsg_deliver(Kmsg(dest=dest, dest_type=dest_type, reply=reply,
                                       reply_type=reply_type, id=msg_id, body=body))
                 self._check_full(dest, dest_type, sender)
+                self._forget(dest)
                 dead = False
         if dead:
             self.stats["port_dead_sent"] += 1
@@ -502,6 +557,18 @@ class Dipc:
                     pass
         port.srights -= self.given.pop(port, 0)       # transits out: nothing to count any more
         self.transits.pop(port, None)
+        self.sonce_at.pop(port, None)
+        self.remote_sonce.pop(port, None)
+        uid = port.uid if port.proxy is None else port.proxy[0]
+        if uid is not None:
+            if self.principals.get(uid) is port:
+                del self.principals[uid]
+            if self.proxies.get(uid) is port:
+                del self.proxies[uid]
+            if uid[0] != self.node:                    # a late right for it: a dead name
+                self.tombstones[uid] = True
+                while len(self.tombstones) > param.DIPC_TOMBSTONES:
+                    self.tombstones.popitem(last=False)
 
     # -- norma special ports of other nodes (N1.27) -------------------------------------------
     def get_special_port(self, node: int, which: int):
@@ -593,6 +660,25 @@ class Dipc:
 
     def held_sonce_rights(self) -> collections.Counter:
         return collections.Counter({p: n for p, n in self.remote_sonce.items() if n})
+
+    def audit(self) -> list[str]:
+        """What this node should have forgotten (see "Forgetting" above): dead ports,
+        principals no other node can name, proxies it holds no right to.  Lock held."""
+        out = []
+        for uid, port in self.principals.items():
+            if not port.active:
+                out.append(f"dipc: dead principal {uid} kept")
+            elif (port.proxy is None and uid[0] == self.node and uid[1] not in SPECIAL_LIDS
+                  and not port.migrated_in and self.given.get(port, 0) <= 0
+                  and self.remote_sonce.get(port, 0) <= 0):
+                out.append(f"dipc: principal {uid} kept, no other node can name it")
+        for uid, proxy in self.proxies.items():
+            if not proxy.active:
+                out.append(f"dipc: dead proxy {uid} kept")
+            elif (not proxy.srights and not proxy.sorights
+                  and self.principals.get(uid) is not proxy):
+                out.append(f"dipc: proxy {uid} kept with no right to it")
+        return out
 
     def __repr__(self) -> str:
         return (f"<Dipc node={self.node} principals={len(self.principals)} "

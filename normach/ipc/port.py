@@ -117,6 +117,7 @@ class Port:
         self.proxy = None          # (uid, node) when the receive right is on another node (DIPC)
         self.remote_full = False   # proxy: the port's node reported its queue full (D5.7)
         self.remote_waiters: set = set()   # principal: nodes whose senders wait for room (D5.7)
+        self.migrated_in = False   # its receive right came from another node (DIPC keeps it)
         self.entries: set = set()
         self.cond = kernel.lock.condition()
         state.ports.add(self)

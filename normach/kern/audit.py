@@ -133,5 +133,6 @@ def audit_kernel(kernel) -> list[str]:
     """Every invariant of one node; returns the violations."""
     from ..ipc.audit import audit_ipc
     with kernel.lock:
+        remote = kernel.remote.audit() if kernel.remote is not None else []
         return (kernel.phys.audit() + audit_objects(kernel) + audit_pmaps(kernel)
-                + audit_ipc(kernel))
+                + audit_ipc(kernel) + remote)

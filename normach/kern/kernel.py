@@ -45,6 +45,7 @@ class Kernel:
         self.stats = VMStatistics()
         self.ipc = IPCKernelState()          # port registry and IPC counters
         self.handle_rights = collections.Counter()   # {(Port, right type): n} held by Python handles
+        self.orphaned_rights = collections.deque()   # (Port, right) of handles dropped undeallocated
         self.phys = PhysicalMemory(self, phys_bytes)
         self.default_pager = DefaultPager(self)
         self.tasks: set = set()

@@ -65,6 +65,7 @@ class XmmPager(Pager):
         self.streams: collections.OrderedDict = collections.OrderedDict()
         # read-ahead: {offset a sequential fault would come next: its window}, newest last
         self.gen = 0
+        self.requesting = 0             # requests to the manager whose grant is not in yet
         self.attached = True            # registered with the manager (import_object clears it)
         self.lost = False
         self.changed = self.kernel.lock.condition()   # a grant was installed
@@ -96,6 +97,7 @@ class XmmPager(Pager):
             page.wired += 1                # an upgrade keeps its data resident meanwhile
         self.stats["requests"] += 1
         ahead = self._read_ahead(offset) if not has else 0
+        self.requesting += 1                 # no hand-over while a grant is on its way here
         try:
             (kind, access, seq, data), more = self.xmm.request(self.xid, offset, desired, has,
                                                                ahead)
@@ -106,10 +108,11 @@ class XmmPager(Pager):
                 raise
             raise KernError(KernReturn.KERN_MEMORY_ERROR, f"xmm {self.xid}: {e.detail}") from None
         finally:
+            self.requesting -= 1
             if page is not None:
                 page.wired -= 1
         if obj.pager is not self or self.obj is not obj:
-            return                   # adopted or gone meanwhile: the fault starts over
+            return                   # gone meanwhile: the fault starts over
         if kind == ERROR:
             self.installed[offset] = max(seq, self.installed.get(offset, 0))
             self.changed.notify_all()

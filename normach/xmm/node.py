@@ -422,8 +422,8 @@ class Xmm:
 
     def _serve_adopt(self, xid) -> bool:
         p = self.pagers.get(xid)
-        if p is None or p.obj is None or p.orphans or self.exporting[xid]:
-            return False
+        if p is None or p.obj is None or p.orphans or self.exporting[xid] or p.requesting:
+            return False          # (a grant still on its way would be dropped: its page lost)
         obj = p.obj
         obj.pager = self.kernel.default_pager      # it owns every page it holds now
         for page in obj.pages.values():

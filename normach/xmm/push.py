@@ -59,7 +59,10 @@ def _evacuate(xmm, mgr, xid, node: int) -> bool:
     finally:
         mgr.adopting = False
         mgr.idle.notify_all()
-    if not ok or xmm.managers.get(xid) is not mgr:
+    if not ok:
+        xmm._maybe_hand_over(mgr)         # refused for now (a fault under way there): later
+        return False
+    if xmm.managers.get(xid) is not mgr:
         return False
     assert only_user(mgr, node), "a user joined during the hand-over"
     mgr.clients.pop(node, None)

@@ -189,7 +189,7 @@ def test_X4_10_no_written_page_is_lost_when_memory_is_handed_over(adversary, mon
             wait_until(lambda: "on node 1" in c.output(p) or not p.task.active, "a round on 1")
             if p.task.active:
                 c.migrate(p, 2)
-            assert c.wait(p, timeout=60) == 0, c.output(p)
+            assert c.wait(p, timeout=60) == 0, (p.reason, c.output(p))
             assert "LOST" not in c.output(p) and "PASS" in c.output(p)
 
 
