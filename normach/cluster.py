@@ -22,7 +22,10 @@ class Cluster:
 
     def __init__(self, nodes: int = 1, processes: bool = False,
                  phys_bytes: int = param.PHYS_MEM_BYTES, transport: str = "inproc",
-                 secret: bytes | None = None):
+                 secret: bytes | None = None, memory: int | None = None):
+        """`memory`: each node's memory limit in bytes (kern/memory.py; default: a
+        quarter of the host's RAM): guests get Mach errors beyond it, never the host's
+        out-of-memory killer."""
         if not isinstance(nodes, int) or nodes < 1:
             raise KernError(KernReturn.KERN_INVALID_ARGUMENT, "a cluster needs at least one node")
         self.closed = False
@@ -34,9 +37,9 @@ class Cluster:
         self._procs: list = []
         if processes:
             self.kernels = []
-            self._start_processes(nodes, phys_bytes, secret)
+            self._start_processes(nodes, phys_bytes, secret, memory)
             return
-        self.kernels = [Kernel(i, nodes, phys_bytes) for i in range(nodes)]
+        self.kernels = [Kernel(i, nodes, phys_bytes, memory) for i in range(nodes)]
         if transport not in ("inproc", "tcp"):
             raise KernError(KernReturn.KERN_INVALID_ARGUMENT, f"transport {transport!r}")
         if nodes > 1:
@@ -44,13 +47,15 @@ class Cluster:
         from .servers import migration
         migration.listeners.append(self._migrated)
 
-    def _start_processes(self, nodes: int, phys_bytes: int, secret: bytes | None) -> None:
+    def _start_processes(self, nodes: int, phys_bytes: int, secret: bytes | None,
+                         memory: int | None = None) -> None:
         """Start one OS process per node (tcp loopback, CurveZMQ with a fresh secret) and
         join them as a client holding handles as proxies."""
         import secrets
         from .dipc import control
         self.secret = secret or secrets.token_bytes(32)
-        self._procs, addresses, keys = start_node_processes(nodes, self.secret, phys_bytes)
+        self._procs, addresses, keys = start_node_processes(nodes, self.secret, phys_bytes,
+                                                            memory=memory)
         for i in range(1, nodes):                      # every node learns every other
             self._seed_request(addresses[0], control.ctl_join(node=i, address=addresses[i],
                                                               key=keys[i]))
@@ -502,7 +507,7 @@ def _load_program(prog: str) -> bytes:
 
 
 def start_node_processes(nodes: int, secret: bytes, phys_bytes: int = param.PHYS_MEM_BYTES,
-                         first: int = 0, count: int | None = None):
+                         first: int = 0, count: int | None = None, memory: int | None = None):
     """Start node processes `first`..`first+count-1` of an `nodes`-node cluster on tcp
     loopback.  Returns (processes, {node: address}, {node: public key}): each node
     prints its key on the pipe only its starter reads."""
@@ -514,7 +519,8 @@ def start_node_processes(nodes: int, secret: bytes, phys_bytes: int = param.PHYS
         procs.append(subprocess.Popen(
             [sys.executable, "-m", "normach.node_process", "--index", str(i),
              "--nodes", str(nodes), "--secret-hex", secret.hex(),
-             "--phys-bytes", str(phys_bytes)], stdout=subprocess.PIPE, text=True))
+             "--phys-bytes", str(phys_bytes)] + (["--memory-bytes", str(memory)] if memory else []),
+            stdout=subprocess.PIPE, text=True))
     for i, proc in zip(range(first, first + len(procs)), procs):
         line = proc.stdout.readline()
         if not line:

@@ -23,11 +23,11 @@ class NodeProcess:
     """One node kernel served over tcp."""
 
     def __init__(self, index: int, nnodes: int, listen: str, secret: bytes | None,
-                 phys_bytes: int):
+                 phys_bytes: int, memory: int | None = None):
         from .dipc.net import DipcNet
         from .dipc.node import Dipc
         from .kern.kernel import Kernel
-        self.kernel = Kernel(index, nnodes, phys_bytes)
+        self.kernel = Kernel(index, nnodes, phys_bytes, memory)
         self.net = DipcNet(index, listen, secret, handler=self.handle)
         self.net.attach(Dipc(self.kernel, self.net), [])
         self.stopped = threading.Event()
@@ -234,9 +234,10 @@ def main(argv=None) -> int:
     ap.add_argument("--secret-hex", default="")
     ap.add_argument("--join", default="", help="address of node 0 of a running cluster")
     ap.add_argument("--phys-bytes", type=int, default=param.PHYS_MEM_BYTES)
+    ap.add_argument("--memory-bytes", type=int, default=0, help="the node's memory limit")
     a = ap.parse_args(argv)
     secret = bytes.fromhex(a.secret_hex) if a.secret_hex else None
-    node = NodeProcess(a.index, a.nodes, a.listen, secret, a.phys_bytes)
+    node = NodeProcess(a.index, a.nodes, a.listen, secret, a.phys_bytes, a.memory_bytes or None)
     if a.join:
         join_cluster(node, a.join)
     node.serve()

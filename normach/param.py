@@ -3,6 +3,13 @@
 PAGE_SIZE = 4096                    # bytes per page and per physical frame
 PAGE_SHIFT = 12                     # log2(PAGE_SIZE)
 PHYS_MEM_BYTES = 64 << 20           # default size of a node's physical pool
+NODE_MEMORY_SHARE = 4              # a node's default memory limit: host RAM divided by this
+NODE_MEMORY_FALLBACK = 1 << 30     # the default limit where the host's RAM cannot be read
+THREAD_MEMORY_COST = 4 << 20       # budget charged per thread (its unicorn CPU, ~3 MiB resident)
+NAME_MEMORY_COST = 2 << 10         # budget charged per port name (its entry, often a port)
+TASK_MEMORY_COST = 64 << 10        # budget charged per task (map, space, ports, bookkeeping)
+MSG_SIZE_MAX = 16 << 20            # largest message (header and inline data) mach_msg takes
+KERNEL_COPY_MAX = 64 << 20         # most bytes one kernel call copies in or out of a task at once
 PAGEOUT_FREE_TARGET = 8             # frames the pageout path frees when the pool is empty
 
 VM_MIN_ADDRESS = 0x1000             # lowest user address (page 0 is never mapped)

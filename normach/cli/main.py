@@ -71,7 +71,9 @@ def cc(output: str, sources: tuple) -> None:
 @click.option("--nodes", default=3, show_default=True, help="nodes in the cluster")
 @click.option("--local", "local", default=None, type=int,
               help="how many of them to start here (the others join with `normach node`)")
-def up(nodes: int, local: int | None) -> None:
+@click.option("--memory", "memory", default=None, type=click.IntRange(min=1),
+              help="each node's memory limit in MiB (default: a quarter of this host's RAM)")
+def up(nodes: int, local: int | None, memory: int | None) -> None:
     """Start a cluster of node processes on this machine and print where to connect.
 
     Runs until interrupted; the nodes stop with it.  Connect from Python with
@@ -85,7 +87,8 @@ def up(nodes: int, local: int | None) -> None:
     from ..dipc import control
     secret = secrets.token_bytes(32)
     local = nodes if local is None else local
-    procs, addresses, keys = start_node_processes(nodes, secret, count=local)
+    procs, addresses, keys = start_node_processes(nodes, secret, count=local,
+                                                  memory=memory << 20 if memory else None)
     helper = Cluster.__new__(Cluster)
     helper.secret = secret
     try:
@@ -122,12 +125,15 @@ def up(nodes: int, local: int | None) -> None:
 @click.option("--index", required=True, type=int, help="this node's index")
 @click.option("--nodes", required=True, type=int, help="nodes in the cluster")
 @click.option("--join", "join", required=True, help="ADDRESS#SECRET printed by `normach up`")
-def node(index: int, nodes: int, join: str) -> None:
+@click.option("--memory", "memory", default=None, type=click.IntRange(min=1),
+              help="this node's memory limit in MiB (default: a quarter of this host's RAM)")
+def node(index: int, nodes: int, join: str, memory: int | None) -> None:
     """Run one node that joins a running cluster (e.g. from another machine)."""
     from ..node_process import main as node_main
     address, _, hexsecret = join.partition("#")
     sys.exit(node_main(["--index", str(index), "--nodes", str(nodes), "--join", address,
-                        "--secret-hex", hexsecret]))
+                        "--secret-hex", hexsecret]
+                       + (["--memory-bytes", str(memory << 20)] if memory else [])))
 
 
 @main.command()

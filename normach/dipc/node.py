@@ -435,9 +435,10 @@ class Dipc:
         else:
             ipc_port_release_send(dest)
         self._forget_proxy(dest)
+        from ..ipc.kmsg import ipc_kmsg_unqueue
         for port in moved:            # D5.14: the queue follows the right, in order
             while port.messages:
-                self.forward(port.messages.popleft())
+                self.forward(ipc_kmsg_unqueue(port))
 
     # -- receiving ---------------------------------------------------------------------------
     def receive(self, sender: int, fields: dict, raws: list) -> None:

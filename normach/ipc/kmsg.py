@@ -47,6 +47,8 @@ MACH_MSG_HEADER_SIZE = 24       # bits, size, remote, local, reserved, id (4 byt
 MACH_MSG_BODY_SIZE = 4          # descriptor_count, present when the message is complex
 MACH_MSG_DESCRIPTOR_SIZE = 16   # one port / OOL / OOL-ports descriptor
 MACH_MSG_INT_SIZE = 8           # an inline integer
+QUEUED = "queued messages"      # the memory budget's name for messages waiting on ports
+QUEUED_OVERHEAD = 512           # bytes a queued message costs beside its inline data
 INT_ITEM_MIN, INT_ITEM_END = -(1 << 63), 1 << 64      # an inline integer fits 64 bits
 
 
@@ -121,6 +123,7 @@ class Kmsg:
       size                msgh_size (header + body bytes)
       stamp               node-wide arrival number, set at enqueue
       seqno               the port's sequence number, set at dequeue (P6.13)
+      charged             bytes charged to the node's memory budget while queued
     """
 
     dest: object
@@ -132,6 +135,7 @@ class Kmsg:
     size: int = 0
     stamp: int = 0
     seqno: int = 0
+    charged: int = 0
 
     def __post_init__(self):
         if not self.size:
@@ -231,10 +235,22 @@ def ipc_kmsg_enqueue(port, kmsg: Kmsg) -> None:
     """
     assert port.kernel.lock.held() and port.active and not port.kernel_receive
     kmsg.stamp = next(ipc_state(port.kernel).stamp)
+    kmsg.charged = QUEUED_OVERHEAD + sum(len(i) for i in kmsg.body
+                                         if isinstance(i, (bytes, bytearray)))
+    port.kernel.memory.charge(QUEUED, kmsg.charged, force=True)   # checked at send
     port.messages.append(kmsg)
     port.cond.notify_all()
     if port.pset is not None:
         port.pset.cond.notify_all()
+
+
+def ipc_kmsg_unqueue(port) -> Kmsg:
+    """Take the oldest message off the port's queue (its charge given back).
+    Conditions: kernel lock held; queue not empty."""
+    kmsg = port.messages.popleft()
+    port.kernel.memory.credit(QUEUED, kmsg.charged)
+    kmsg.charged = 0
+    return kmsg
 
 
 def ipc_kmsg_deliver(kmsg: Kmsg) -> None:

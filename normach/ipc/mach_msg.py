@@ -131,6 +131,15 @@ def step_check_header(msg) -> int:
     return msg.size
 
 
+def step_check_budget(kernel, size: int) -> None:
+    """Step 1b: a message the node may hold (MSG_SIZE_MAX, and room in its budget)."""
+    if size > param.MSG_SIZE_MAX:
+        raise _err(KernReturn.MACH_SEND_TOO_LARGE, f"{size} bytes > {param.MSG_SIZE_MAX}")
+    if kernel.memory.free < size:
+        kernel.memory.refused["queued messages"] += 1
+        raise _err(KernReturn.MACH_SEND_NO_BUFFER, "the node's memory limit")
+
+
 def _body_names(msg):
     """(name, disposition) of every right in the body, in order."""
     for item in msg.body:
@@ -283,12 +292,15 @@ def mach_msg_send(task, msg: Message, option: int = 0, timeout: int = 0) -> None
     Conditions: kernel lock held (released while blocked on a full queue).
     Raises: MACH_SEND_INVALID_DATA / _HEADER / _TYPE / _MSG_TOO_SMALL (shape),
     MACH_SEND_INVALID_DEST, _REPLY, _RIGHT (P6.15), MACH_SEND_INVALID_MEMORY,
-    MACH_SEND_TIMED_OUT (full queue and SEND_TIMEOUT; timeout 0 = do not wait).
+    MACH_SEND_TIMED_OUT (full queue and SEND_TIMEOUT; timeout 0 = do not wait),
+    MACH_SEND_TOO_LARGE (over MSG_SIZE_MAX), MACH_SEND_NO_BUFFER (the node's memory
+    budget has no room to queue it).
     On every error the sender's rights and memory are unchanged.
     """
     kernel = task.kernel
     assert kernel.lock.held()
     size = step_check_header(msg)
+    step_check_budget(kernel, size)
     deadline = Deadline(timeout if option & MsgOption.SEND_TIMEOUT else None)
     space, dest_died = step_wait_for_room(task, msg, deadline)
     copies = step_copyin_ool(task, msg)

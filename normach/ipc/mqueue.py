@@ -63,7 +63,8 @@ def ipc_mqueue_dequeue(port):
 
     Conditions: kernel lock held; queue not empty.
     """
-    kmsg = port.messages.popleft()
+    from .kmsg import ipc_kmsg_unqueue
+    kmsg = ipc_kmsg_unqueue(port)
     kmsg.seqno = port.seqno
     port.seqno += 1
     port.cond.notify_all()

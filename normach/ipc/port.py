@@ -405,6 +405,6 @@ def _kill_names(port: Port) -> None:
 
 def _destroy_queue(port: Port) -> None:
     """Destroy the messages queued on a dead port (their rights released)."""
-    from .kmsg import ipc_kmsg_destroy
+    from .kmsg import ipc_kmsg_destroy, ipc_kmsg_unqueue
     while port.messages:
-        ipc_kmsg_destroy(port.messages.popleft())
+        ipc_kmsg_destroy(ipc_kmsg_unqueue(port))

@@ -48,6 +48,8 @@ def name_valid(name: int) -> bool:
     return isinstance(name, int) and 0 < name < MACH_PORT_DEAD
 
 
+NAMES = "port names"              # the memory budget's name for entries of port spaces
+
 class IPCEntry:
     """One name in one space.
 
@@ -131,9 +133,12 @@ class IPCSpace:
         return str(tid) if tid is not None else hex(id(self) & 0xFFFF)
 
     # -- name allocation ----------------------------------------------------
-    def _check_room(self) -> None:
+    def _reserve(self) -> None:
+        """Room for one more name: in the space (KERN_NO_SPACE), and in the node's memory
+        budget (KERN_RESOURCE_SHORTAGE: a name holds a right, often a port)."""
         if len(self.table) >= param.SPACE_MAX_ENTRIES:
             raise KernError(KernReturn.KERN_NO_SPACE, "port space full")
+        self.kernel.memory.must_charge(NAMES, param.NAME_MEMORY_COST)
 
     def _take_index(self) -> int:
         while self._free:
@@ -160,8 +165,12 @@ class IPCSpace:
         Raises: KERN_NO_SPACE if the space is full.
         """
         assert self.kernel.lock.held() and self.active
-        self._check_room()
-        index = self._take_index()
+        self._reserve()
+        try:
+            index = self._take_index()
+        except KernError:
+            self.kernel.memory.credit(NAMES, param.NAME_MEMORY_COST)
+            raise
         gen = (self._gens.get(index, -1) + 1) & GEN_MASK
         self._gens[index] = gen
         return self._install((index << param.NAME_GEN_BITS) | gen)
@@ -174,7 +183,7 @@ class IPCSpace:
         """
         assert self.kernel.lock.held() and self.active
         assert name_valid(name) and name not in self.table
-        self._check_room()
+        self._reserve()
         return self._install(name)
 
     def entry_dealloc(self, entry: IPCEntry) -> None:
@@ -182,6 +191,7 @@ class IPCSpace:
         assert entry.bits == PortType.NONE and entry.dnrequest is None, repr(entry)
         assert self.table.get(entry.name) is entry
         del self.table[entry.name]
+        self.kernel.memory.credit(NAMES, param.NAME_MEMORY_COST)
         index = name_index(entry.name)
         self._index_use[index] -= 1
         if self._index_use[index] == 0:

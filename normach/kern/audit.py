@@ -9,7 +9,8 @@ incrementally and reports every disagreement.
            entry's protection, and maps the page the fault path would find;
            a writable translation maps the entry's own top object, never a
            needs-copy entry, never a page whose copy object still wants it;
-  ipc      rights, urefs and counts (ipc/audit.py).
+  ipc      rights, urefs and counts (ipc/audit.py);
+  memory   the budget charges exactly what is held: tasks, threads, stored pages.
 """
 
 from __future__ import annotations
@@ -129,10 +130,30 @@ def audit_pmaps(kernel) -> list[str]:
     return errs
 
 
+def audit_memory(kernel) -> list[str]:
+    """The memory budget (kern/memory.py) against what the node holds."""
+    used = kernel.memory.used
+    threads = sum(1 for t in kernel.tasks for th in t.threads if th.active)
+    stores = list(kernel.default_pager.store.values())
+    if kernel.xmm is not None:
+        stores += [m.store for m in kernel.xmm.managers.values()]
+        stores += [p.orphans for p in kernel.xmm.pagers.values()]
+    stored = sum(len(v[-1] if isinstance(v, tuple) else v) for s in stores for v in s.values())
+    from ..ipc.ipc_kernel import ipc_state
+    queued = sum(k.charged for p in list(ipc_state(kernel).ports) for k in p.messages)
+    want = {"tasks": len(kernel.tasks) * param.TASK_MEMORY_COST,
+            "threads": threads * param.THREAD_MEMORY_COST, "stored pages": stored,
+            "queued messages": queued,
+            "port names": sum(len(t.itk_space.table) for t in kernel.tasks)
+            * param.NAME_MEMORY_COST}
+    return [f"memory budget: {kind} charged {used.get(kind, 0)}, held {n}"
+            for kind, n in want.items() if used.get(kind, 0) != n]
+
+
 def audit_kernel(kernel) -> list[str]:
     """Every invariant of one node; returns the violations."""
     from ..ipc.audit import audit_ipc
     with kernel.lock:
         remote = kernel.remote.audit() if kernel.remote is not None else []
         return (kernel.phys.audit() + audit_objects(kernel) + audit_pmaps(kernel)
-                + audit_ipc(kernel) + remote)
+                + audit_ipc(kernel) + audit_memory(kernel) + remote)

@@ -28,14 +28,17 @@ class Kernel:
       host_port, host_priv_port   kernel ports of the host objects
       special_ports  norma special port table {id: Port} (N1.26-N1.29)
       stats       vm_statistics counters
+      memory      the node's memory budget (kern/memory.py): what guests may make it hold
     """
 
-    def __init__(self, node: int = 0, nnodes: int = 1, phys_bytes: int = param.PHYS_MEM_BYTES):
+    def __init__(self, node: int = 0, nnodes: int = 1, phys_bytes: int = param.PHYS_MEM_BYTES,
+                 memory_limit: int | None = None):
         from ..vm.page import PhysicalMemory
         from ..vm.pager import DefaultPager
         from ..vm.statistics import VMStatistics
         from ..ipc.ipc_kernel import IPCKernelState
         from .host import Host
+        from .memory import NodeMemory, default_limit
         from ..machine.machine import Machine
 
         assert 0 <= node < nnodes
@@ -47,6 +50,7 @@ class Kernel:
         self.handle_rights = collections.Counter()   # {(Port, right type): n} held by Python handles
         self.orphaned_rights = collections.deque()   # (Port, right) of handles dropped undeallocated
         self.phys = PhysicalMemory(self, phys_bytes)
+        self.memory = NodeMemory(memory_limit or default_limit(), self.phys.nframes * param.PAGE_SIZE)
         self.default_pager = DefaultPager(self)
         self.tasks: set = set()
         self.vm_objects: dict = {}         # id -> live VMObject (for audits and `normach ps`)

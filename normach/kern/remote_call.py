@@ -27,7 +27,7 @@ def remote_call(kernel, routine, port, params, alive=lambda: True):
     caller) or not (they are released).
     Conditions: kernel lock held (released while waiting for the reply).
     """
-    from ..ipc.kmsg import Kmsg, ipc_kmsg_deliver, ipc_kmsg_destroy
+    from ..ipc.kmsg import Kmsg, ipc_kmsg_deliver, ipc_kmsg_destroy, ipc_kmsg_unqueue
     from .ipc_kobject import reply_values, request_body
     from ..ipc.port import ipc_port_alloc, ipc_port_copy_send, ipc_port_destroy, ipc_port_make_sonce
     reply_port = ipc_port_alloc(kernel)
@@ -39,7 +39,7 @@ def remote_call(kernel, routine, port, params, alive=lambda: True):
     down = kernel.remote.down if kernel.remote is not None else ()
     while not reply_port.messages and alive() and port.active and node not in down:
         reply_port.cond.wait(0.05)
-    answer = reply_port.messages.popleft() if reply_port.messages else None
+    answer = ipc_kmsg_unqueue(reply_port) if reply_port.messages else None
     ipc_port_destroy(reply_port)
     if answer is not None and answer.id == Notify.SEND_ONCE:
         ipc_kmsg_destroy(answer)            # the reply right died unused: no answer comes

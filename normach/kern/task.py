@@ -34,6 +34,7 @@ class Task:
         from ..ipc.space import IPCSpace
         from ..vm.map import VMMap
         assert kernel.lock.held()
+        kernel.memory.must_charge("tasks", param.TASK_MEMORY_COST)   # KERN_RESOURCE_SHORTAGE
         self.kernel = kernel
         self.id = kernel.next_id()
         self.name = name or f"task{self.id}"
@@ -133,6 +134,7 @@ def task_terminate(task: Task) -> None:
     if not task.active:
         raise KernError(KERN.KERN_FAILURE, "task is already terminating")
     task.active = False
+    task.kernel.memory.credit("tasks", param.TASK_MEMORY_COST)
     for th in list(task.threads):
         thread_terminate_internal(th)
     for port in (task.itk_sself, task.itk_bootstrap, *task.itk_registered):

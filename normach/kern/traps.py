@@ -173,7 +173,10 @@ def mach_msg_trap(thread, msg, option, send_size, rcv_size, rcv_name, timeout):
 
 
 def _guest_message(task, msg: int, send_size: int):
+    from .. import param
     from ..ipc import msg_layout
+    if send_size > param.MSG_SIZE_MAX:
+        raise KernError(K.MACH_SEND_TOO_LARGE, f"{send_size} bytes")
     try:
         buf = copyin(task, msg, send_size)
     except KernError:

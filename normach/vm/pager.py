@@ -10,6 +10,10 @@ whether a page comes from this node's store or from another node.
 
 from __future__ import annotations
 
+from .. import param
+
+STORED = "stored pages"            # the budget's name for pages held outside the frame pool
+
 
 class Pager:
     """Interface every pager implements.  Called with the kernel lock held.
@@ -77,9 +81,11 @@ class Pager:
 
 
 class DefaultPager(Pager):
-    """The pager of anonymous memory on one node: an in-memory backing store.
+    """The pager of anonymous memory on one node: an in-memory backing store, charged
+    to the node's memory budget (kern/memory.py): at the limit, pageout keeps dirty
+    pages resident, and a fault that finds no frame fails (KERN_RESOURCE_SHORTAGE).
 
-    Fields (kernel lock): store {object id: {offset: bytes}}, counters.
+    Fields (kernel lock): store {object id: ChargedStore {offset: bytes}}, counters.
     """
 
     name = "default"
@@ -93,6 +99,18 @@ class DefaultPager(Pager):
     def has(self, obj, offset: int) -> bool:
         return offset in self.store.get(obj.id, ())
 
+    def may_evict(self, obj, page) -> bool:
+        """A dirty page goes to the store only if the budget has room for it."""
+        if not page.dirty or self.kernel.memory.free >= param.PAGE_SIZE:
+            return True
+        self.kernel.memory.refused[STORED] += 1
+        return False
+
+    def take_store(self, obj):
+        """The pages stored for `obj`, handed over whole (its memory becomes shared)."""
+        from ..kern.memory import ChargedStore
+        return self.store.pop(obj.id, None) or ChargedStore(self.kernel.memory, STORED)
+
     def data_request(self, obj, offset: int) -> bytes | None:
         assert self.kernel.lock.held()
         pages = self.store.get(obj.id)
@@ -103,11 +121,17 @@ class DefaultPager(Pager):
 
     def data_return(self, obj, offset: int, data: bytes) -> None:
         assert self.kernel.lock.held()
+        from ..kern.memory import ChargedStore
         self.pageouts += 1
-        self.store.setdefault(obj.id, {})[offset] = bytes(data)
+        pages = self.store.get(obj.id)
+        if pages is None:
+            pages = self.store[obj.id] = ChargedStore(self.kernel.memory, STORED)
+        pages[offset] = bytes(data)            # room was checked by may_evict
 
     def terminate(self, obj) -> None:
-        self.store.pop(obj.id, None)
+        pages = self.store.pop(obj.id, None)
+        if pages is not None:
+            pages.release()
 
     def stored_pages(self, obj) -> int:
         return len(self.store.get(obj.id, ()))

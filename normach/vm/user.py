@@ -168,11 +168,16 @@ def vm_check_access(vmap: VMMap, address: int, size: int, access: int) -> None:
 def vm_read(vmap: VMMap, address, size) -> bytes:
     """The bytes of [address, address+size).
 
-    Raises: KERN_INVALID_ADDRESS (unmapped), KERN_PROTECTION_FAILURE (unreadable).
+    Raises: KERN_INVALID_ADDRESS (unmapped), KERN_PROTECTION_FAILURE (unreadable),
+    KERN_RESOURCE_SHORTAGE (more than KERNEL_COPY_MAX at once: the copy is made in
+    the kernel's own memory, which a caller must not be able to blow up).
     """
     _range(vmap, address, size)
     if size == 0:
         return b""
+    if size > param.KERNEL_COPY_MAX:
+        raise KernError(KernReturn.KERN_RESOURCE_SHORTAGE,
+                        f"{size} bytes at once (at most {param.KERNEL_COPY_MAX})")
     vm_check_access(vmap, address, size, READ)
     phys = vmap.kernel.phys
     out = bytearray()

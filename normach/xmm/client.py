@@ -30,7 +30,8 @@ import collections
 
 from .. import param
 from ..kern.errors import KernError, KernReturn
-from ..vm.pager import Pager
+from ..kern.memory import ChargedStore
+from ..vm.pager import STORED, Pager
 from ..vm.pmap import pmap_page_protect
 
 READ, WRITE = 1, 2
@@ -61,7 +62,7 @@ class XmmPager(Pager):
         self.access: dict[int, int] = {}
         self.initial = initial
         self.installed: dict[int, int] = {}
-        self.orphans: dict[int, tuple] = {}
+        self.orphans = ChargedStore(self.kernel.memory, STORED)  # {offset: (seq, bytes)}
         self.streams: collections.OrderedDict = collections.OrderedDict()
         # read-ahead: {offset a sequential fault would come next: its window}, newest last
         self.gen = 0

@@ -40,6 +40,8 @@ import collections
 
 from .. import param
 from ..kern.errors import KernError, KernReturn
+from ..kern.memory import ChargedStore
+from ..vm.pager import STORED
 from .client import DATA, ERROR, KEEP, READ, RW, WRITE, ZERO
 
 ZEROS = bytes(param.PAGE_SIZE)
@@ -83,7 +85,7 @@ class Manager:
         self.obj = obj
         self.size = size
         self.pages: dict[int, PageState] = {}
-        self.store: dict[int, bytes] = {}
+        self.store = ChargedStore(self.kernel.memory, STORED)   # charged to the budget
         self.clients: dict[int, int] = {}
         self.copy: Manager | None = None
         self.below: Manager | None = None

@@ -98,7 +98,7 @@ class Xmm:
         pager = XmmPager(self, xid, obj.size, initial=True)
         pager.obj = obj
         mgr = Manager(self, xid, obj.reference(), obj.size)
-        mgr.store = self.kernel.default_pager.store.pop(obj.id, {})   # its paged-out pages
+        mgr.store = self.kernel.default_pager.take_store(obj)   # its paged-out pages
         obj.pager = pager
         obj.strategy = DELAY
         self.managers[xid] = mgr
