@@ -246,7 +246,11 @@ class XmmPager(Pager):
         self.xmm.detached(self)
 
     def absent(self, obj, offset: int, size: int) -> tuple[int, int]:
-        """Asks the manager (Xmm.pages_absent).  Raises: KERN_NODE_DOWN."""
+        """Asks the manager (Xmm.pages_absent); once the manager's node is down, every
+        page of the range is lost (each access answers KERN_MEMORY_ERROR).
+        Raises: KERN_NODE_DOWN (the manager's node does not answer, not yet declared down)."""
+        if self.lost:
+            return 0, size // param.PAGE_SIZE
         (elsewhere, lost), = self.xmm.pages_absent(self.xid, [(offset, size)])
         return elsewhere, lost
 

@@ -239,3 +239,27 @@ def test_node_process_killed_at_each_step_never_loses_the_program(adversary, exp
         assert f"result {expected} on node {where}" in _console(c, p)
     finally:
         c.close()
+
+
+def test_ps_counts_memory_lost_with_its_managers_node():
+    """Finding 11: ps showed LOST 0 for a task every page of whose memory answered
+    KERN_MEMORY_ERROR (the manager's node was down, and the count was "unknown").  Pages
+    not on the task's node whose manager's node died are lost, and ps says how many."""
+    from normach.mach_types import TaskInfoFlavor
+    with Cluster(nodes=3) as c:
+        t = c.task_create(node=0)
+        a = mach.vm_allocate(t, 0, 4 * 4096, True)
+        for i in range(4):
+            mach.vm_write(t, a + i * 4096, b"page")
+        mach.norma_task_clone(t, True, 1)                # its pages stay on node 0 for now
+        c.kill_node(0)
+        wait_until(lambda: 0 in c.kernel(1).remote.down, "node 1 to declare node 0 down")
+        row = next(r for r in c.ps() if r["node"] == 1 and r["vm_kib"] >= 16 and r["active"])
+        assert row["lost"] == 4, row
+        there = c.task(1, row["id"])                     # a handle on node 1 itself
+        with pytest.raises(KernError) as e:
+            mach.vm_read(there, a, 4)
+        assert e.value.code == K.KERN_MEMORY_ERROR
+        info = mach.task_info(there, TaskInfoFlavor.TASK_NORMA_MEMORY_INFO)
+        lost = info["lost"] if isinstance(info, dict) else info[2]
+        assert lost == 4
