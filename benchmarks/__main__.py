@@ -10,7 +10,8 @@ import os
 import subprocess
 import sys
 
-GROUPS = ("bench_core", "bench_machine", "bench_dipc", "bench_xmm", "bench_migration")
+GROUPS = ("bench_core", "bench_machine", "bench_dipc", "bench_xmm", "bench_migration",
+          "bench_soak")
 
 
 def _run_group(name: str) -> list:

@@ -367,6 +367,14 @@ class Cluster:
             return rows
         return [r for k in self.kernels for r in task_rows(k)]
 
+    def node_stats(self, node: int) -> dict:
+        """What `node` holds (normach/ps.py node_stats): tasks, ports, tables, memory."""
+        from .ps import node_stats
+        if self.client is not None:
+            from .dipc.control import ctl_stats
+            return dict(self._control(node, ctl_stats(node=node)).counts)
+        return node_stats(self.kernel(node))
+
     def audit(self) -> list[str]:
         """Check every kernel's invariants; returns the violations (empty: all hold)."""
         from .handles import release_orphans

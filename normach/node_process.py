@@ -63,6 +63,9 @@ class NodeProcess:
             return c.ctl_problems(problems=audit_kernel(self.kernel))
         if msg.name == "ctl_task":
             return c.ctl_uid(uid=self._export(self._task_by_id(msg.task).itk_self, sender))
+        if msg.name == "ctl_stats":
+            from .ps import node_stats
+            return c.ctl_counts(counts=node_stats(self.kernel))
         if msg.name == "ctl_ps":
             from .ps import task_rows, to_wire
             return c.ctl_rows(rows=to_wire(task_rows(self.kernel)))

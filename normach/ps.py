@@ -10,6 +10,8 @@ as the background push moves them (xmm/push.py).
 
 from __future__ import annotations
 
+import os
+
 from . import param
 from .kern.task import task_memory_absent
 
@@ -47,6 +49,34 @@ def _resident(entry) -> int:
         off += obj.shadow_offset
         obj = obj.shadow
     return len(seen)
+
+
+def node_stats(kernel) -> dict:
+    """What a node holds: tasks, threads, ports, DIPC and XMM tables, its memory budget,
+    and its process's resident memory (shared by every node of an embedded cluster)."""
+    import gc
+    from .handles import release_orphans
+    gc.collect()                                  # ports only cycles still hold
+    with kernel.lock:
+        release_orphans(kernel)
+        remote, xmm, mem = kernel.remote, kernel.xmm, kernel.memory
+        return {"node": kernel.node, "tasks": len(kernel.tasks),
+                "threads": sum(len(t.threads) for t in kernel.tasks),
+                "ports": len(kernel.ipc.ports),
+                "principals": len(remote.principals) if remote is not None else 0,
+                "proxies": len(remote.proxies) if remote is not None else 0,
+                "xmm_managers": len(xmm.managers) if xmm is not None else 0,
+                "memory_limit": mem.limit, "memory_used": mem.limit - mem.pool - mem.free,
+                "free_frames": kernel.phys.free_count, "rss_bytes": rss_bytes()}
+
+
+def rss_bytes() -> int:
+    """This process's resident memory (0 where /proc is not there)."""
+    try:
+        with open("/proc/self/statm") as f:
+            return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+    except (OSError, ValueError, IndexError):
+        return 0
 
 
 COLUMNS = ("node", "id", "name", "threads", "ports", "vm_kib", "resident", "elsewhere", "lost")
