@@ -135,7 +135,9 @@ def task_migrate(task, node: int) -> Migration:
 
 def _prepare(task, names, threads, states, host_priv, node: int):
     """Steps 4-5: the child, ready and stopped.  On any failure the child is destroyed
-    and the task put back as it was (running).  Returns: the child's handle."""
+    and the task put back as it was (running).
+    Returns: (the child's handle, handles of its new threads, in the old threads' order).
+    Raises: KERN_NODE_DOWN (the new node failed), the codes of the calls made."""
     child, new_threads = None, []
     try:
         _step("clone")

@@ -88,24 +88,39 @@ def _kill_at(step: str, kill):
     return hook, fired
 
 
+def _running_program(c: Cluster, adversary):
+    """steady.c started on node 0 and past its first round."""
+    p = c.spawn(adversary("steady"), args=[ROUNDS], node=0)
+    wait_until(lambda: "round 1 " in c.output(p), "the first round")
+    return p
+
+
+def _migrate_killing(c: Cluster, p, step: str, victim: int):
+    """c.migrate(p, 1) with node `victim` killed at `step` ("start": before the
+    migration; "push": right after it, while the memory is pushed)."""
+    hook, fired = _kill_at(step, lambda: c.kill_node(victim))
+    if step == "start":
+        c.kill_node(victim)
+        fired.append(step)
+    migration.steps.append(hook)
+    try:
+        return c.migrate(p, 1)
+    finally:
+        migration.steps.remove(hook)
+        if step == "push":
+            c.kill_node(victim)
+            fired.append(step)
+        assert fired, f"step {step} never came"
+
+
 @pytest.mark.parametrize("run", range(RUNS))
 @pytest.mark.parametrize("step", BEFORE_COMMIT)
 def test_destination_killed_before_the_commit_leaves_the_program_where_it_was(
         adversary, expected, step, run):
     with Cluster(nodes=3) as c:
-        p = c.spawn(adversary("steady"), args=[ROUNDS], node=0)
-        wait_until(lambda: "round 1 " in c.output(p), "the first round")
-        hook, fired = _kill_at(step, lambda: c.kill_node(1))
-        if step == "start":
-            c.kill_node(1)
-            fired.append(step)
-        migration.steps.append(hook)
-        try:
-            with pytest.raises(KernError) as e:
-                c.migrate(p, 1)
-        finally:
-            migration.steps.remove(hook)
-        assert fired, f"step {step} never came"
+        p = _running_program(c, adversary)
+        with pytest.raises(KernError) as e:
+            _migrate_killing(c, p, step, victim=1)
         assert e.value.code == K.KERN_NODE_DOWN, e.value
         assert p.node == 0 and _running(c) == [0]
         assert c.wait(p, timeout=60) == 0, (p.reason, c.output(p))
@@ -118,18 +133,9 @@ def test_destination_killed_before_the_commit_leaves_the_program_where_it_was(
 def test_unrelated_node_killed_after_the_commit_does_not_stop_the_migration(
         adversary, expected, step, run):
     with Cluster(nodes=3) as c:
-        p = c.spawn(adversary("steady"), args=[ROUNDS], node=0)
-        wait_until(lambda: "round 1 " in c.output(p), "the first round")
-        hook, fired = _kill_at(step, lambda: c.kill_node(2))
-        migration.steps.append(hook)
-        try:
-            m = c.migrate(p, 1)
-        finally:
-            migration.steps.remove(hook)
-        if step == "push":                     # while its memory is pushed after it
-            c.kill_node(2)
-            fired.append(step)
-        assert fired and (m.source, m.node) == (0, 1)
+        p = _running_program(c, adversary)
+        m = _migrate_killing(c, p, step, victim=2)
+        assert (m.source, m.node) == (0, 1)
         assert p.node == 1 and _running(c) == [1]
         assert c.wait(p, timeout=60) == 0, (p.reason, c.output(p))
         assert f"result {expected} on node 1" in c.output(p)
