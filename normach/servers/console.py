@@ -23,7 +23,7 @@ from .. import mach, param
 from ..ipc.message import PortDesc
 from ..kern.errors import KernError, KernReturn
 from ..mach_types import MsgType, Notify, PortRight
-from .server import ServerStats, discard, log, reply, serve_one, status_body
+from .server import ServerStats, discard, log, receive_one, reply, serve_one, status_body
 
 CONSOLE_WRITE = 0x4E430001
 MIGRATE = 0x4E430002
@@ -41,6 +41,7 @@ class ConsoleServer:
         self.outputs: dict = {}
         self.messages = 0
         self.stats = ServerStats()
+        self.migrations = threading.BoundedSemaphore(param.CONSOLE_MIGRATIONS_MAX)
         self.thread = threading.Thread(target=self._serve, daemon=True, name=label)
         self.thread.start()
 
@@ -74,9 +75,8 @@ class ConsoleServer:
 
     def _serve(self) -> None:
         while True:
-            try:
-                m = mach.mach_msg_receive(self.task, self.pset)
-            except KernError:
+            m = receive_one(self.task, self.pset, self.stats)
+            if m is None:
                 return                      # the server's task is gone
             self.messages += 1
             serve_one(self.task, m, self._request, self.stats)
@@ -102,13 +102,17 @@ class ConsoleServer:
 
     def _start_migration(self, m):
         """NORMACH_MIGRATE: body = [a send right to the task, the node (4 bytes)].
-        Raises: MIG_BAD_ARGUMENTS (anything else: the rights sent are destroyed)."""
+        Raises: MIG_BAD_ARGUMENTS (anything else: the rights sent are destroyed),
+        KERN_RESOURCE_SHORTAGE (CONSOLE_MIGRATIONS_MAX migrations under way already)."""
         ports = [d for d in m.body if isinstance(d, PortDesc)]
         data = b"".join(i for i in m.body if isinstance(i, (bytes, bytearray)))
         if (len(ports) != 1 or not ports[0].name or ports[0].disposition != MsgType.PORT_SEND
                 or len(data) < 4 or len(m.body) != 2):
             raise KernError(KernReturn.MIG_BAD_ARGUMENTS, "migrate: [task send right, node]")
         task = mach.mach_port_extract_right(self.task, ports[0].name, MsgType.MOVE_SEND)
+        if not self.migrations.acquire(blocking=False):
+            task.deallocate()
+            raise KernError(KernReturn.KERN_RESOURCE_SHORTAGE, "migrations under way")
         node = int.from_bytes(data[:4], "little", signed=True)
         threading.Thread(target=self._migrate, args=(m, task, node), daemon=True,
                          name="migrate").start()
@@ -127,6 +131,7 @@ class ConsoleServer:
             status = int(KernReturn.KERN_FAILURE)
         finally:
             task.deallocate()               # the right the request carried
+            self.migrations.release()
         reply(self.task, m, status_body(status))
 
 
@@ -164,27 +169,40 @@ def launch(kernel, console: ConsoleServer, image: bytes, name: str, argv: list, 
 
     Returns (task, thread, Output).  Raises: KernError (not a program, no memory).
     """
-    from ..kern.exec import exec_image, parse_image
-    from ..kern.task import task_create, task_terminate
-    from ..kern.thread import thread_resume
+    from ..kern.exec import parse_image
+    from ..kern.task import task_create
     program = parse_image(image)                  # before the lock: the image is the caller's
     out = Output(sink)
     port = console.open(out)
     with kernel.lock:
-        task = task_create(None, False, kernel=kernel, name=name)
-        task.privileged = privileged
         try:
-            thread = exec_image(task, program, list(argv), list(env))
-        except KernError as e:
-            task_terminate(task)
+            task = task_create(None, False, kernel=kernel, name=name)
+        except KernError as e:                    # no budget for one more task
             failed = e
         else:
-            failed = None
-            task.itk_bootstrap = port.take()
-            if not suspended:
-                thread_resume(thread)
+            thread, failed = _load(task, program, argv, env, port, suspended, privileged)
     if failed is not None:
         port.deallocate()
         console.close(out)
         raise failed
     return task, thread, out
+
+
+def _load(task, program, argv, env, port, suspended: bool, privileged: bool):
+    """Load `program` into the fresh `task`, give it its console port, start it unless
+    `suspended`.  Returns (its first thread, None), or (None, the KernError that made
+    it fail: the task is gone).  Conditions: the kernel lock held."""
+    from ..kern.exec import exec_image
+    from ..kern.task import task_terminate
+    from ..kern.thread import thread_resume
+    assert task.kernel.lock.held()
+    task.privileged = privileged
+    try:
+        thread = exec_image(task, program, list(argv), list(env))
+    except KernError as e:
+        task_terminate(task)
+        return None, e
+    task.itk_bootstrap = port.take()
+    if not suspended:
+        thread_resume(thread)
+    return thread, None

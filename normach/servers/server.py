@@ -16,7 +16,11 @@ server's space.  This module is that discipline for our Python servers:
     were not consumed;
   - `reply` answers on the reply right with the disposition it arrived with
     (a send-once right is moved, a send right moved too), and releases it if
-    the answer cannot be sent.
+    the answer cannot be sent;
+  - `receive_one` receives the next request: a request that cannot be received
+    whole (no room in the server's space for its reply right or its rights,
+    too large) is counted and dropped, and the server receives the next; only
+    the death of its own port or set ends the loop.
 
 `ServerStats` counts requests, errors and bugs; the CLI and tests read them.
 """
@@ -28,7 +32,8 @@ import logging
 
 from .. import mach
 from ..ipc.message import Message, OOLDesc, OOLPortsDesc, PortDesc
-from ..kern.errors import KernError, KernReturn
+from ..kern.errors import (MACH_MSG_IPC_KERNEL, MACH_MSG_IPC_SPACE, MACH_MSG_VM_SPACE,
+                           KernError, KernReturn)
 from ..mach_types import MsgOption, MsgType, PortRight
 
 log = logging.getLogger("normach.servers")
@@ -44,6 +49,32 @@ class ServerStats:
     requests: int = 0        # messages received
     refused: int = 0         # answered with an error the client caused (bad id, bad arguments)
     bugs: int = 0            # handler exceptions that were not Mach errors (logged)
+    dropped: int = 0         # requests that could not be received whole (dropped)
+
+
+_SOFT_BITS = MACH_MSG_IPC_SPACE | MACH_MSG_VM_SPACE | MACH_MSG_IPC_KERNEL
+_MESSAGE_ERRORS = (KernReturn.MACH_RCV_HEADER_ERROR, KernReturn.MACH_RCV_BODY_ERROR,
+                   KernReturn.MACH_RCV_TOO_LARGE)     # the request's fault, not the server's
+
+
+def receive_one(task, name: int, stats: ServerStats) -> Message | None:
+    """The next request on `name` (a port or port set of `task`), or None when the
+    server's port, set or task is gone (any error that is not the request's).  A request the kernel could not hand over whole (a header
+    or body error: no room for a right; too large) is dropped and counted: what it
+    did deliver is destroyed, and the next is received."""
+    while True:
+        try:
+            return mach.mach_msg_receive(task, name)
+        except KernError as e:
+            if e.code & ~_SOFT_BITS not in _MESSAGE_ERRORS:
+                return None                     # the server's port, set or task is gone
+            stats.dropped += 1
+            delivered = getattr(e, "message", None)
+            if delivered is not None:          # a body error: the message, items nulled
+                discard(task, delivered)
+                if delivered.remote_port:
+                    _drop_right(task, delivered.remote_port, delivered.remote_disp)
+            log.warning("server dropped a request it could not receive: %s", e)
 
 
 def discard(task, m: Message, keep: tuple = ()) -> None:
@@ -105,8 +136,17 @@ def status_body(code: int) -> list:
 
 def serve_one(task, m: Message, handler, stats: ServerStats) -> None:
     """Run `handler(m)` -> reply body (or None: the handler replied itself).  Errors
-    become status replies; the request's unconsumed rights are destroyed on error."""
+    become status replies; the request's unconsumed rights are destroyed on error.
+    Nothing raised while serving (a bug included) leaves this function."""
     stats.requests += 1
+    try:
+        _serve(task, m, handler, stats)
+    except Exception:                       # a bug in the reply or the clean-up
+        stats.bugs += 1
+        log.exception("server bug answering request id %#x", m.id & 0xFFFFFFFF)
+
+
+def _serve(task, m: Message, handler, stats: ServerStats) -> None:
     try:
         body = handler(m)
     except KernError as e:
