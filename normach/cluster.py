@@ -294,8 +294,10 @@ class Cluster:
 
     def _finished(self, program: "Program") -> None:
         """A program that ended is no longer followed (the cluster keeps no trace of it)."""
-        if program in self._programs:
+        try:
             self._programs.remove(program)
+        except ValueError:
+            pass                                   # already forgotten
         program.thread = None                      # only resume() used it
 
     def migrate(self, target, node: int):
@@ -311,7 +313,7 @@ class Cluster:
     def _migrated(self, event: str, old, m) -> None:
         """A migration listener: a program whose task moves follows it."""
         port = getattr(old, "port", None)
-        for program in self._programs:
+        for program in list(self._programs):       # a copy: _finished runs in other threads
             if program.task_handle.port is not port:
                 continue
             if event == "start":

@@ -48,7 +48,9 @@ each migration: the cluster uses this to follow a program to its new task;
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
+import threading
 import time
 
 from .. import mach
@@ -94,43 +96,88 @@ def task_migrate(task, node: int) -> Migration:
     """Move `task` (a Task handle) with its threads and rights to `node`.
 
     Returns: a Migration whose `task` is the handle of the task on `node`.
-    Raises: KERN_INVALID_ARGUMENT (bad node, or the task is already there),
+    Raises: KERN_INVALID_ARGUMENT (not a task handle, bad node, or the task is already
+    there), KERN_ALREADY_WAITING (a migration of the task is under way),
     KERN_NODE_DOWN (the new node failed before the commit: the task keeps running
     where it was, with all its rights; after the commit: the program was lost with
     that node), KERN_MEMORY_ERROR (pages of its memory were lost with a node: it
     stays), the codes of task_suspend and norma_task_clone.
     """
     t0 = time.perf_counter()
-    host_priv = _host_priv(task)
+    if _identity(task) is None:
+        raise KernError(KernReturn.KERN_INVALID_ARGUMENT, f"{task!r} is not a task handle")
     source = task.node
     if not isinstance(node, int) or isinstance(node, bool):
         raise KernError(KernReturn.KERN_INVALID_ARGUMENT, f"node {node!r}")
     if node == source:
         raise KernError(KernReturn.KERN_INVALID_ARGUMENT, f"the task is on node {node} already")
+    with _one_at_a_time(task):
+        m = _migrate(task, node, source, t0)
+    _tell("done", task, m)
+    return m
+
+
+def _migrate(task, node: int, source: int, t0: float) -> Migration:
+    """Steps 1-8 (task_migrate, once the arguments are checked)."""
+    host_priv = _host_priv(task)
     threads = []
     try:
         mach.task_suspend(task)
-        threads = mach.task_threads(task)
         names: list[_Name] = []
         try:
+            threads = mach.task_threads(task)
             _check_memory(task)
             states = [_capture(th) for th in threads]
             _take_out(task, threads, host_priv, names)
         except KernError:
             _restore(task, names)
-            mach.task_resume(task)
+            _quietly(mach.task_resume, task)
             raise
         queued = sum(_queued(n) for n in names)
         _tell("start", task, None)
         child, new_threads = _prepare(task, names, threads, states, host_priv, node)
-        _commit(task, child, new_threads, states, names, node)
+        _commit(task, child, new_threads, states, names, host_priv, source, node)
     finally:
         for handle in [host_priv, *threads]:
             handle.deallocate()
-    m = Migration(child, source, node, threads=len(threads), rights=len(names),
-                  messages=queued, freeze_s=time.perf_counter() - t0)
-    _tell("done", task, m)
-    return m
+    return Migration(child, source, node, threads=len(threads), rights=len(names),
+                     messages=queued, freeze_s=time.perf_counter() - t0)
+
+
+_busy_lock = threading.Lock()
+_busy: set = set()                # identities of the tasks being migrated (_busy_lock)
+
+
+@contextlib.contextmanager
+def _one_at_a_time(task):
+    """One migration of a task at a time (in this process): a second one, from the
+    program itself or an operator, would find the task's rights taken out by the first.
+    Raises: KERN_ALREADY_WAITING (a migration of the task is under way)."""
+    key = _task_key(task)
+    with _busy_lock:
+        if key in _busy:
+            raise KernError(KernReturn.KERN_ALREADY_WAITING,
+                            "a migration of this task is under way")
+        _busy.add(key)
+    try:
+        yield
+    finally:
+        with _busy_lock:
+            _busy.discard(key)
+
+
+def _task_key(task):
+    """The task's identity on every node: its port's uid (a proxy names its port's)."""
+    port = _identity(task)
+    proxy = port.proxy
+    return proxy[0] if proxy else port.uid
+
+
+def _quietly(fn, *args) -> None:
+    try:
+        fn(*args)
+    except KernError:
+        pass                      # the task or its node is gone
 
 
 def _prepare(task, names, threads, states, host_priv, node: int):
@@ -155,7 +202,7 @@ def _prepare(task, names, threads, states, host_priv, node: int):
         if child is not None:
             _destroy(child)
         _restore(task, names)
-        mach.task_resume(task)
+        _quietly(mach.task_resume, task)
         _tell("failed", task, None)
         if _node_down(host_priv, node) and e.code != KernReturn.KERN_NODE_DOWN:
             raise KernError(KernReturn.KERN_NODE_DOWN,          # its ports died with it
@@ -170,14 +217,23 @@ def _node_down(host_priv, node: int) -> bool:
     return remote is not None and node in remote.down
 
 
-def _commit(task, child, new_threads, states, names, node: int) -> None:
+def _commit(task, child, new_threads, states, names, host_priv, source: int, node: int) -> None:
     """Steps 6-8: the old task ends, the rights that cannot be copied move, the child
     runs.  Raises: KERN_NODE_DOWN if the new node failed meanwhile (the program is
-    lost with it: it was on that node alone)."""
+    lost with it: it was on that node alone); the code of task_terminate if the old
+    task ended otherwise meanwhile (killed): the child is destroyed, as the program
+    was ended."""
     try:
         mach.task_terminate(task)
-    except KernError:
-        pass                      # its node is gone: the child is the program now
+    except KernError as e:
+        if not _node_down(host_priv, source):     # ended by someone else: no program now
+            for th in new_threads:
+                th.deallocate()
+            _destroy(child)
+            _drop_taken(names)
+            _tell("failed", task, None)
+            raise
+        # its node is gone: the child is the program now
     _release_copies(names)
     try:
         _step("committed")
@@ -361,17 +417,18 @@ def _put_back_moves(space, names: list[_Name]) -> None:
 
 def _restore(task, names: list[_Name]) -> None:
     """The move failed: what was taken out goes back under its name, nothing more (the
-    old space kept its port sets, dead names and other send references)."""
+    old space kept its port sets, dead names and other send references).  A right that
+    cannot go back (the task ended meanwhile) is released."""
     for n in names:
-        if n.receive is not None:
-            mach.mach_port_insert_right(task, n.name, n.receive, MsgType.MOVE_RECEIVE)
-        if n.send is not None:
-            mach.mach_port_insert_right(task, n.name, n.send, MsgType.MOVE_SEND)
-        if n.sonce is not None:
-            mach.mach_port_insert_right(task, n.name, n.sonce, MsgType.MOVE_SEND_ONCE)
+        for handle, disposition in ((n.receive, MsgType.MOVE_RECEIVE),
+                                    (n.send, MsgType.MOVE_SEND),
+                                    (n.sonce, MsgType.MOVE_SEND_ONCE)):
+            if handle is not None:
+                _quietly(mach.mach_port_insert_right, task, n.name, handle, disposition)
+                handle.deallocate()               # a no-op once inserted (spent)
     for n in names:
         for member in n.members:
-            mach.mach_port_move_member(task, member, n.name)
+            _quietly(mach.mach_port_move_member, task, member, n.name)
 
 
 def _add_refs(space, name: int, right: int, delta: int) -> None:
@@ -389,9 +446,6 @@ def _host_priv(task):
     norma_get_special_port reaches the other nodes' host ports from it."""
     from ..handles import Host
     from ..ipc.port import ipc_port_make_send
-    port = _identity(task)
-    if port is None:
-        raise KernError(KernReturn.KERN_INVALID_ARGUMENT, f"{task!r} is not a task handle")
-    kernel = port.kernel
+    kernel = _identity(task).kernel
     with kernel.lock:
         return Host(ipc_port_make_send(kernel.host_priv.port))

@@ -141,6 +141,51 @@ def test_unrelated_node_killed_after_the_commit_does_not_stop_the_migration(
         assert f"result {expected} on node 1" in c.output(p)
 
 
+def test_a_second_migration_of_a_task_under_way_is_refused(adversary, expected):
+    """Two migrations of one task at once (the program's migrate_self and an operator's,
+    or two of its threads): the second found the rights taken out by the first, and
+    the program could end up running on two nodes.  It is refused; the first goes on."""
+    with Cluster(nodes=3) as c:
+        p = _running_program(c, adversary)
+        second = {}
+
+        def hook(name):
+            if name == "clone" and not second:
+                try:
+                    c.migrate(p, 2)
+                    second["code"] = 0
+                except KernError as e:
+                    second["code"] = e.code
+        migration.steps.append(hook)
+        try:
+            m = c.migrate(p, 1)
+        finally:
+            migration.steps.remove(hook)
+        assert second == {"code": K.KERN_ALREADY_WAITING}
+        assert m.node == 1 and _running(c) == [1]
+        assert c.wait(p, timeout=60) == 0, (p.reason, c.output(p))
+        assert f"result {expected} on node 1" in c.output(p)
+
+
+def test_a_task_killed_during_its_migration_is_not_revived_on_the_new_node(adversary):
+    """The task is terminated (by its owner) while it migrates: the commit finds it gone
+    and destroys the child, so the program ends as it was told to, on no node."""
+    with Cluster(nodes=3) as c:
+        p = _running_program(c, adversary)
+        hook, fired = _kill_at("prepared", lambda: mach.task_terminate(p.task_handle))
+        migration.steps.append(hook)
+        try:
+            with pytest.raises(KernError):
+                c.migrate(p, 1)
+        finally:
+            migration.steps.remove(hook)
+        assert fired and _running(c) == []
+        for k in c.kernels:
+            with k.lock:
+                assert not [t for t in k.tasks if t.active and t.name == "steady"], k.node
+        assert c.audit() == []
+
+
 def test_a_kernel_call_whose_node_dies_is_node_down_not_a_reply_mismatch():
     """Finding 3b: a kernel call in flight to a node that dies got its reply right back
     as a send-once notification, and reported MIG_REPLY_MISMATCH."""
