@@ -9,6 +9,11 @@ THREAD_MEMORY_COST = 4 << 20       # budget charged per thread (its unicorn CPU,
 NAME_MEMORY_COST = 2 << 10         # budget charged per port name (its entry, often a port)
 TASK_MEMORY_COST = 64 << 10        # budget charged per task (map, space, ports, bookkeeping)
 MSG_SIZE_MAX = 16 << 20            # largest message (header and inline data) mach_msg takes
+MSG_QUEUED_OVERHEAD = 512          # budget charged per queued message beside its inline data
+CONSOLE_MIGRATIONS_MAX = 8         # migrate_self requests a console server runs at once
+ELF_MAX_SEGMENTS = 64              # PT_LOAD entries a program may have
+MSG_PORTS_MAX = 1 << 16            # most port names the port arrays of one message carry
+CALL_ARRAY_MAX = 1 << 16           # most elements of one array argument of a kernel call trap
 KERNEL_COPY_MAX = 64 << 20         # most bytes one kernel call copies in or out of a task at once
 PAGEOUT_FREE_TARGET = 8             # frames the pageout path frees when the pool is empty
 

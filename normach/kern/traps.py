@@ -54,7 +54,8 @@ def trap_unknown(number: int) -> Trap:
 # -- guest memory ------------------------------------------------------------------------
 
 def copyin(task, address: int, size: int) -> bytes:
-    """Bytes from the task's memory.  Raises KERN_INVALID_ADDRESS / KERN_PROTECTION_FAILURE."""
+    """Bytes from the task's memory.  Raises KERN_INVALID_ADDRESS / KERN_PROTECTION_FAILURE,
+    KERN_RESOURCE_SHORTAGE (over KERNEL_COPY_MAX bytes)."""
     from ..vm.user import vm_read
     return vm_read(task.map, address, size)
 
@@ -182,7 +183,12 @@ def _guest_message(task, msg: int, send_size: int):
     except KernError:
         raise KernError(K.MACH_SEND_INVALID_DATA, "message buffer unreadable") from None
 
+    carried = [0]                   # names in the port arrays so far
+
     def read_names(address, count):
+        carried[0] += count
+        if carried[0] > param.MSG_PORTS_MAX:
+            raise KernError(K.MACH_SEND_TOO_LARGE, f"over {param.MSG_PORTS_MAX} names in port arrays")
         try:
             data = copyin(task, address, 4 * count)
         except KernError:
@@ -280,6 +286,7 @@ def _copyin_name(task, name: int, disposition: int, held: list):
 
 
 def _decode_params(task, routine, words, held):
+    from .. import param
     from ..mach_types import MsgType
     params, pos = [], 1
     for _name, kind in routine.params:
@@ -294,10 +301,14 @@ def _decode_params(task, routine, words, held):
             params += list(_copyin_name(task, w, words[pos + 1] & 0xFF, held))
         elif kind == "ports":
             count = words[pos + 1]
+            if count > param.CALL_ARRAY_MAX:
+                raise KernError(K.KERN_INVALID_ARGUMENT, f"{count} ports")
             names = struct.unpack(f"<{count}I", copyin(task, w, 4 * count)) if count else ()
             params.append([_copyin_name(task, n, MsgType.COPY_SEND, held)[0] for n in names])
         elif kind in ("state", "record"):
             count = words[pos + 1] & 0xFFFFFFFF
+            if count > param.CALL_ARRAY_MAX:
+                raise KernError(K.KERN_INVALID_ARGUMENT, f"an array of {count} words")
             data = copyin(task, w, 4 * count) if count else b""
             data += b"\0" * (-len(data) % 8)
             words = list(struct.unpack(f"<{len(data) // 8}Q", data))

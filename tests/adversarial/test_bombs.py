@@ -54,7 +54,7 @@ def test_touching_more_than_the_node_has_is_a_resource_shortage_not_the_oom_kill
     assert grown < LIMIT + (64 << 20), f"the node grew by {grown >> 20} MiB"
 
 
-@pytest.mark.parametrize("what", ["threads", "ports", "tasks", "messages", "copies"])
+@pytest.mark.parametrize("what", ["threads", "ports", "tasks", "messages", "copies", "portarrays"])
 def test_bombs_end_in_a_mach_error_and_the_node_goes_on(adversary, hello, what):
     with Cluster(nodes=1, phys_bytes=POOL, memory=LIMIT) as c:
         p = c.spawn(adversary("bombs"), args=[what])

@@ -1,7 +1,7 @@
 /* Resource bombs: a program that asks its node for ever more of something.  Each must
  * end in a Mach error (or, for memory touched, an exception), never in the node
  * holding what it asked for.  argv[1] = memory MIB | threads | ports | tasks |
- * messages | copies.  Exits 0 when the node refused in the expected way. */
+ * messages | copies | portarrays.  Exits 0 when the node refused in the expected way. */
 #include <mach.h>
 #include <stdlib.h>
 #include <string.h>
@@ -111,6 +111,34 @@ static int copies(void)
     return 0;
 }
 
+/* Port arrays that name far more ports than a message may carry: 256 descriptors,
+ * each of 1M names, all pointing at one 4 MiB region (the kernel would build 256M
+ * names before checking one right). */
+static int portarrays(void)
+{
+    enum { N = 256, COUNT = 1 << 20 };
+    struct { mach_msg_header_t h; mach_msg_body_t b; mach_msg_ool_ports_descriptor_t d[N]; } *m;
+    vm_address_t names, a;
+    mach_msg_return_t mr;
+    KR(vm_allocate(mach_task_self(), &names, COUNT * 4, TRUE));
+    KR(vm_allocate(mach_task_self(), &a, sizeof *m, TRUE));
+    m = (void *)a;
+    m->h.msgh_bits = MACH_MSGH_BITS(MACH_MSG_TYPE_MAKE_SEND, 0) | MACH_MSGH_BITS_COMPLEX;
+    m->h.msgh_size = sizeof *m;
+    m->h.msgh_remote_port = mach_reply_port();
+    m->b.msgh_descriptor_count = N;
+    for (int i = 0; i < N; i++) {
+        m->d[i].address = names;
+        m->d[i].count = COUNT;
+        m->d[i].disposition = MACH_MSG_TYPE_COPY_SEND;
+        m->d[i].type = MACH_MSG_OOL_PORTS_DESCRIPTOR;
+    }
+    mr = mach_msg(&m->h, MACH_SEND_MSG, sizeof *m, 0, MACH_PORT_NULL, 0, MACH_PORT_NULL);
+    CHECK(mr == MACH_SEND_TOO_LARGE, "256M names in port arrays returned %#x", mr);
+    printf("port arrays refused\n");
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
     if (argc < 2)
@@ -127,5 +155,7 @@ int main(int argc, char **argv)
         return messages();
     if (!strcmp(argv[1], "copies"))
         return copies();
+    if (!strcmp(argv[1], "portarrays"))
+        return portarrays();
     return 2;
 }
