@@ -10,6 +10,7 @@ killed.  `Cluster(nodes=N, processes=True)` starts N of these.
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import sys
 import threading
@@ -35,8 +36,9 @@ class NodeProcess:
         # membership: node -> [address, public key] (the key is the node's identity)
         self.console = None                           # the console server (first spawn)
         self.programs: dict = {}                      # id -> (task, thread, Output) spawned here,
-        self.next_program = 0                         # until a wait has reported its end
-        self.table_lock = threading.Lock()
+        self.program_ids = itertools.count()          # until a wait has reported its end
+        self.refused_entries = 0                      # table entries refused (table_lock)
+        self.table_lock = threading.Lock()            # guards table and console creation
 
     @property
     def address(self) -> str:
@@ -89,21 +91,26 @@ class NodeProcess:
         """Load and start a program here (its console is this node's console server)."""
         from .dipc import control as c
         from .servers.console import launch
-        if self.console is None:
-            from .handles import Task
-            from .ipc.port import ipc_port_make_send
-            from .kern.task import task_create
-            from .servers.console import ConsoleServer
-            with self.kernel.lock:
-                t = task_create(None, False, kernel=self.kernel, name="console")
-                handle = Task(ipc_port_make_send(t.itk_self))
-            self.console = ConsoleServer(handle, f"console{self.kernel.node}")
+        with self.table_lock:
+            if self.console is None:
+                self.console = self._start_console()
         task, thread, out = launch(self.kernel, self.console, bytes(msg.image), msg.label,
                                    [str(a) for a in msg.argv], suspended=msg.suspended,
                                    privileged=bool(msg.privileged))
-        pid, self.next_program = self.next_program, self.next_program + 1
+        pid = next(self.program_ids)
         self.programs[pid] = (task, thread, out)
         return c.ctl_spawned(program=pid, uid=self._export(task.itk_self, sender))
+
+    def _start_console(self):
+        """This node's console server, in a task of its own."""
+        from .handles import Task
+        from .ipc.port import ipc_port_make_send
+        from .kern.task import task_create
+        from .servers.console import ConsoleServer
+        with self.kernel.lock:
+            t = task_create(None, False, kernel=self.kernel, name="console")
+            handle = Task(ipc_port_make_send(t.itk_self))
+        return ConsoleServer(handle, f"console{self.kernel.node}")
 
     def _task_by_id(self, task_id: int):
         """The live task with `task_id` (as `normach ps` shows it).  Raises KERN_INVALID_ARGUMENT."""
@@ -139,18 +146,27 @@ class NodeProcess:
 
     def learn(self, table: dict) -> None:
         """Add members (node -> [address, key]) this node did not know; a member's key
-        is the only one its messages are taken from.
+        is the only one its messages are taken from.  The entry of a member whose key
+        is live (not declared down) never changes: nobody can redirect a live node's
+        traffic or take its identity.
         Raises: KERN_INVALID_ARGUMENT (an entry that is not node index -> [address, key])."""
         if not all(_member_ok(n, e) for n, e in table.items()):
             raise KernError(KernReturn.KERN_INVALID_ARGUMENT, "a membership table entry")
+        endpoint = self.net.endpoint
         with self.table_lock:
             for node, (address, key) in table.items():
-                if node != self.kernel.node and self.table.get(node) != [address, key]:
-                    self.table[node] = [address, key]
-                    self.net.endpoint.bind_key(node, key or None)
-                    self.net.endpoint.add_peer(node, address)
-                    if node not in self.net.peers:
-                        self.net.peers.append(node)
+                if node == self.kernel.node or self.table.get(node) == [address, key]:
+                    continue
+                if node in self.table and endpoint.key_live(node):
+                    self.refused_entries += 1           # a live member keeps its entry
+                    continue
+                if not endpoint.bind_key(node, key or None):
+                    self.refused_entries += 1
+                    continue
+                self.table[node] = [address, key]
+                endpoint.add_peer(node, address)
+                if node not in self.net.peers:
+                    self.net.peers.append(node)
 
     def join(self, node: int, address: str, key: str = ""):
         """A node (index below nnodes, a free slot) or a client (an index at or past

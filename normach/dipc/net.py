@@ -76,7 +76,7 @@ class DipcNet:
                 seq += 1
                 try:
                     self.endpoint.request(node, ping(seq=seq), param.DIPC_HEARTBEAT_TIMEOUT_S)
-                    self.dipc.down.discard(node)
+                    self.dipc.node_up(node)
                 except KernError:
                     pass                       # the endpoint declared it down: callbacks ran
                 if self._stop.is_set():

@@ -538,6 +538,16 @@ class Dipc:
             if not held:
                 self.kernel.lock.release()
 
+    def node_up(self, node: int) -> None:
+        """`node` answers again after it was declared down (a new incarnation, whose
+        uids name new ports): the tombstones of its old ports go.  Lock not held."""
+        if node not in self.down:
+            return
+        with self.kernel.lock:
+            self.down.discard(node)
+            for uid in [u for u in self.tombstones if u[0] == node]:
+                del self.tombstones[uid]
+
     def _kill_proxy(self, uid) -> None:
         from ..ipc.port import ipc_port_destroy
         proxy = self.proxies.pop(uid, None)
@@ -566,7 +576,7 @@ class Dipc:
                 del self.principals[uid]
             if self.proxies.get(uid) is port:
                 del self.proxies[uid]
-            if uid[0] != self.node:                    # a late right for it: a dead name
+            if uid[0] != self.node and uid[1] not in SPECIAL_LIDS:   # late rights: dead names
                 self.tombstones[uid] = True
                 while len(self.tombstones) > param.DIPC_TOMBSTONES:
                     self.tombstones.popitem(last=False)

@@ -215,14 +215,25 @@ class Endpoint:
         """This endpoint's identity on an authenticated transport (z85), or None."""
         return self._own[0] if self._own is not None else None
 
-    def bind_key(self, node: int, key) -> None:
-        """`node` is the holder of public key `key` (the membership says so)."""
+    def bind_key(self, node: int, key) -> bool:
+        """`node` is the holder of public key `key` (the membership says so).
+        Returns: False, binding nothing, if another key is bound to `node` and the
+        incarnation that spoke with it was not declared down (a live node keeps its key)."""
         if key is None:
-            return
+            return True
         key = key.encode() if isinstance(key, str) else bytes(key)
         with self._lock:
             p = self._peers.setdefault(int(node), _Peer(None))
+            if p.key_live and p.key != key:
+                return False
             p.key, p.key_live = key, True
+            return True
+
+    def key_live(self, node: int) -> bool:
+        """A key is bound to `node` and it was not declared down since."""
+        with self._lock:
+            p = self._peers.get(node)
+            return p is not None and p.key_live
 
     def peer_key(self, node: int) -> bytes | None:
         """The public key bound to `node`, or None."""

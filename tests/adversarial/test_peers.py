@@ -10,6 +10,7 @@ import time
 import pytest
 
 from normach import Cluster, MsgType, PortRight, PortType, mach
+from normach.norma.node import NORMA_HOST_PORT
 from normach.transport import Endpoint, config
 from normach.transport.messages import ping
 
@@ -90,3 +91,55 @@ def test_a_holder_of_the_secret_cannot_speak_for_a_live_node(tcp3):
     assert mach.mach_port_type(holder, holder_name) & PortType.SEND
     assert not mach.mach_port_type(holder, holder_name) & PortType.DEAD_NAME
     assert c.audit() == []
+
+
+def test_a_membership_table_cannot_replace_a_live_members_key_or_address():
+    """A holder of the secret sent ctl_peers naming a live node with its own key and
+    address: the node took it, which redirected that node's traffic and made the
+    forger's key the one its messages were taken from.  A live member's entry never
+    changes; once the member is declared down, a new one may take its place."""
+    import zmq
+    from normach.dipc import control as ctl
+    from normach.node_process import NodeProcess
+    key_a = zmq.curve_keypair()[0].decode()
+    key_b = zmq.curve_keypair()[0].decode()
+    node = NodeProcess(0, 3, "tcp://127.0.0.1:0", SECRET, 16 << 20)
+    try:
+        ep = node.net.endpoint
+        node.handle(2, ctl.ctl_peers(table={1: ["tcp://127.0.0.1:1", key_a]}))
+        assert node.table[1] == ["tcp://127.0.0.1:1", key_a]
+        node.handle(2, ctl.ctl_peers(table={1: ["tcp://127.0.0.1:2", key_b]}))
+        assert node.table[1] == ["tcp://127.0.0.1:1", key_a]
+        assert ep.peer_key(1) == key_a.encode() and node.refused_entries == 1
+        ep._declare_down(1, None, "test: node 1 stopped")
+        wait_until(lambda: not ep.key_live(1))
+        node.handle(2, ctl.ctl_peers(table={1: ["tcp://127.0.0.1:2", key_b]}))
+        assert node.table[1] == ["tcp://127.0.0.1:2", key_b]       # its new incarnation
+        assert ep.peer_key(1) == key_b.encode()
+    finally:
+        node.shutdown()
+
+
+def test_a_dead_nodes_tombstones_never_cover_its_host_ports_and_go_when_it_returns():
+    """Tombstones keep late rights to a dead foreign port dead.  They were kept by uid
+    alone, and a node that died left tombstones for its host ports (whose uids never
+    change) and for serials its next incarnation hands out again: once it restarted,
+    its host port and any right whose uid came round again arrived as dead names."""
+    with Cluster(nodes=3) as c:
+        t0 = c.task_create(node=0)
+        child = mach.norma_task_create(t0, False, 1)          # node 0 holds node-1 rights
+        host = mach.norma_get_special_port(c.host_priv(0), 1, NORMA_HOST_PORT)
+        assert host is not None
+        dipc = c.kernel(0).remote
+        c.kill_node(1)
+        wait_until(lambda: 1 in dipc.down)
+        with c.kernel(0).lock:
+            buried = [u for u in dipc.tombstones if u[0] == 1]
+        assert buried, "node 1's ports left no tombstones"
+        assert all(u[1] >= 0 for u in buried), buried           # none for its host ports
+        dipc.node_up(1)                                          # a new incarnation answers
+        with c.kernel(0).lock:
+            assert not [u for u in dipc.tombstones if u[0] == 1]
+            assert 1 not in dipc.down
+        child.deallocate()
+        host.deallocate()
