@@ -38,6 +38,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from .. import param
 from ..mach_types import MACH_MSGH_BITS, MACH_MSGH_BITS_COMPLEX, MsgType
 from .ipc_kernel import ipc_state
 from .port import (IP_DEAD, ipc_port_consume_sonce, ipc_port_destroy,
@@ -48,7 +49,6 @@ MACH_MSG_BODY_SIZE = 4          # descriptor_count, present when the message is 
 MACH_MSG_DESCRIPTOR_SIZE = 16   # one port / OOL / OOL-ports descriptor
 MACH_MSG_INT_SIZE = 8           # an inline integer
 QUEUED = "queued messages"      # the memory budget's name for messages waiting on ports
-QUEUED_OVERHEAD = 512           # bytes a queued message costs beside its inline data
 INT_ITEM_MIN, INT_ITEM_END = -(1 << 63), 1 << 64      # an inline integer fits 64 bits
 
 
@@ -235,7 +235,7 @@ def ipc_kmsg_enqueue(port, kmsg: Kmsg) -> None:
     """
     assert port.kernel.lock.held() and port.active and not port.kernel_receive
     kmsg.stamp = next(ipc_state(port.kernel).stamp)
-    kmsg.charged = QUEUED_OVERHEAD + sum(len(i) for i in kmsg.body
+    kmsg.charged = param.MSG_QUEUED_OVERHEAD + sum(len(i) for i in kmsg.body
                                          if isinstance(i, (bytes, bytearray)))
     port.kernel.memory.charge(QUEUED, kmsg.charged, force=True)   # checked at send
     port.messages.append(kmsg)

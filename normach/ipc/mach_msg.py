@@ -135,7 +135,7 @@ def step_check_budget(kernel, size: int) -> None:
     """Step 1b: a message the node may hold (MSG_SIZE_MAX, and room in its budget)."""
     if size > param.MSG_SIZE_MAX:
         raise _err(KernReturn.MACH_SEND_TOO_LARGE, f"{size} bytes > {param.MSG_SIZE_MAX}")
-    if kernel.memory.free < size:
+    if kernel.memory.free < size + param.MSG_QUEUED_OVERHEAD:
         kernel.memory.refused["queued messages"] += 1
         raise _err(KernReturn.MACH_SEND_NO_BUFFER, "the node's memory limit")
 

@@ -162,7 +162,7 @@ class IPCSpace:
         """A fresh empty entry under a new name.
 
         Conditions: kernel lock held; space active.
-        Raises: KERN_NO_SPACE if the space is full.
+        Raises: KERN_NO_SPACE (the space is full), KERN_RESOURCE_SHORTAGE (the node budget).
         """
         assert self.kernel.lock.held() and self.active
         self._reserve()
@@ -179,7 +179,7 @@ class IPCSpace:
         """A fresh empty entry under the caller's `name` (not in use).
 
         Conditions: kernel lock held; space active; name valid and free.
-        Raises: KERN_NO_SPACE if the space is full.
+        Raises: KERN_NO_SPACE (the space is full), KERN_RESOURCE_SHORTAGE (the node budget).
         """
         assert self.kernel.lock.held() and self.active
         assert name_valid(name) and name not in self.table
@@ -219,7 +219,8 @@ class IPCSpace:
         MACH_PORT_NULL, IP_DEAD or a dead port MACH_PORT_DEAD.  The right is
         consumed in every case (destroyed if it cannot be inserted).
         Conditions: kernel lock held.
-        Raises: KERN_INVALID_TASK (space dead), KERN_NO_SPACE (space full).
+        Raises: KERN_INVALID_TASK (space dead), KERN_NO_SPACE (space full),
+        KERN_RESOURCE_SHORTAGE (the node budget).
         """
         from .kmsg import ipc_object_destroy
         from .right import ipc_right_copyout

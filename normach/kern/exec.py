@@ -30,7 +30,6 @@ STACK_TOP = 0x7FFF_FFFF_0000
 STACK_SIZE = 1 << 20
 PF_X, PF_W, PF_R = 1, 2, 4
 PAGE = param.PAGE_SIZE
-MAX_SEGMENTS = 64                   # PT_LOAD entries a program may have
 
 
 def _prot(flags: int) -> int:
@@ -61,7 +60,7 @@ def parse_image(image: bytes) -> Image:
         if elf.elfclass != 64 or elf["e_machine"] != "EM_X86_64" or elf["e_type"] != "ET_EXEC":
             raise _bad("not ELF64 x86-64 ET_EXEC")
         loads = [seg for seg in elf.iter_segments() if seg["p_type"] == "PT_LOAD"]
-        if len(loads) > MAX_SEGMENTS:
+        if len(loads) > param.ELF_MAX_SEGMENTS:
             raise _bad(f"{len(loads)} loadable segments")
         segs = []
         for seg in loads:

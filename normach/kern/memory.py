@@ -97,18 +97,25 @@ class NodeMemory:
 
 class ChargedStore(dict):
     """A dict {key: page bytes} whose every value is charged to a node's budget, as
-    `kind`; `force`: data that must not be refused (it is charged past the limit)."""
+    `kind`, always (past the limit if need be): what a store holds is data that must
+    not be refused (a page given back, an orphan); a caller that may refuse checks
+    the room first.  Writes go through __setitem__ alone (no update/setdefault)."""
 
-    def __init__(self, memory: NodeMemory, kind: str, force: bool = True):
+    def __init__(self, memory: NodeMemory, kind: str):
         super().__init__()
-        self.memory, self.kind, self.force = memory, kind, force
+        self.memory, self.kind = memory, kind
 
     def __setitem__(self, key, value) -> None:
         old = dict.get(self, key)
         if old is not None:
             self.memory.credit(self.kind, _size(old))
-        self.memory.charge(self.kind, _size(value), force=self.force)
+        self.memory.charge(self.kind, _size(value), force=True)
         dict.__setitem__(self, key, value)
+
+    def _uncharged(self, *args, **kwargs):
+        raise TypeError("ChargedStore: write through store[key] = value")
+
+    update = setdefault = copy = __ior__ = _uncharged
 
     def __delitem__(self, key) -> None:
         self.memory.credit(self.kind, _size(dict.__getitem__(self, key)))

@@ -126,7 +126,8 @@ class DefaultPager(Pager):
         pages = self.store.get(obj.id)
         if pages is None:
             pages = self.store[obj.id] = ChargedStore(self.kernel.memory, STORED)
-        pages[offset] = bytes(data)            # room was checked by may_evict
+        pages[offset] = bytes(data)            # charged even past the limit: may_evict checked
+                                               # the room, and a returned page is never lost
 
     def terminate(self, obj) -> None:
         pages = self.store.pop(obj.id, None)

@@ -37,16 +37,18 @@ def counts(c: Cluster) -> dict:
     return out
 
 
-def settled(c: Cluster, timeout: float = 60.0) -> dict:
-    """The counts once background work (pushes, releases, no-senders) is over: waited
-    for (two snapshots alike after the background queues drained), not slept for."""
+def settled(c: Cluster, expected: dict | None = None, timeout: float = 60.0) -> dict:
+    """The counts once background work (pushes, releases, no-senders) is over: with
+    `expected`, waited for until they are back to it (or the deadline: the counts
+    then, for the assertion to show); without, until the background queues drained
+    and two snapshots agree."""
     end = time.monotonic() + timeout
     last = None
     while True:
         for k in c.kernels:
             k.xmm.flush_background()
         now = counts(c)
-        if now == last or time.monotonic() > end:
+        if now == (last if expected is None else expected) or time.monotonic() > end:
             return now
         last = now
         time.sleep(0.01)
@@ -73,7 +75,9 @@ def _program_cycle(c: Cluster, built) -> None:
     p = c.spawn(built["norma_memory"], args=["1"], node=0)
     assert c.wait(p, timeout=120) == 0, c.output(p)
     q = c.spawn(built["steady"], args=["12"], node=0)
+    end = time.monotonic() + 120
     while "round 1 " not in c.output(q):
+        assert time.monotonic() < end and q.task.active, c.output(q)
         time.sleep(0.002)
     if q.task.active:
         c.migrate(q, 2)
@@ -93,7 +97,7 @@ def test_cross_node_programs_leave_nothing_behind(adversary, tmp_path):
         for _ in range(RUNS):
             _python_cycle(c)
             _program_cycle(c, built)
-        after = settled(c)
+        after = settled(c, expected=base)
         grown = {k: (base.get(k), v) for k, v in after.items() if base.get(k) != v}
         assert not grown, f"left behind after {RUNS} cycles: {grown}"
         assert c.audit() == []
