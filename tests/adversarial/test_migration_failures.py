@@ -269,22 +269,13 @@ def test_node_process_killed_at_each_step_never_loses_the_program(adversary, exp
         p = c.spawn(adversary("steady"), args=[ROUNDS], node=0)
         wait_until(lambda: "round 1 " in _console(c, p), "the first round")
         victim = 2 if step == "moved" else 1
-        hook, fired = _kill_at(step, lambda: c.kill_node(victim))
-        if step == "start":
-            c.kill_node(victim)
-            fired.append(step)
-        migration.steps.append(hook)
-        try:
-            if victim == 1:
-                with pytest.raises(KernError) as e:
-                    c.migrate(p, 1)
-                assert e.value.code == K.KERN_NODE_DOWN, e.value
-            else:
-                m = c.migrate(p, 1)
-                assert (m.source, m.node) == (0, 1)
-        finally:
-            migration.steps.remove(hook)
-        assert fired
+        if victim == 1:
+            with pytest.raises(KernError) as e:
+                _migrate_killing(c, p, step, victim)
+            assert e.value.code == K.KERN_NODE_DOWN, e.value
+        else:
+            m = _migrate_killing(c, p, step, victim)
+            assert (m.source, m.node) == (0, 1)
         where = 0 if victim == 1 else 1
         wait_until(lambda: "result " in _console(c, p), "the program's result")
         assert f"result {expected} on node {where}" in _console(c, p)
