@@ -226,7 +226,8 @@ def _commit(task, child, new_threads, states, names, host_priv, source: int, nod
     try:
         mach.task_terminate(task)
     except KernError as e:
-        if not _node_down(host_priv, source):     # ended by someone else: no program now
+        if e.code != KernReturn.KERN_NODE_DOWN and not _node_down(host_priv, source):
+            # ended by someone else (killed): there is no program any more
             for th in new_threads:
                 th.deallocate()
             _destroy(child)
