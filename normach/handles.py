@@ -79,6 +79,7 @@ def _orphaned(kernel, port, right: int) -> None:
 def release_orphans(kernel) -> None:
     """Release the rights of handles that were dropped.  Conditions: kernel lock held."""
     from .ipc.kmsg import ipc_object_destroy
+    assert kernel.lock.held()
     queue = kernel.orphaned_rights
     while queue:
         try:
@@ -87,7 +88,8 @@ def release_orphans(kernel) -> None:
             return
         c = kernel.handle_rights
         c[(port, right)] -= 1
-        if c[(port, right)] <= 0:
+        assert c[(port, right)] >= 0, f"an orphaned right no handle held: {port!r}"
+        if not c[(port, right)]:
             del c[(port, right)]
         ipc_object_destroy(port, right)
 
