@@ -220,11 +220,13 @@ class Dipc:
         self.stats["principals_forgotten"] += 1
 
     def _forget_proxy(self, proxy) -> None:
-        """Forget a proxy this node holds no right to (not a forwarding principal)."""
+        """Forget a proxy this node holds no right to (not a forwarding principal, nor
+        the proxy of another node's host port: those live as long as their node, and
+        callers such as the migration manager know a host port by its proxy)."""
         if proxy is None or proxy.proxy is None or proxy.srights or proxy.sorights:
             return
         uid = proxy.proxy[0]
-        if self.principals.get(uid) is proxy:
+        if uid[1] in SPECIAL_LIDS or self.principals.get(uid) is proxy:
             return                                     # it forwards what still comes here
         if self.proxies.get(uid) is proxy:
             del self.proxies[uid]
@@ -686,7 +688,7 @@ class Dipc:
         for uid, proxy in self.proxies.items():
             if not proxy.active:
                 out.append(f"dipc: dead proxy {uid} kept")
-            elif (not proxy.srights and not proxy.sorights
+            elif (not proxy.srights and not proxy.sorights and uid[1] not in SPECIAL_LIDS
                   and self.principals.get(uid) is not proxy):
                 out.append(f"dipc: proxy {uid} kept with no right to it")
         return out

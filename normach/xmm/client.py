@@ -247,11 +247,17 @@ class XmmPager(Pager):
 
     def absent(self, obj, offset: int, size: int) -> tuple[int, int]:
         """Asks the manager (Xmm.pages_absent); once the manager's node is down, every
-        page of the range is lost (each access answers KERN_MEMORY_ERROR).
+        page of the range is lost (each access answers KERN_MEMORY_ERROR).  An object
+        handed over to this node while the manager was asked has every page here.
         Raises: KERN_NODE_DOWN (the manager's node does not answer, not yet declared down)."""
         if self.lost:
             return 0, size // param.PAGE_SIZE
-        (elsewhere, lost), = self.xmm.pages_absent(self.xid, [(offset, size)])
+        try:
+            (elsewhere, lost), = self.xmm.pages_absent(self.xid, [(offset, size)])
+        except KernError:
+            if obj.pager is not self or self.obj is not obj:
+                return 0, 0          # handed over to this node meanwhile: every page is here
+            raise
         return elsewhere, lost
 
     def stored_pages(self, obj) -> int:

@@ -101,3 +101,21 @@ def test_cross_node_programs_leave_nothing_behind(adversary, tmp_path):
         grown = {k: (base.get(k), v) for k, v in after.items() if base.get(k) != v}
         assert not grown, f"left behind after {RUNS} cycles: {grown}"
         assert c.audit() == []
+
+
+def test_a_nodes_host_port_keeps_its_proxy_when_no_right_is_held():
+    """Proxies are forgotten once this node holds no right to them, but not those of
+    other nodes' host ports: they live as long as their node, and the migration manager
+    knows a host port by its proxy (a forgotten one came back as a new proxy, the task's
+    host name was not recognised, and the move failed with KERN_RIGHT_EXISTS)."""
+    from normach.norma.node import NORMA_HOST_PORT
+    with Cluster(nodes=2) as c:
+        first = mach.norma_get_special_port(c.host_priv(0), 1, NORMA_HOST_PORT)
+        proxy = first.port
+        first.deallocate()
+        with c.kernel(0).lock:
+            release_orphans(c.kernel(0))
+        again = mach.norma_get_special_port(c.host_priv(0), 1, NORMA_HOST_PORT)
+        assert again.port is proxy
+        again.deallocate()
+        assert c.audit() == []
