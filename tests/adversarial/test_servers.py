@@ -7,7 +7,9 @@ printf."""
 
 from __future__ import annotations
 
-from normach import Cluster, Message, MsgType, PortRight, mach
+import time
+
+from normach import Cluster, Message, MsgOption, MsgType, PortRight, mach
 from normach.mach_types import Notify
 from normach.servers.server import ServerStats, receive_one
 
@@ -47,8 +49,6 @@ def test_a_request_that_cannot_be_received_whole_is_dropped_and_the_server_serve
 
 
 def test_the_console_drops_a_write_it_cannot_receive_and_prints_the_next():
-    import time
-    from normach import MsgOption
     from normach.servers.console import CONSOLE_WRITE, ConsoleServer, Output
     with Cluster(nodes=1, phys_bytes=16 << 20, memory=64 << 20) as c:
         console = ConsoleServer(c.task_create(node=0, name="console"), "console-test")
