@@ -36,7 +36,8 @@ Forgetting.  A node that ran a million cross-node programs must not remember a
 million ports.  A principal is forgotten as soon as no other node holds or is
 sent a right to it (no transit given, no send-once right out): nothing can
 name its uid any more, and a new right leaving for another node makes it a
-principal again.  A proxy is forgotten when this node holds no right to it.  A
+principal again.  A proxy is forgotten when this node holds no right to it (not
+those of other nodes' host ports: they live as long as their node).  A
 port dies: its principal goes, and a port that came from another node leaves a
 tombstone (a bounded set of uids) so that a late right for it is a dead name
 rather than a new proxy.  Ports that other nodes may still forward to (those
