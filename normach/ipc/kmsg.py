@@ -39,6 +39,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from .. import param
+from ..kern.memory import QUEUED
 from ..mach_types import MACH_MSGH_BITS, MACH_MSGH_BITS_COMPLEX, MsgType
 from .ipc_kernel import ipc_state
 from .port import (IP_DEAD, ipc_port_consume_sonce, ipc_port_destroy,
@@ -48,7 +49,6 @@ MACH_MSG_HEADER_SIZE = 24       # bits, size, remote, local, reserved, id (4 byt
 MACH_MSG_BODY_SIZE = 4          # descriptor_count, present when the message is complex
 MACH_MSG_DESCRIPTOR_SIZE = 16   # one port / OOL / OOL-ports descriptor
 MACH_MSG_INT_SIZE = 8           # an inline integer
-QUEUED = "queued messages"      # the memory budget's name for messages waiting on ports
 INT_ITEM_MIN, INT_ITEM_END = -(1 << 63), 1 << 64      # an inline integer fits 64 bits
 
 

@@ -42,6 +42,7 @@ SEND_INTERRUPT / RCV_INTERRUPT (no signals), SEND_CANCEL and RCV_NOTIFY
 from __future__ import annotations
 
 from .. import param
+from ..kern.memory import QUEUED
 from ..kern.errors import (MACH_MSG_IPC_SPACE, MACH_MSG_VM_SPACE, KernError,
                            KernReturn)
 from ..mach_types import MACH_PORT_DEAD, MACH_PORT_NULL, CopyOption, MsgOption, MsgType, PortType
@@ -136,7 +137,7 @@ def step_check_budget(kernel, size: int) -> None:
     if size > param.MSG_SIZE_MAX:
         raise _err(KernReturn.MACH_SEND_TOO_LARGE, f"{size} bytes > {param.MSG_SIZE_MAX}")
     if kernel.memory.free < size + param.MSG_QUEUED_OVERHEAD:
-        kernel.memory.refused["queued messages"] += 1
+        kernel.memory.refused[QUEUED] += 1
         raise _err(KernReturn.MACH_SEND_NO_BUFFER, "the node's memory limit")
 
 

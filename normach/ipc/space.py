@@ -33,6 +33,7 @@ import collections
 
 from .. import param
 from ..kern.errors import KernError, KernReturn
+from ..kern.memory import NAMES
 from ..mach_types import MACH_PORT_DEAD, MACH_PORT_NULL, PortType
 
 NAME_INDEX_LIMIT = (1 << (32 - param.NAME_GEN_BITS)) - 1   # index 0xFFFFFF would make MACH_PORT_DEAD
@@ -47,8 +48,6 @@ def name_valid(name: int) -> bool:
     """A name a right can live under (not NULL, not DEAD, 32-bit)."""
     return isinstance(name, int) and 0 < name < MACH_PORT_DEAD
 
-
-NAMES = "port names"              # the memory budget's name for entries of port spaces
 
 class IPCEntry:
     """One name in one space.

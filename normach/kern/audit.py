@@ -19,6 +19,7 @@ import collections
 
 from .. import param
 from ..mach_types import VMProt
+from .memory import NAMES, QUEUED, STORED, TASKS, THREADS, stored_bytes
 
 
 def kernel_held_send_rights(kernel) -> collections.Counter:
@@ -138,14 +139,12 @@ def audit_memory(kernel) -> list[str]:
     if kernel.xmm is not None:
         stores += [m.store for m in kernel.xmm.managers.values()]
         stores += [p.orphans for p in kernel.xmm.pagers.values()]
-    stored = sum(len(v[-1] if isinstance(v, tuple) else v) for s in stores for v in s.values())
+    stored = sum(stored_bytes(v) for s in stores for v in s.values())
     from ..ipc.ipc_kernel import ipc_state
     queued = sum(k.charged for p in list(ipc_state(kernel).ports) for k in p.messages)
-    want = {"tasks": len(kernel.tasks) * param.TASK_MEMORY_COST,
-            "threads": threads * param.THREAD_MEMORY_COST, "stored pages": stored,
-            "queued messages": queued,
-            "port names": sum(len(t.itk_space.table) for t in kernel.tasks)
-            * param.NAME_MEMORY_COST}
+    want = {TASKS: len(kernel.tasks) * param.TASK_MEMORY_COST,
+            THREADS: threads * param.THREAD_MEMORY_COST, STORED: stored, QUEUED: queued,
+            NAMES: sum(len(t.itk_space.table) for t in kernel.tasks) * param.NAME_MEMORY_COST}
     return [f"memory budget: {kind} charged {used.get(kind, 0)}, held {n}"
             for kind, n in want.items() if used.get(kind, 0) != n]
 

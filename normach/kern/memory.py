@@ -31,6 +31,14 @@ from .. import param
 from .errors import KernError, KernReturn
 
 
+# What the budget is charged for (its kinds, as `used` and `refused` name them).
+TASKS = "tasks"                   # a task's map, space and bookkeeping
+THREADS = "threads"               # a thread's CPU
+NAMES = "port names"              # entries of port spaces (a name holds a right, often a port)
+QUEUED = "queued messages"        # messages waiting on ports
+STORED = "stored pages"           # pages held outside the frame pool (paged out, given back)
+
+
 def host_memory_bytes() -> int:
     """The host's physical memory (0 if unknown)."""
     try:
@@ -108,8 +116,8 @@ class ChargedStore(dict):
     def __setitem__(self, key, value) -> None:
         old = dict.get(self, key)
         if old is not None:
-            self.memory.credit(self.kind, _size(old))
-        self.memory.charge(self.kind, _size(value), force=True)
+            self.memory.credit(self.kind, stored_bytes(old))
+        self.memory.charge(self.kind, stored_bytes(value), force=True)
         dict.__setitem__(self, key, value)
 
     def _uncharged(self, *args, **kwargs):
@@ -118,24 +126,24 @@ class ChargedStore(dict):
     update = setdefault = copy = __ior__ = _uncharged
 
     def __delitem__(self, key) -> None:
-        self.memory.credit(self.kind, _size(dict.__getitem__(self, key)))
+        self.memory.credit(self.kind, stored_bytes(dict.__getitem__(self, key)))
         dict.__delitem__(self, key)
 
     def pop(self, key, *default):
         if key in self:
             value = dict.pop(self, key)
-            self.memory.credit(self.kind, _size(value))
+            self.memory.credit(self.kind, stored_bytes(value))
             return value
         return default[0] if default else dict.pop(self, key)
 
     def popitem(self):
         key, value = dict.popitem(self)
-        self.memory.credit(self.kind, _size(value))
+        self.memory.credit(self.kind, stored_bytes(value))
         return key, value
 
     def clear(self) -> None:
         for value in self.values():
-            self.memory.credit(self.kind, _size(value))
+            self.memory.credit(self.kind, stored_bytes(value))
         dict.clear(self)
 
     def release(self) -> None:
@@ -143,7 +151,8 @@ class ChargedStore(dict):
         self.clear()
 
 
-def _size(value) -> int:
-    if isinstance(value, tuple):                 # (seq, bytes): an orphan
+def stored_bytes(value) -> int:
+    """The bytes of one stored value: a page, or an orphan (seq, page)."""
+    if isinstance(value, tuple):
         value = value[-1]
     return len(value)

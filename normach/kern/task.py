@@ -14,6 +14,7 @@ from .. import param
 from ..mach_types import TaskSpecialPort
 from .errors import KernError, KernReturn
 from .ledger import Ledger
+from .memory import TASKS
 
 KERN = KernReturn
 
@@ -34,7 +35,7 @@ class Task:
         from ..ipc.space import IPCSpace
         from ..vm.map import VMMap
         assert kernel.lock.held()
-        kernel.memory.must_charge("tasks", param.TASK_MEMORY_COST)   # KERN_RESOURCE_SHORTAGE
+        kernel.memory.must_charge(TASKS, param.TASK_MEMORY_COST)   # KERN_RESOURCE_SHORTAGE
         self.kernel = kernel
         self.id = kernel.next_id()
         self.name = name or f"task{self.id}"
@@ -134,7 +135,7 @@ def task_terminate(task: Task) -> None:
     if not task.active:
         raise KernError(KERN.KERN_FAILURE, "task is already terminating")
     task.active = False
-    task.kernel.memory.credit("tasks", param.TASK_MEMORY_COST)
+    task.kernel.memory.credit(TASKS, param.TASK_MEMORY_COST)
     for th in list(task.threads):
         thread_terminate_internal(th)
     for port in (task.itk_sself, task.itk_bootstrap, *task.itk_registered):

@@ -18,6 +18,7 @@ from dataclasses import dataclass, field, fields
 from .. import param
 from ..mach_types import ThreadRunState, ThreadStateFlavor, ThreadInfoFlavor
 from .errors import KernError, KernReturn
+from .memory import THREADS
 
 KERN = KernReturn
 _U64 = (1 << 64) - 1
@@ -161,7 +162,7 @@ def thread_create(task) -> Thread:
         raise KernError(KERN.KERN_FAILURE, "task is terminated")
     if len(task.threads) >= task.ledger.threads_max:
         raise KernError(KERN.KERN_RESOURCE_SHORTAGE, f"thread limit {task.ledger.threads_max}")
-    task.kernel.memory.must_charge("threads", param.THREAD_MEMORY_COST)
+    task.kernel.memory.must_charge(THREADS, param.THREAD_MEMORY_COST)
     th = Thread(task)
     task.threads.append(th)
     return th
@@ -282,7 +283,7 @@ def thread_terminate_internal(thread: Thread) -> None:
     """Stop and remove `thread`; its port keeps naming it (calls then get KERN_TERMINATED)."""
     from ..ipc.port import ipc_port_release_send
     if thread.active:
-        thread.kernel.memory.credit("threads", param.THREAD_MEMORY_COST)
+        thread.kernel.memory.credit(THREADS, param.THREAD_MEMORY_COST)
     thread.active = False
     thread.run_state = ThreadRunState.HALTED
     if thread in thread.task.threads:

@@ -11,8 +11,8 @@ whether a page comes from this node's store or from another node.
 from __future__ import annotations
 
 from .. import param
+from ..kern.memory import STORED, ChargedStore
 
-STORED = "stored pages"            # the budget's name for pages held outside the frame pool
 
 
 class Pager:
@@ -108,7 +108,6 @@ class DefaultPager(Pager):
 
     def take_store(self, obj):
         """The pages stored for `obj`, handed over whole (its memory becomes shared)."""
-        from ..kern.memory import ChargedStore
         return self.store.pop(obj.id, None) or ChargedStore(self.kernel.memory, STORED)
 
     def data_request(self, obj, offset: int) -> bytes | None:
@@ -121,7 +120,6 @@ class DefaultPager(Pager):
 
     def data_return(self, obj, offset: int, data: bytes) -> None:
         assert self.kernel.lock.held()
-        from ..kern.memory import ChargedStore
         self.pageouts += 1
         pages = self.store.get(obj.id)
         if pages is None:

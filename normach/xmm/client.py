@@ -30,8 +30,8 @@ import collections
 
 from .. import param
 from ..kern.errors import KernError, KernReturn
-from ..kern.memory import ChargedStore
-from ..vm.pager import STORED, Pager
+from ..kern.memory import STORED, ChargedStore
+from ..vm.pager import Pager
 from ..vm.pmap import pmap_page_protect
 
 READ, WRITE = 1, 2

@@ -40,8 +40,7 @@ import collections
 
 from .. import param
 from ..kern.errors import KernError, KernReturn
-from ..kern.memory import ChargedStore
-from ..vm.pager import STORED
+from ..kern.memory import STORED, ChargedStore
 from .client import DATA, ERROR, KEEP, READ, RW, WRITE, ZERO
 
 ZEROS = bytes(param.PAGE_SIZE)
