@@ -3,6 +3,8 @@ its servers and every other program whole."""
 
 from normach import Cluster, mach
 
+from .waiting import wait_until
+
 
 def _mapped_bytes(task_handle) -> int:
     """The bytes of every region of the task's map."""
@@ -39,19 +41,11 @@ def test_console_server_survives_malformed_requests(adversary):
         assert console.thread.is_alive()
         # nothing the abuser sent stays in the server's space or map, and its own console
         # port goes once the program has ended (no-senders)
-        _wait_until(lambda: _space_names(console.task) == before)
+        wait_until(lambda: _space_names(console.task) == before)
         assert _mapped_bytes(console.task) == mapped
         q = c.spawn(adversary("console_abuse"), node=0)
         assert c.wait(q, timeout=120) == 0, c.output(q)
         assert c.audit() == []
-
-
-def _wait_until(cond, timeout=60.0):
-    import time
-    end = time.monotonic() + timeout
-    while not cond():
-        assert time.monotonic() < end, "condition not reached"
-        time.sleep(0.005)
 
 
 def test_P6_8_message_id_out_of_32_bits_is_refused_not_delivered(adversary):
@@ -62,7 +56,7 @@ def test_P6_8_message_id_out_of_32_bits_is_refused_not_delivered(adversary):
     from normach import KernError, KernReturn, Message, MsgType
     with Cluster(nodes=1) as c:
         p = c.spawn(adversary("receive_ids"), node=0)
-        _wait_until(lambda: "ready" in c.output(p))
+        wait_until(lambda: "ready" in c.output(p))
         port = mach.mach_port_extract_right(p.task_handle, 0x5103, MsgType.MAKE_SEND)
         me = c.task_create(node=0)
         name = 0x777

@@ -13,6 +13,8 @@ import time
 from normach import Cluster, mach
 from normach.handles import release_orphans
 
+from .waiting import wait_until
+
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 RUNS = 12
 
@@ -75,10 +77,8 @@ def _program_cycle(c: Cluster, built) -> None:
     p = c.spawn(built["norma_memory"], args=["1"], node=0)
     assert c.wait(p, timeout=120) == 0, c.output(p)
     q = c.spawn(built["steady"], args=["12"], node=0)
-    end = time.monotonic() + 120
-    while "round 1 " not in c.output(q):
-        assert time.monotonic() < end and q.task.active, c.output(q)
-        time.sleep(0.002)
+    wait_until(lambda: "round 1 " in c.output(q) or not q.task.active, "the first round", 120)
+    assert "round 1 " in c.output(q), c.output(q)
     if q.task.active:
         c.migrate(q, 2)
     assert c.wait(q, timeout=120) == 0, c.output(q)

@@ -22,25 +22,19 @@ import os
 import re
 import sys
 import threading
-import time
 
 import pytest
 
 from normach import Cluster, KernError, KernReturn, mach
 from normach.servers import migration
 
+from .waiting import wait_until
+
 K = KernReturn
 ROUNDS = 40
 RUNS = int(os.environ.get("NORMACH_KILL_RUNS", "1"))
 BEFORE_COMMIT = ["start", "clone", "clone+", "cloned", "threads", "prepared", "commit"]
 AFTER_COMMIT = ["committed", "moved", "push"]
-
-
-def wait_until(cond, what: str, timeout: float = 60.0) -> None:
-    end = time.monotonic() + timeout
-    while not cond():
-        assert time.monotonic() < end, f"timed out waiting for {what}"
-        time.sleep(0.002)
 
 
 @pytest.fixture(scope="module")

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import socket
 import struct
-import time
 
 import pytest
 
@@ -14,14 +13,9 @@ from normach.norma.node import NORMA_HOST_PORT
 from normach.transport import Endpoint, config
 from normach.transport.messages import ping
 
+from .waiting import wait_until
+
 SECRET = b"adversarial secret"
-
-
-def wait_until(cond, timeout=30.0):
-    end = time.monotonic() + timeout
-    while not cond():
-        assert time.monotonic() < end, "condition not reached"
-        time.sleep(0.005)
 
 
 @pytest.fixture
