@@ -62,11 +62,21 @@ class DipcNet:
             item = self._inbox.get()
             if item is None:
                 return
+            if isinstance(item, threading.Event):   # flush_deliveries: all before it is done
+                item.set()
+                continue
             try:
                 self._dispatch(*item)
             except Exception:                      # a bug: keep the node serving
                 self.dipc.stats["delivery_errors"] += 1
                 log.exception("dipc: delivering a message failed")
+
+    def flush_deliveries(self, timeout: float = 10.0) -> bool:
+        """Wait until every DIPC message that arrived so far was delivered (tests,
+        benchmarks; as Xmm.flush_background for the memory manager's work)."""
+        done = threading.Event()
+        self._inbox.put(done)
+        return done.wait(timeout)
 
     def _heartbeat(self) -> None:
         """Ping every peer; one that does not answer in time is declared down."""

@@ -42,18 +42,34 @@ def counts(c: Cluster) -> dict:
 def settled(c: Cluster, expected: dict | None = None, timeout: float = 60.0) -> dict:
     """The counts once background work (pushes, releases, no-senders) is over: with
     `expected`, waited for until they are back to it (or the deadline: the counts
-    then, for the assertion to show); without, until the background queues drained
-    and two snapshots agree."""
+    then, for the assertion to show); without, until a round in which every node
+    delivered what had arrived, did its queued memory work and holds no queued
+    message (a notification a server has yet to take) changes nothing."""
     end = time.monotonic() + timeout
     last = None
     while True:
-        for k in c.kernels:
-            k.xmm.flush_background()
+        _drain(c)
         now = counts(c)
         if now == (last if expected is None else expected) or time.monotonic() > end:
             return now
-        last = now
-        time.sleep(0.01)
+        last = now if _no_queued_messages(c) else None
+
+
+def _drain(c: Cluster) -> None:
+    """Wait until each node did the work queued so far (DIPC deliveries, XMM jobs)."""
+    for net in c._endpoints:
+        net.flush_deliveries()
+    for k in c.kernels:
+        k.xmm.flush_background()
+
+
+def _no_queued_messages(c: Cluster) -> bool:
+    from normach.ipc.ipc_kernel import ipc_state
+    for k in c.kernels:
+        with k.lock:
+            if any(p.messages for p in list(ipc_state(k).ports)):
+                return False
+    return True
 
 
 def _python_cycle(c: Cluster) -> None:
