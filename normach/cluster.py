@@ -52,51 +52,70 @@ class Cluster:
         """Start one OS process per node (tcp loopback, CurveZMQ with a fresh secret) and
         join them as a client holding handles as proxies."""
         import secrets
-        from .dipc import control
         self.secret = secret or secrets.token_bytes(32)
         self._procs, addresses, keys = start_node_processes(nodes, self.secret, phys_bytes,
                                                             memory=memory)
-        for i in range(1, nodes):                      # every node learns every other
-            self._seed_request(addresses[0], control.ctl_join(node=i, address=addresses[i],
-                                                              key=keys[i]))
         self._join_as_client(addresses[0])
 
-    def _seed_request(self, seed: str, msg):
-        from .transport.endpoint import Endpoint
-        import random
-        me = (1 << 30) + random.randrange(1 << 20)    # a one-off sender: an index of its own
-        with Endpoint(me, "tcp://127.0.0.1:0", {0: seed}, None, secret=self.secret) as ep:
-            return ep.request(0, msg, 30.0)
-
-    def _join_as_client(self, seed: str) -> None:
-        """Become a client node of the cluster whose node 0 listens at `seed`."""
+    def _join_as_client(self, seed: str, timeout: float = 30.0) -> None:
+        """Become a client of the cluster whose node 0 listens at `seed`: announce this
+        process to every node (each records it alone, hears its heartbeat, and forgets
+        it when it leaves or falls silent: dipc/control.py).
+        Raises: KernError (KERN_NO_ACCESS: not the cluster's secret; KERN_NODE_DOWN:
+        no answer at `seed`)."""
         import random
         from .dipc import control
         from .dipc.net import DipcNet
         from .dipc.node import Dipc
+        from .node_process import _local_ip
         me = (1 << 20) + random.randrange(1 << 20)     # a client index, past every node
-        net = DipcNet(me, "tcp://127.0.0.1:0", self.secret, {0: seed})
+        net = DipcNet(me, f"tcp://{_local_ip(seed)}:0", self.secret, {0: seed})
         self._endpoints.append(net)
-        reply = net.endpoint.request(0, control.ctl_join(node=me, address=net.endpoint.address,
-                                                         key=""), 30.0)
+        hello = control.ctl_join(node=me, address=net.endpoint.address, key="")
+        try:
+            reply = net.endpoint.request(0, hello, timeout)
+        except KernError:
+            net.close()
+            self._endpoints.remove(net)
+            raise
         self.nnodes = reply.nnodes
         self.client = Kernel(me, me + 1, 8 << 20)
-        for node, (address, key) in reply.table.items():
-            if int(node) != me:
-                net.endpoint.bind_key(int(node), key or None)
-                net.endpoint.add_peer(int(node), str(address))
-        net.attach(Dipc(self.client, net), [int(n) for n in reply.table if int(n) != me])
+        table = {int(n): e for n, e in reply.table.items()}
+        nodes = sorted(n for n in table if n != me)
+        for node in nodes:
+            address, key = table[node]
+            net.endpoint.bind_key(node, key or None)
+            net.endpoint.add_peer(node, str(address))
+        for node in nodes:
+            if node != 0:
+                try:
+                    net.endpoint.request(node, hello, param.DIPC_REQUEST_TIMEOUT)
+                except KernError:
+                    pass                            # down: its proxies die as any node's
+        net.attach(Dipc(self.client, net), nodes)
+
+    def _leave(self) -> None:
+        """A client says goodbye to every node (each forgets it at once)."""
+        from .dipc.control import ctl_leave
+        net = self._endpoints[-1]
+        for node in list(net.peers):
+            try:
+                net.endpoint.request(node, ctl_leave(node=node), 2.0)
+            except KernError:
+                pass                                # down, or forgets us by our silence
 
     @classmethod
-    def connect(cls, address: str, secret: bytes | None = None) -> "Cluster":
-        """Join a running cluster (`normach up` prints ADDRESS#SECRET) as a client."""
+    def connect(cls, address: str, secret: bytes | None = None,
+                timeout: float = 30.0) -> "Cluster":
+        """Join a running cluster (`normach up` prints ADDRESS#SECRET) as a client.
+        Raises: KernError (KERN_NO_ACCESS: wrong secret; KERN_NODE_DOWN: no answer)."""
         if "#" in address and secret is None:
             address, hexsecret = address.split("#", 1)
             secret = bytes.fromhex(hexsecret)
         c = cls.__new__(cls)
         c.closed, c._consoles, c._endpoints, c._procs, c._programs = False, {}, [], [], []
         c.kernels, c.client, c.secret, c.nnodes = [], None, secret, 0
-        c._join_as_client(address)
+        c._join_as_client(address, timeout)
         return c
 
     def _control(self, node: int, msg, timeout: float = 30.0):
@@ -216,9 +235,14 @@ class Cluster:
         bootstrap privilege; other programs get MACH_PORT_NULL there.
         Raises: KernError KERN_INVALID_ARGUMENT (not a program), and the codes of task creation.
         """
+        return self.spawn_image(_load_program(prog), prog, args, node, env, sink, suspended,
+                                privileged)
+
+    def spawn_image(self, image: bytes, prog: str, args=(), node: int = 0, env=(), sink=None,
+                    suspended: bool = False, privileged: bool = False) -> "Program":
+        """As `spawn`, from the ELF `image` of the program `prog` (its argv[0])."""
         from .ipc.port import ipc_port_make_send
         from .servers.console import launch
-        image = _load_program(prog)
         argv = [prog, *map(str, args)]
         if self.client is not None:
             return self._spawn_remote(image, argv, node, env, suspended, privileged)
@@ -238,22 +262,57 @@ class Cluster:
                                               suspended=suspended, privileged=privileged,
                                               image=image))
         p = Program(self._handle_from(reply.uid, Task), None, None, node)
-        p.remote_id = reply.program
+        p.remote_id, p.home, p.name = reply.program, node, os.path.basename(argv[0])
         return p
+
+    def program(self, pid: str) -> "Program":
+        """The program `HOME-K` of a cluster of node processes (as `normach run --detach`
+        prints it and `ps` shows it), wherever it runs now.
+        Raises: KernError KERN_INVALID_ARGUMENT (not such an id; no such program)."""
+        from .dipc.control import ctl_programs
+        home, k = parse_program_id(pid)
+        if self.client is None:
+            raise KernError(KernReturn.KERN_INVALID_ARGUMENT, "only node processes keep program ids")
+        for row in self._control(home, ctl_programs(node=home)).rows:
+            if row[0] == k:
+                p = Program(None, None, None, row[2])
+                p.remote_id, p.home, p.name = k, home, row[1]
+                return p
+        raise KernError(KernReturn.KERN_INVALID_ARGUMENT, f"no program {pid}")
+
+    def follow(self, program: "Program", offset: int = 0, timeout: float = 1.0):
+        """The program's console output from byte `offset`, once there is some, it ended,
+        or `timeout` s passed.  Returns: (text, next offset, None | (status, reason))."""
+        from .dipc.control import ctl_follow
+        r = self._control(program.home, ctl_follow(program=program.remote_id, offset=offset,
+                                                    timeout_ms=int(timeout * 1000)), timeout + 30)
+        program.node = r.node
+        if r.done:
+            program.remote_exit = (r.status, r.reason)
+        return bytes(r.output), r.offset, program.remote_exit
+
+    def kill(self, program: "Program") -> None:
+        """Terminate the program's task, wherever it runs (its status becomes 137)."""
+        from . import mach
+        if program.remote_id is None:
+            mach.task_terminate(program.task_handle)
+            return
+        from .dipc.control import ctl_kill
+        self._control(program.home, ctl_kill(program=program.remote_id))
 
     def resume(self, program: "Program") -> None:
         """Start a program spawned with `suspended=True`."""
         from .kern.thread import thread_resume
         if program.remote_id is not None:
             from .dipc.control import ctl_resume
-            self._control(program.node, ctl_resume(program=program.remote_id))
+            self._control(program.home, ctl_resume(program=program.remote_id))
             return
         with self.kernel(program.node).lock:
             thread_resume(program.thread)
 
     def _remote_status(self, program: "Program", timeout_ms: int):
         from .dipc.control import ctl_wait
-        r = self._control(program.node, ctl_wait(program=program.remote_id,
+        r = self._control(program.home, ctl_wait(program=program.remote_id,
                                                  timeout_ms=timeout_ms), timeout_ms / 1000 + 30)
         program.remote_output = r.output
         if r.done:
@@ -307,8 +366,36 @@ class Cluster:
         Raises: KernError, as task_migrate.
         """
         from .servers.migration import task_migrate
+        if isinstance(target, Program) and target.remote_id is not None:
+            return self._migrate_remote(target, node)
         handle = target.task_handle if isinstance(target, Program) else target
         return task_migrate(handle, node)
+
+    def _migrate_remote(self, program: "Program", node: int, task_id: int = -1):
+        """A program of node processes moves by its home, which runs the migration
+        (or, with task_id, the task of program.node): it outlives this client."""
+        from .dipc.control import ctl_migrate
+        from .servers.migration import Migration
+        at = program.home if task_id == -1 else program.node
+        r = self._control(at, ctl_migrate(program=program.remote_id if task_id == -1 else -1,
+                                          task=task_id, node=node), 300.0)
+        program.node = r.node
+        m = Migration(task=None, source=at, node=r.node, threads=r.threads, rights=r.rights,
+                      messages=r.messages, freeze_s=r.freeze_us / 1e6)
+        program.migrations.append(m)
+        return m
+
+    def migrate_task(self, node: int, task_id: int, to: int):
+        """Move the task `task_id` of `node` (as ps shows it) to `to`; on node processes
+        the migration runs on a node, not in this client (a program's at its home).
+        Returns: the Migration.  Raises: KernError, as task_migrate."""
+        if self.client is None:
+            return self.migrate(self.task(node, task_id), to)
+        for row in self.ps():
+            if (row["node"], row["id"]) == (node, task_id) and row["program"]:
+                return self._migrate_remote(self.program(row["program"]), to)
+        p = Program(None, None, None, node)
+        return self._migrate_remote(p, to, task_id)
 
     def _migrated(self, event: str, old, m) -> None:
         """A migration listener: a program whose task moves follows it."""
@@ -360,12 +447,18 @@ class Cluster:
         if self.client is not None:
             from .dipc.control import ctl_ps
             from .ps import from_wire
-            rows = []
+            from .dipc.control import ctl_programs
+            rows, programs = [], {}
             for n in range(self.nnodes):
                 try:
                     rows += from_wire(self._control(n, ctl_ps(node=n), 10.0).rows)
-                except KernError:
+                    for k, _name, _node, uid, _done, _status in self._control(
+                            n, ctl_programs(node=n), 10.0).rows:
+                        programs[tuple(uid)] = f"{n}-{k}"
+                except (KernError, ValueError, TypeError):
                     pass
+            for r in rows:
+                r["program"] = programs.get(tuple(r["port"]), "")
             return rows
         return [r for k in self.kernels for r in task_rows(k)]
 
@@ -433,6 +526,8 @@ class Cluster:
                 for t in sorted(self.client.tasks, key=lambda t: t.id):
                     if t.active:
                         task_terminate(t)
+            if not self._procs:
+                self._leave()
         for ep in self._endpoints:
             ep.close()
 
@@ -482,7 +577,9 @@ class Program:
         self.thread = thread
         self.migrating = 0               # migrations of its task in progress
         self.migrations: list = []       # the Migrations it went through, in order
-        self.remote_id = None            # programs on node processes: their index there
+        self.remote_id = None            # programs on node processes: their index at home
+        self.home = node                 # ... and their home node (where logs/wait/kill go)
+        self.name = ""
         self.remote_exit = None          # (status, reason) once known
         self.remote_output = b""
 
@@ -496,9 +593,17 @@ class Program:
     def __repr__(self) -> str:
         if self.remote_id is not None:
             state = "running" if self.remote_exit is None else f"exited {self.remote_exit[0]}"
-        else:
-            state = "running" if self.task.active else f"exited {self.task.exit_status}"
+            return f"<Program {self.home}-{self.remote_id} {self.name} node={self.node} {state}>"
+        state = "running" if self.task.active else f"exited {self.task.exit_status}"
         return f"<Program {self.task.name} node={self.node} {state}>"
+
+
+def parse_program_id(pid: str) -> tuple[int, int]:
+    """`HOME-K` -> (HOME, K).  Raises: KernError KERN_INVALID_ARGUMENT."""
+    home, sep, k = str(pid).partition("-")
+    if not (sep and home.isdigit() and k.isdigit()):
+        raise KernError(KernReturn.KERN_INVALID_ARGUMENT, f"not a program id (HOME-K): {pid!r}")
+    return int(home), int(k)
 
 
 def _load_program(prog: str) -> bytes:
@@ -506,9 +611,11 @@ def _load_program(prog: str) -> bytes:
     if prog.endswith(".c"):
         import tempfile
         from .guest.build import compile_program
-        out = os.path.join(tempfile.mkdtemp(prefix="normach-"), os.path.basename(prog)[:-2])
-        compile_program(out, [prog])          # raises GuestBuildError with the diagnostics
-        prog = out
+        with tempfile.TemporaryDirectory(prefix="normach-") as folder:
+            out = os.path.join(folder, os.path.basename(prog)[:-2])
+            compile_program(out, [prog])      # raises GuestBuildError with the diagnostics
+            with open(out, "rb") as f:
+                return f.read()
     try:
         with open(prog, "rb") as f:
             return f.read()
@@ -517,26 +624,51 @@ def _load_program(prog: str) -> bytes:
 
 
 def start_node_processes(nodes: int, secret: bytes, phys_bytes: int = param.PHYS_MEM_BYTES,
-                         first: int = 0, count: int | None = None, memory: int | None = None):
-    """Start node processes `first`..`first+count-1` of an `nodes`-node cluster on tcp
-    loopback.  Returns (processes, {node: address}, {node: public key}): each node
-    prints its key on the pipe only its starter reads."""
-    import json
+                         first: int = 0, count: int | None = None, memory: int | None = None,
+                         listen: str = "tcp://127.0.0.1:0", advertise: str | None = None,
+                         join: str | None = None):
+    """Start node processes `first`..`first+count-1` of an `nodes`-node cluster.  Node
+    0 (unless `join` names a running cluster's) starts first, at `listen`; the others
+    listen on the same host (any port) and join it.  The secret goes to them in their
+    environment, never on their command line.
+    Returns: (processes, {node: address}, {node: public key}).
+    Raises: KernError(KERN_NODE_DOWN) if one did not start (all are then killed)."""
     import subprocess
     import sys
+    env = {**os.environ, "NORMACH_SECRET": secret.hex()}
+    host = listen.rsplit(":", 1)[0]
     procs, addresses, keys = [], {}, {}
-    for i in range(first, first + (nodes if count is None else count)):
-        procs.append(subprocess.Popen(
-            [sys.executable, "-m", "normach.node_process", "--index", str(i),
-             "--nodes", str(nodes), "--secret-hex", secret.hex(),
-             "--phys-bytes", str(phys_bytes)] + (["--memory-bytes", str(memory)] if memory else []),
-            stdout=subprocess.PIPE, text=True))
-    for i, proc in zip(range(first, first + len(procs)), procs):
-        line = proc.stdout.readline()
-        if not line:
-            for p in procs:
-                p.kill()
-            raise KernError(KernReturn.KERN_NODE_DOWN, f"node process {i} did not start")
-        hello = json.loads(line)
-        addresses[i], keys[i] = hello["address"], hello.get("key", "")
+
+    def launch(i: int, where: str, seed: str | None):
+        argv = [sys.executable, "-m", "normach.node_process", "--index", str(i),
+                "--nodes", str(nodes), "--listen", where, "--phys-bytes", str(phys_bytes)]
+        argv += ["--memory-bytes", str(memory)] if memory else []
+        argv += ["--advertise", advertise] if advertise else []
+        argv += ["--join", seed] if seed else []
+        procs.append(subprocess.Popen(argv, stdout=subprocess.PIPE, text=True, env=env))
+        return procs[-1]
+
+    indices = list(range(first, first + (nodes if count is None else count)))
+    try:
+        if join is None and indices and indices[0] == 0:
+            _hello(launch(0, listen, None), 0, addresses, keys)
+            join, indices = addresses[0], indices[1:]
+        started = [(i, launch(i, f"{host}:0", join)) for i in indices]
+        for i, proc in started:
+            _hello(proc, i, addresses, keys)
+    except KernError:
+        for p in procs:
+            p.kill()
+            p.wait()
+        raise
     return procs, addresses, keys
+
+
+def _hello(proc, i: int, addresses: dict, keys: dict) -> None:
+    """Read the line a node process prints once it listens (and joined)."""
+    import json
+    line = proc.stdout.readline()
+    if not line:
+        raise KernError(KernReturn.KERN_NODE_DOWN, f"node process {i} did not start")
+    hello = json.loads(line)
+    addresses[i], keys[i] = hello["address"], hello.get("key", "")

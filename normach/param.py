@@ -40,6 +40,8 @@ TRANSPORT_INPROC_BIND_RETRY_S = 2.0     # how long a restarted endpoint retries 
 
 DIPC_HEARTBEAT_S = 0.5              # how often a node pings each peer
 DIPC_HEARTBEAT_TIMEOUT_S = 2.0      # a peer silent this long is declared down (dead names, D5.8)
+CLIENTS_MAX = 4096                  # clients one node keeps at once (each costs a transport entry)
+CLIENT_LEASE_S = 3.0                # a client (Cluster.connect, the CLI) silent this long is forgotten
 DIPC_REQUEST_TIMEOUT = 5.0          # seconds a node waits for another node's answer before declaring it down
 DIPC_TOMBSTONES = 65536            # uids of dead ports from other nodes remembered as dead
 DIPC_TRANSIT_BATCH = 100            # transits a proxy fetches at once when it runs short (D5.9)
@@ -55,6 +57,10 @@ XMM_PUSH_DELAY_S = 0.25           # the push starts this long after a teleport (
 XMM_RELEASE_BATCH = 256            # pages per message when a node gives written pages back
 CPU_TIME_SLICE_MS = 10             # a CPU runs this long before a waiting CPU of its node gets a turn
 
+EXITS_KEPT = 1024                   # exit statuses a node keeps of tasks that ended (ctl_exit)
+FOLLOW_CHUNK = 256 << 10            # console text one ctl_follow answer carries at most
+PROGRAMS_KEPT = 64                  # ended programs a node keeps for logs/wait (the oldest go)
+ENDED_OUTPUT_KEPT = 256 << 10       # console text an ended program keeps for `normach logs`
 CONSOLE_OUTPUT_MAX = 8 << 20        # console text kept per program (older text is dropped, counted)
 
 TASK_PORT_REGISTER_MAX = 3          # mach_ports_register slots (T7.10)

@@ -33,7 +33,8 @@ def _row(kernel, task) -> dict:
             "threads": len(task.threads), "ports": len(task.itk_space.entries),
             "vm_kib": task.map.size // 1024,
             "resident": sum(_resident(e) for e in task.map.entries), "elsewhere": elsewhere,
-            "lost": lost, "page_kib": param.PAGE_SIZE // 1024, "active": task.active}
+            "lost": lost, "page_kib": param.PAGE_SIZE // 1024, "active": task.active,
+            "port": list(task.itk_self.uid), "program": ""}
 
 
 def _resident(entry) -> int:
@@ -80,7 +81,8 @@ def rss_bytes() -> int:
 
 
 COLUMNS = ("node", "id", "name", "threads", "ports", "vm_kib", "resident", "elsewhere", "lost")
-KEYS = COLUMNS + ("page_kib", "active")
+KEYS = COLUMNS + ("page_kib", "active", "port", "program")
+# "port": the uid of the task's port; "program": the id (HOME-K) of the program it runs, if any
 
 
 def to_wire(rows: list[dict]) -> list:

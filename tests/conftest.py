@@ -1,8 +1,18 @@
 """Shared fixtures: a cluster per test, audited when the test ends."""
 
+import os
+import tempfile
+
 import pytest
 
 from normach import Cluster
+
+# The cluster file of `normach up` (cli/where.py) goes to a folder of this test run's
+# own: no test finds the cluster of a developer's `normach up`, or leaves its file.
+_RUNTIME = tempfile.mkdtemp(prefix="normach-test-run-")
+os.environ["XDG_RUNTIME_DIR"] = _RUNTIME
+os.environ.pop("NORMACH_CLUSTER", None)
+os.environ.pop("NORMACH_CLUSTER_FILE", None)
 
 
 @pytest.fixture
@@ -30,3 +40,8 @@ def c3():
 def task(cluster):
     """A fresh task on node 0."""
     return cluster.task_create(node=0)
+
+
+def pytest_unconfigure(config):
+    import shutil
+    shutil.rmtree(_RUNTIME, ignore_errors=True)

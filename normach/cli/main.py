@@ -1,4 +1,10 @@
-"""The `normach` command line."""
+"""The `normach` command line.
+
+Options go before the program; everything after PROG is the program's.  A
+command that talks to a running cluster finds it by --cluster, NORMACH_CLUSTER
+or the cluster file `up` writes (cli/where.py).  Every mistake is one line on
+stderr with a documented exit code (cli/errors.py).
+"""
 
 from __future__ import annotations
 
@@ -6,11 +12,26 @@ import sys
 
 import click
 
+from .errors import FAILURE, Fail, Group
 
-@click.group()
-@click.version_option(package_name="normach")
+CLUSTER_HELP = "ADDRESS#SECRET of a running cluster (default: NORMACH_CLUSTER, then the file `up` writes)"
+_PROGRAM = {"ignore_unknown_options": True, "allow_interspersed_args": False}
+
+
+def cluster_option(f):
+    f = click.option("--join", "join", default=None, hidden=True, help="old name of --cluster")(f)
+    return click.option("--cluster", "cluster", default=None, metavar="ADDRESS#SECRET",
+                        help=CLUSTER_HELP)(f)
+
+
+@click.group(cls=Group, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="normach", message="normach %(version)s")
 def main() -> None:
-    """normach: a NORMA-style Mach multicomputer in Python."""
+    """normach: a NORMA-style Mach multicomputer in Python.
+
+    Exit codes: the program's status; 124 timeout; 125 normach's own failure;
+    126 not runnable; 127 not found; 130 interrupted.
+    """
 
 
 @main.command()
@@ -26,33 +47,36 @@ def demo(tour: bool) -> None:
     sys.exit(run())
 
 
-@main.command(context_settings={"ignore_unknown_options": True, "allow_interspersed_args": False})
+@main.command(context_settings=_PROGRAM)
+@click.option("--nodes", default=None, type=click.IntRange(min=1),
+              help="nodes of an embedded cluster (default 1; not with a running cluster)")
+@click.option("--node", default=0, show_default=True, type=click.IntRange(min=0),
+              help="the node the program starts on")
+@cluster_option
+@click.option("--detach", is_flag=True, help="print the program's id (HOME-K) and exit; "
+              "follow it with `normach logs`, `wait`, `kill`")
+@click.option("--timeout", default=None, type=click.FloatRange(min=0, min_open=True),
+              help="seconds before the program is killed (exit 124)")
 @click.argument("prog")
 @click.argument("args", nargs=-1, type=click.UNPROCESSED)
-@click.option("--nodes", default=1, show_default=True, help="nodes in the embedded cluster")
-@click.option("--node", default=0, show_default=True, help="the node the program runs on")
-@click.option("--timeout", default=None, type=float, help="seconds before the program is killed")
-def run(prog: str, args: tuple, nodes: int, node: int, timeout: float | None) -> None:
-    """Run a guest program (an ELF, or C sources to build) on an embedded cluster.
+def run(nodes, node, cluster, join, detach, timeout, prog, args) -> None:
+    """Run a guest program PROG (an ELF, or C sources to build) with ARGS.
 
-    Its console output goes to stdout; its exit status becomes normach's.
+    On a running cluster if one is named (--cluster, NORMACH_CLUSTER, or the file `up`
+    writes), else on an embedded cluster of --nodes nodes.  Its console output goes to
+    stdout; normach exits with its status.
     """
-    from .. import Cluster, KernError
-    from ..guest.build import GuestBuildError
-    try:
-        with Cluster(nodes=nodes) as c:
-            p = c.spawn(prog, args=list(args), node=node,
-                        sink=lambda b: (sys.stdout.buffer.write(b), sys.stdout.flush()))
-            try:
-                status = c.wait(p, timeout=timeout)
-            except KernError:
-                click.echo(f"normach: {prog}: killed after {timeout} s", err=True)
-                sys.exit(124)
-            if p.reason:
-                click.echo(f"normach: {prog}: {p.reason}", err=True)
-    except (KernError, GuestBuildError) as e:
-        raise click.ClickException(f"{prog}: {e}")
-    sys.exit(status)
+    from . import programs, where
+    image = programs.load(prog)
+    found = None if nodes is not None and not (cluster or join) else where.find(cluster or join)
+    if found is None:
+        if detach:
+            raise Fail("--detach needs a running cluster (`normach up`)")
+        sys.exit(programs.run_embedded(image, prog, list(args), nodes or 1, node, timeout))
+    if nodes is not None:
+        raise Fail("--nodes is for an embedded cluster: not with a running cluster")
+    sys.exit(programs.run_on_cluster(where.connect(cluster or join), image, prog, list(args),
+                                     node, detach, timeout))
 
 
 @main.command(name="cc", context_settings={"ignore_unknown_options": True})
@@ -64,111 +88,148 @@ def cc(output: str, sources: tuple) -> None:
     try:
         compile_program(output, list(sources))
     except GuestBuildError as e:    # the compiler's diagnostics are in the message
-        raise click.ClickException(str(e))
+        raise Fail(str(e))
 
 
 @main.command()
-@click.option("--nodes", default=3, show_default=True, help="nodes in the cluster")
-@click.option("--local", "local", default=None, type=int,
+@click.option("--nodes", default=3, show_default=True, type=click.IntRange(min=1, max=1024),
+              help="nodes in the cluster")
+@click.option("--local", "local", default=None, type=click.IntRange(min=1),
               help="how many of them to start here (the others join with `normach node`)")
+@click.option("--listen", default="127.0.0.1", show_default=True, metavar="HOST[:PORT]",
+              help="where node 0 listens (the other local nodes: the same host, any port)")
+@click.option("--advertise", default=None, metavar="HOST",
+              help="the host name or address other machines reach these nodes by")
 @click.option("--memory", "memory", default=None, type=click.IntRange(min=1),
               help="each node's memory limit in MiB (default: a quarter of this host's RAM)")
-def up(nodes: int, local: int | None, memory: int | None) -> None:
-    """Start a cluster of node processes on this machine and print where to connect.
-
-    Runs until interrupted; the nodes stop with it.  Connect from Python with
-    Cluster.connect(ADDRESS) using the printed ADDRESS#SECRET.
-    """
-    import secrets
-    import signal
-    import threading
-    from .. import KernError
-    from ..cluster import Cluster, start_node_processes
-    from ..dipc import control
-    secret = secrets.token_bytes(32)
-    local = nodes if local is None else local
-    procs, addresses, keys = start_node_processes(nodes, secret, count=local,
-                                                  memory=memory << 20 if memory else None)
-    helper = Cluster.__new__(Cluster)
-    helper.secret = secret
-    try:
-        for i in range(1, local):
-            helper._seed_request(addresses[0], control.ctl_join(node=i, address=addresses[i],
-                                                                key=keys[i]))
-    except KernError as e:
-        for p in procs:
-            p.kill()
-        raise click.ClickException(f"the nodes did not form a cluster: {e}")
-    where = f"{addresses[0]}#{secret.hex()}"
-    click.echo(f"connect: {where}")
-    click.echo(f"normach: {local} of {nodes} nodes up. From Python: Cluster.connect(\"{where}\")")
-    if local < nodes:
-        click.echo(f"the other nodes join with: normach node --index I --nodes {nodes} --join {where}")
-    sys.stdout.flush()
-    stop = threading.Event()
-    signal.signal(signal.SIGTERM, lambda *_: stop.set())
-    try:
-        while not stop.wait(0.5) and all(p.poll() is None for p in procs):
-            pass
-    except KeyboardInterrupt:
-        pass
-    for p in procs:
-        p.terminate()
-    for p in procs:
-        try:
-            p.wait(10)
-        except Exception:
-            p.kill()
+def up(nodes, local, listen, advertise, memory) -> None:
+    """Start a cluster of node processes here, write the cluster file, and run until
+    interrupted (the nodes stop with it)."""
+    from .nodes import up as run_up
+    if local is not None and local > nodes:
+        raise Fail(f"--local {local}: more than the cluster's {nodes} nodes")
+    run_up(nodes, nodes if local is None else local, listen, advertise, memory)
 
 
 @main.command()
-@click.option("--index", required=True, type=int, help="this node's index")
-@click.option("--nodes", required=True, type=int, help="nodes in the cluster")
-@click.option("--join", "join", required=True, help="ADDRESS#SECRET printed by `normach up`")
+@click.option("--index", type=click.IntRange(min=0), default=None, help="this node's index")
+@click.option("--nodes", type=click.IntRange(min=1), default=None,
+              help="nodes in the cluster (default: as the cluster says)")
+@click.option("--join", "join", default=None, metavar="ADDRESS",
+              help="node 0's address (the secret: NORMACH_SECRET, NORMACH_CLUSTER or the "
+              "cluster file, never the command line)")
+@click.option("--listen", default="127.0.0.1", show_default=True, metavar="HOST[:PORT]",
+              help="where this node listens")
+@click.option("--advertise", default=None, metavar="HOST", help="the host others reach it by")
 @click.option("--memory", "memory", default=None, type=click.IntRange(min=1),
               help="this node's memory limit in MiB (default: a quarter of this host's RAM)")
-def node(index: int, nodes: int, join: str, memory: int | None) -> None:
-    """Run one node that joins a running cluster (e.g. from another machine)."""
-    from ..node_process import main as node_main
-    address, _, hexsecret = join.partition("#")
-    sys.exit(node_main(["--index", str(index), "--nodes", str(nodes), "--join", address,
-                        "--secret-hex", hexsecret]
-                       + (["--memory-bytes", str(memory << 20)] if memory else [])))
+@click.option("--from-launcher", "launcher", is_flag=True,
+              help="be one rank of `mpirun`/`srun`: every rank a node, rank 0 node 0")
+def node(index, nodes, join, listen, advertise, memory, launcher) -> None:
+    """Run one node that joins a running cluster (e.g. from another machine), or be
+    one rank of an MPI/Slurm job (--from-launcher)."""
+    from .nodes import node as run_node
+    sys.exit(run_node(index, nodes, join, listen, advertise, memory, launcher))
 
 
 @main.command()
-@click.option("--join", "join", required=True, help="ADDRESS#SECRET printed by `normach up`")
-def ps(join: str) -> None:
-    """The tasks of a running cluster, and where their memory is."""
-    from .. import KernError
-    from ..cluster import Cluster
+@cluster_option
+@click.option("--json", "as_json", is_flag=True, help="the rows as JSON")
+def ps(cluster, join, as_json) -> None:
+    """The tasks of a running cluster, their programs, and where their memory is."""
+    from . import where
     from .table import ps_table
+    c = where.connect(cluster or join)
     try:
-        c = Cluster.connect(join)
-    except (KernError, ValueError) as e:
-        raise click.ClickException(f"cannot join {join}: {e}")
-    try:
+        rows = c.ps()
+    finally:
+        c.close()
+    if as_json:
+        import json
+        click.echo(json.dumps(rows))
+    else:
         from rich.console import Console
-        Console().print(ps_table(c.ps()))
+        Console().print(ps_table(rows))
+
+
+@main.command()
+@cluster_option
+@click.option("--json", "as_json", is_flag=True, help="the nodes as JSON")
+def status(cluster, join, as_json) -> None:
+    """Each node of a running cluster: up/suspect/down, incarnation, address, uptime,
+    tasks, memory, pages in and out."""
+    from . import where
+    from .nodes import status_rows
+    from .table import status_table
+    c = where.connect(cluster or join)
+    try:
+        rows = status_rows(c)
+    finally:
+        c.close()
+    if as_json:
+        import json
+        click.echo(json.dumps(rows))
+    else:
+        from rich.console import Console
+        Console().print(status_table(rows))
+
+
+@main.command()
+@click.argument("pid", metavar="ID")
+@click.option("-f", "--follow", is_flag=True, help="keep printing until the program ends")
+@cluster_option
+def logs(pid, follow, cluster, join) -> None:
+    """The console output of program ID (HOME-K), wherever it runs now."""
+    from . import programs, where
+    c = where.connect(cluster or join)
+    try:
+        programs.logs(c, pid, follow)
+    finally:
+        c.close()
+
+
+@main.command(name="wait")
+@click.argument("pid", metavar="ID")
+@click.option("--timeout", default=None, type=click.FloatRange(min=0, min_open=True),
+              help="seconds to wait (exit 124 if it still runs)")
+@cluster_option
+def wait_cmd(pid, timeout, cluster, join) -> None:
+    """Wait for program ID to end; exit with its status."""
+    from . import programs, where
+    c = where.connect(cluster or join)
+    try:
+        code = programs.wait(c, pid, timeout)
+    finally:
+        c.close()
+    sys.exit(code)
+
+
+@main.command()
+@click.argument("pid", metavar="ID")
+@cluster_option
+def kill(pid, cluster, join) -> None:
+    """Terminate program ID, wherever it runs (its status becomes 137)."""
+    from . import programs, where
+    c = where.connect(cluster or join)
+    try:
+        programs.kill(c, pid)
     finally:
         c.close()
 
 
 @main.command()
-@click.option("--join", "join", required=True, help="ADDRESS#SECRET printed by `normach up`")
-@click.option("--interval", default=1.0, show_default=True, help="seconds between refreshes")
-@click.option("--count", default=None, type=int, help="refreshes before exiting (default: until Ctrl-C)")
-def top(join: str, interval: float, count: int | None) -> None:
+@cluster_option
+@click.option("--interval", default=1.0, show_default=True,
+              type=click.FloatRange(min=0.05), help="seconds between refreshes")
+@click.option("--count", default=None, type=click.IntRange(min=1),
+              help="refreshes before exiting (default: until Ctrl-C)")
+def top(cluster, join, interval, count) -> None:
     """A live view of a running cluster: nodes, tasks, where their memory is."""
     from rich.console import Console
 
-    from .. import KernError
-    from ..cluster import Cluster
+    from . import where
     from .top import top as run_top
-    try:
-        c = Cluster.connect(join)
-    except (KernError, ValueError) as e:
-        raise click.ClickException(f"cannot join {join}: {e}")
+    c = where.connect(cluster or join)
     try:
         run_top(c, interval, count, Console())
     except KeyboardInterrupt:
@@ -178,65 +239,21 @@ def top(join: str, interval: float, count: int | None) -> None:
 
 
 @main.command()
-@click.argument("task")
-@click.option("--to", "to", required=True, type=int, help="the node to move it to")
-@click.option("--join", "join", required=True, help="ADDRESS#SECRET printed by `normach up`")
+@click.argument("target", metavar="ID")
+@click.option("--to", "to", required=True, type=click.IntRange(min=0), help="the node to move it to")
+@cluster_option
 @click.option("--wait/--no-wait", default=True, show_default=True,
               help="show its memory arriving on the new node until none is left behind")
-def migrate(task: str, to: int, join: str, wait: bool) -> None:
-    """Move a running task (NODE:ID, as `normach ps` shows it) with its threads and
-    port rights to another node."""
-    from .. import KernError
-    from ..cluster import Cluster
-    from ..servers.migration import task_migrate
+def migrate(target, to, cluster, join, wait) -> None:
+    """Move a running program (HOME-K) or task (NODE:ID, as `normach ps` shows them)
+    with its threads and port rights to another node.  The migration runs on the
+    cluster's nodes: it goes on if this command is interrupted."""
+    from . import programs, where
+    c = where.connect(cluster or join)
     try:
-        node, task_id = (int(x) for x in task.split(":"))
-    except ValueError:
-        raise click.BadParameter("expected NODE:ID, e.g. 0:12", param_hint="TASK")
-    try:
-        c = Cluster.connect(join)
-    except (KernError, ValueError) as e:
-        raise click.ClickException(f"cannot join {join}: {e}")
-    try:
-        try:
-            m = task_migrate(c.task(node, task_id), to)
-        except KernError as e:
-            raise click.ClickException(f"migration of {task} to node {to} failed: {e}")
-        click.echo(f"moved {task} to node {m.node}: {m.threads} threads, {m.rights} port names, "
-                   f"{m.messages} queued messages, frozen {m.freeze_s * 1e3:.1f} ms")
-        if wait:
-            left = _drain(m.task)
-            if left >= 0:
-                click.echo(f"its memory: {left} pages left on other nodes" if left else
-                           "its memory: all on the new node, nothing left behind")
+        programs.migrate(c, target, to, wait)
     finally:
         c.close()
-
-
-def _drain(task, timeout: float = 300.0) -> int:
-    """A progress bar while a migrated task's memory comes over; returns the pages left."""
-    import time
-
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
-
-    from .. import KernError
-    from ..servers.migration import memory_info
-
-    def elsewhere() -> int:
-        return memory_info(task)["elsewhere"]
-    try:
-        first = left = elsewhere()
-        end = time.monotonic() + timeout
-        with Progress(TextColumn("pages arriving"), BarColumn(), MofNCompleteColumn(),
-                      transient=True) as bar:
-            job = bar.add_task("pages", total=max(first, 1))
-            while left and time.monotonic() < end:
-                time.sleep(0.1)
-                left = elsewhere()
-                bar.update(job, completed=max(first - left, 0))
-        return left
-    except KernError:
-        return -1                            # the task ended meanwhile
 
 
 @main.command()
@@ -247,9 +264,11 @@ def bench(json_path: str) -> None:
     try:
         from benchmarks.__main__ import main as bench_main
     except ImportError:
-        raise click.ClickException("benchmarks/ is not installed: run from a source checkout")
+        raise Fail("benchmarks/ is not installed: run from a source checkout")
     bench_main(["--json", json_path])
 
+
+__all__ = ["main", "FAILURE"]
 
 if __name__ == "__main__":
     main()

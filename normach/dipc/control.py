@@ -1,10 +1,17 @@
-"""The control protocol between a cluster's client and its node processes (ids 350-369).
+"""The control protocol between a cluster's client and its node processes (ids 350-389).
 
 A client process (a `Cluster` with `processes=True`, or `Cluster.connect`) is
 itself a small node: it has a kernel of its own, where its handles live as
 proxies, and it asks node processes for what Python programs need to start:
 the membership table, a fresh task, the host ports, an audit, a shutdown.
 Everything else goes through ports, as kernel calls to the objects' nodes.
+
+Members and clients.  The membership table holds the nodes only.  A client
+announces itself to each node it talks to (`ctl_join` with an index at or past
+the cluster's size); that node alone records it, hears its heartbeat, and
+forgets it when it leaves (`ctl_leave`) or falls silent for
+`param.CLIENT_LEASE_S`.  No node pings a client and no join waits on one, so a
+thousand clients come and go without slowing the cluster.
 """
 
 from ..transport.protocol import declare
@@ -33,3 +40,19 @@ ctl_rows = declare(366, "ctl_rows", [("rows", "list")])
 ctl_task = declare(367, "ctl_task", [("task", "int")], reply="ctl_uid")
 ctl_stats = declare(368, "ctl_stats", [("node", "int")], reply="ctl_counts")
 ctl_counts = declare(369, "ctl_counts", [("counts", "map")])
+ctl_leave = declare(370, "ctl_leave", [("node", "int")], reply="ctl_ok")
+ctl_info = declare(371, "ctl_info", [("node", "int")], reply="ctl_table")   # the table, joining nothing
+# programs (normach/programs.py): ids HOME-K, kept at their home node
+ctl_follow = declare(372, "ctl_follow", [("program", "int"), ("offset", "int"),
+                                         ("timeout_ms", "int")], reply="ctl_progress")
+ctl_progress = declare(373, "ctl_progress", [("done", "bool"), ("status", "int"),
+                                             ("reason", "str"), ("output", "bytes"),
+                                             ("offset", "int"), ("node", "int")])
+ctl_kill = declare(374, "ctl_kill", [("program", "int")], reply="ctl_ok")
+ctl_migrate = declare(375, "ctl_migrate", [("program", "int"), ("task", "int"), ("node", "int")],
+                      reply="ctl_moved")      # program -1: the task `task` of the node asked
+ctl_moved = declare(376, "ctl_moved", [("node", "int"), ("uid", "list"), ("threads", "int"),
+                                       ("rights", "int"), ("messages", "int"),
+                                       ("freeze_us", "int")])
+ctl_exit = declare(377, "ctl_exit", [("uid", "list"), ("timeout_ms", "int")], reply="ctl_status")
+ctl_programs = declare(378, "ctl_programs", [("node", "int")], reply="ctl_rows")

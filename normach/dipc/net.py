@@ -35,7 +35,8 @@ class DipcNet:
                                  secret=secret, oneway=self.oneway)
         self.dipc = None
         self.xmm = None
-        self.peers: list[int] = []
+        self.peers: list[int] = []                    # the members: pinged by the heartbeat
+        self.clients: set[int] = set()                # clients admitted (they ping us instead)
         self._stop = threading.Event()
         self._beat = None
         self._inbox: queue.Queue = queue.Queue()      # (sender, msg) in arrival order

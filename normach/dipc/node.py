@@ -343,9 +343,11 @@ class Dipc:
         return proxy
 
     def known_node(self, node) -> bool:
-        """`node` is this node or a member it knows (a uid naming anything else is dead)."""
+        """`node` is this node, a member it knows or a client it admitted (a uid naming
+        anything else is dead)."""
         peers = getattr(self.net, "peers", None)
-        return node == self.node or peers is None or node in peers
+        return (node == self.node or peers is None or node in peers
+                or node in getattr(self.net, "clients", ()))
 
     def _sonce_home(self, port, sender: int | None = None) -> bool:
         """A send-once right made here came back (used or passed home).  False if it was

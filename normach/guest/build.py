@@ -18,7 +18,6 @@ import os
 import shutil
 import subprocess
 import sys
-import tempfile
 from functools import lru_cache
 from pathlib import Path
 
@@ -93,12 +92,25 @@ def _cache_key(compiler: str) -> str:
     return h.hexdigest()[:16]
 
 
+def cache_root() -> Path:
+    """The build cache: the user's cache folder (platformdirs; NORMACH_GUEST_CACHE
+    overrides), created 0700.  What is there is linked into every guest or loaded into
+    normach itself (the stop hook), so a folder another user owns, or that others may
+    write to, is refused.  Raises: GuestBuildError."""
+    import platformdirs
+    root = Path(os.environ.get("NORMACH_GUEST_CACHE")
+                or Path(platformdirs.user_cache_dir("normach")) / "guest")
+    root.mkdir(mode=0o700, parents=True, exist_ok=True)
+    st = root.stat()
+    if st.st_uid != os.getuid() or st.st_mode & 0o022:
+        raise GuestBuildError(f"{root}: the build cache is owned or writable by another "
+                              "user: refused (remove it, or set NORMACH_GUEST_CACHE)")
+    return root
+
+
 def cache_dir(compiler: str | None = None) -> Path:
     """Where the generated headers and runtime objects of this build live."""
-    compiler = compiler or find_compiler()
-    root = os.environ.get("NORMACH_GUEST_CACHE") or os.path.join(
-        tempfile.gettempdir(), f"normach-guest-{os.getuid()}")
-    return Path(root) / _cache_key(compiler)
+    return cache_root() / _cache_key(compiler or find_compiler())
 
 
 def _run(cmd: list[str]) -> None:

@@ -153,7 +153,16 @@ def task_terminate(task: Task) -> None:
     if task.exit_status is None:
         task.exit_status = 128 + 9          # killed, as a shell reports SIGKILL
         task.exit_reason = task.exit_reason or "terminated by task_terminate"
+    _remember_exit(task)
     task.kernel.task_events.notify_all()
+
+
+def _remember_exit(task: Task) -> None:
+    """Keep the status of the last EXITS_KEPT tasks, by task port uid (kernel.exits)."""
+    exits = task.kernel.exits
+    exits[task.itk_self.uid] = (task.exit_status, task.exit_reason)
+    while len(exits) > param.EXITS_KEPT:
+        exits.popitem(last=False)
 
 
 def _active(task: Task) -> None:

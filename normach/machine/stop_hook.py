@@ -24,7 +24,6 @@ import ctypes
 import hashlib
 import os
 import subprocess
-import tempfile
 from functools import lru_cache
 from pathlib import Path
 
@@ -56,15 +55,18 @@ def _compiler() -> str:
 
 @lru_cache(maxsize=None)
 def _library() -> ctypes.CDLL:
-    """Compile stop_hook.c once per (source, compiler), cached in the temp directory."""
+    """Compile stop_hook.c once per (source, compiler), kept in the build cache (a
+    folder of this user's alone: guest/build.py cache_root)."""
+    from ..guest.build import GuestBuildError, cache_root
     compiler = _compiler()
     source = SOURCE.read_bytes()
     key = hashlib.sha256(source + compiler.encode() + repr(FLAGS).encode()).hexdigest()[:16]
-    root = Path(os.environ.get("NORMACH_GUEST_CACHE")
-                or os.path.join(tempfile.gettempdir(), f"normach-guest-{os.getuid()}"))
+    try:
+        root = cache_root()
+    except GuestBuildError as e:
+        raise StopHookError(str(e)) from None
     lib = root / f"stop_hook-{key}.so"
     if not lib.exists():
-        root.mkdir(parents=True, exist_ok=True)
         tmp = lib.with_name(f"{lib.name}.{os.getpid()}.tmp")
         proc = subprocess.run([compiler, *FLAGS, "-o", str(tmp), str(SOURCE)],
                               capture_output=True, text=True)

@@ -145,6 +145,7 @@ class Output:
         self.dropped = 0
         self.sink = sink
         self.lock = threading.Lock()
+        self.grew = threading.Condition(self.lock)   # notified on every write
 
     def write(self, text: bytes) -> None:
         with self.lock:
@@ -153,8 +154,28 @@ class Output:
             if excess > 0:
                 del self.data[:excess]
                 self.dropped += excess
+            self.grew.notify_all()
         if self.sink is not None:
             self.sink(text)
+
+    def trim(self, keep: int) -> None:
+        """Keep only the last `keep` bytes (the older ones count as dropped)."""
+        with self.lock:
+            excess = len(self.data) - keep
+            if excess > 0:
+                del self.data[:excess]
+                self.dropped += excess
+
+    def since(self, offset: int, limit: int, wait_s: float = 0.0) -> tuple[bytes, int]:
+        """The text from byte `offset` of everything written (at most `limit` bytes;
+        text already dropped is skipped), waiting up to `wait_s` for some.
+        Returns: (text, the offset after it)."""
+        with self.grew:
+            if self.dropped + len(self.data) <= offset and wait_s > 0:
+                self.grew.wait(wait_s)
+            start = max(offset, self.dropped)
+            chunk = bytes(self.data[start - self.dropped:start - self.dropped + limit])
+            return chunk, start + len(chunk)
 
     def text(self) -> str:
         with self.lock:

@@ -143,7 +143,7 @@ class _Peer:
     """What this node knows of one peer.  `address`, `incarnation` and `dead` are
     guarded by the endpoint lock; `dealer` belongs to the I/O thread alone."""
 
-    __slots__ = ("address", "incarnation", "dead", "dealer", "key", "key_live")
+    __slots__ = ("address", "incarnation", "dead", "dealer", "key", "key_live", "heard", "monitor")
 
     def __init__(self, address):
         self.address = address              # where its ROUTER listens (None: only heard from)
@@ -152,6 +152,8 @@ class _Peer:
         self.dealer = None                  # our DEALER connected to it (I/O thread only)
         self.key = None                     # its public key (z85 bytes): its identity
         self.key_live = False               # bound and not declared down since
+        self.heard = 0.0                    # time.monotonic() of its last admitted message
+        self.monitor = None                 # the DEALER's handshake monitor (I/O thread only)
 
 
 class Endpoint:
@@ -202,6 +204,7 @@ class Endpoint:
         for t in self._workers:
             t.start()
         self._dealers = {}                  # DEALER socket -> peer node (I/O thread only)
+        self._monitors = {}                 # DEALER monitor socket -> peer node (I/O thread only)
         self._poller = zmq.Poller()         # (I/O thread only after start)
         self._poller.register(self._wake_r, zmq.POLLIN)
         self._poller.register(self._router, zmq.POLLIN)
@@ -299,6 +302,26 @@ class Endpoint:
             if p.address != address:
                 p.address = address
                 self._post_locked(("reset", int(node)))
+        self._wake()
+
+    def last_heard(self, node: int) -> float | None:
+        """Returns: the time.monotonic() of the last message admitted from `node`, or
+        None if it was never heard from (or was forgotten)."""
+        with self._lock:
+            p = self._peers.get(node)
+            return p.heard if p is not None and p.heard else None
+
+    def forget(self, node: int, reason: str) -> None:
+        """Declare `node`'s live incarnation down (callbacks run) and drop what this
+        endpoint holds for it: its entry and its DEALER (a departed client)."""
+        with self._lock:
+            p = self._peers.get(node)
+            if p is None:
+                return
+            failed = self._declare_down_locked(node, p.incarnation)
+            self._cmds.append(("forget", node))
+        if failed is not None:
+            self._finish_down(node, failed, reason)
         self._wake()
 
     def on_peer_down(self, callback) -> None:
@@ -494,6 +517,10 @@ class Endpoint:
             if self._keys is not None:
                 d.curve_serverkey = self._keys[0]
                 d.curve_publickey, d.curve_secretkey = self._own
+            if self._keys is not None:
+                p.monitor = d.get_monitor_socket(events=_HANDSHAKE_FAILED)
+                self._monitors[p.monitor] = node
+                self._poller.register(p.monitor, zmq.POLLIN)
             d.connect(address)
             p.dealer = d
             self._dealers[d] = node
@@ -505,8 +532,46 @@ class Endpoint:
         if p is not None and p.dealer is not None:
             self._poller.unregister(p.dealer)
             del self._dealers[p.dealer]
+            if p.monitor is not None:
+                p.dealer.disable_monitor()
+                self._poller.unregister(p.monitor)
+                del self._monitors[p.monitor]
+                p.monitor.close(0)
+                p.monitor = None
             p.dealer.close(0)
             p.dealer = None
+
+    def _forget(self, node):
+        """Drop a forgotten peer's entry, unless it spoke again since (a new incarnation)."""
+        self._reset_dealer(node)
+        with self._lock:
+            p = self._peers.get(node)
+            if p is not None and p.incarnation is None:
+                del self._peers[node]
+
+    def _on_dealer_monitor(self, monitor):
+        """A DEALER's handshake failed: the peer does not hold our cluster secret (or
+        we do not hold its): its waiters fail at once with KERN_NO_ACCESS."""
+        node = self._monitors.get(monitor)
+        while True:
+            try:
+                event = recv_monitor_message(monitor, zmq.NOBLOCK)
+            except zmq.Again:
+                return
+            except Exception:               # a truncated monitor message: ignore it
+                return
+            if node is None or not event["event"] & _HANDSHAKE_FAILED:
+                continue
+            err = KernError(KernReturn.KERN_NO_ACCESS,
+                            f"node {node}: authentication failed (not the cluster's secret)")
+            with self._lock:
+                self._stats["dropped_unauthenticated"] += 1
+                failed = [(s, c) for s, c in self._waiters.items() if c.peer == node]
+                for s, _ in failed:
+                    del self._waiters[s]
+            for _, c in failed:
+                c.error = err
+                c.done.release()
 
     def _run(self):
         try:
@@ -536,6 +601,8 @@ class Endpoint:
                 self._drain(sock, self._on_reply)
         if self._monitor in ready:
             self._on_monitor()
+        for sock in [s for s in ready if s in self._monitors]:
+            self._on_dealer_monitor(sock)
         with self._lock:
             self._wake_pending = False
             cmds = list(self._cmds)
@@ -547,6 +614,8 @@ class Endpoint:
                 self._do_reply(*cmd[1:])
             elif cmd[0] == "reset":
                 self._reset_dealer(cmd[1])
+            elif cmd[0] == "forget":
+                self._forget(cmd[1])
             elif cmd[0] == "stop":
                 return False
         return True
@@ -595,6 +664,7 @@ class Endpoint:
                 p.key = key                 # first heard, or a restart after it was down
             if key is not None:
                 p.key_live = True
+            p.heard = time.monotonic()
             self._stats["received"] += 1
             if p.incarnation == inc:
                 return True

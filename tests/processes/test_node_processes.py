@@ -116,6 +116,7 @@ def test_D5_3_node_processes_reach_each_other_not_only_the_client(procs):
 def test_normach_up_then_connect_and_a_node_joining():
     """`normach up` starts node processes and prints where to connect; a further node joins
     with `normach node --join`; a client connects and uses every node."""
+    import os
     import subprocess
     import sys
     up = subprocess.Popen([sys.executable, "-m", "normach.cli.main", "up", "--nodes", "3",
@@ -125,9 +126,11 @@ def test_normach_up_then_connect_and_a_node_joining():
         line = up.stdout.readline()
         assert line.startswith("connect: "), line
         where = line.split(" ", 1)[1].strip()
+        address, secret = where.split("#")
         joiner = subprocess.Popen([sys.executable, "-m", "normach.cli.main", "node", "--index",
-                                   "2", "--nodes", "3", "--join", where],
-                                  stdout=subprocess.PIPE, text=True)
+                                   "2", "--nodes", "3", "--join", address],
+                                  stdout=subprocess.PIPE, text=True,
+                                  env={**os.environ, "NORMACH_SECRET": secret})
         assert joiner.stdout.readline().startswith("{")            # it listens
         c = Cluster.connect(where)
         try:

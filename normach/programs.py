@@ -1,0 +1,192 @@
+"""The programs a node process started, followed wherever they move.
+
+`normach run` on a running cluster asks a node (the program's *home*) to load a
+program; the home gives it an id, `HOME-K`, that names it for good: `logs`,
+`wait`, `kill` and `migrate` go to the home, whichever node the program's task
+is on by then.  Three things make that work:
+
+- The console.  A program's console port names its home's console server, and
+  a migration moves it as any send right; so the output of a program that moved
+  still arrives at the home, which streams it to whoever follows (`follow`).
+- Migrations run at the home.  `migrate_self` is served by the home's console
+  server, and `ctl_migrate` of a program is sent to its home, so every move of
+  a program runs in its home's process, whose migration listener (`migrated`)
+  switches the record to the new task.  Nothing the moved task needs lives in
+  the client that asked: the client may exit, or be killed, at once.
+- Exits.  A task that ends on another node leaves its status there for a
+  while (`Kernel.exits`, by the uid of its task port), where the home asks for
+  it (`ctl_exit`): an exit is never missed because it happened before the home
+  asked.
+
+A program is forgotten once a `Cluster.wait` has reported its end, or when
+PROGRAMS_KEPT newer programs have ended since; an ended program keeps the last
+ENDED_OUTPUT_KEPT bytes of its output for `normach logs`.
+"""
+
+from __future__ import annotations
+
+import collections
+import threading
+import time
+
+from . import param
+from .kern.errors import KernError, KernReturn
+
+
+class Program:
+    """One program started here.  Every field is guarded by ProgramTable.lock."""
+
+    def __init__(self, k: int, name: str, handle, task, thread, out):
+        self.k = k
+        self.name = name
+        self.handle = handle          # a Task handle in this node's kernel (a proxy once moved)
+        self.task = task              # the kernel Task while it is here, else None
+        self.thread = thread          # its first thread (ctl_resume), None once resumed
+        self.out = out                # its console Output (servers/console.py)
+        self.migrating = 0            # migrations of its task under way
+        self.moves = 0                # migrations done
+        self.exit = None              # (status, reason) once it ended
+
+    @property
+    def node(self) -> int:
+        port = self.handle.port
+        return port.proxy[1] if port.proxy is not None else port.uid[0]
+
+    @property
+    def uid(self) -> list:
+        """The uid of its task's port (what ps rows carry as "port")."""
+        port = self.handle.port
+        return list(port.proxy[0] if port.proxy is not None else port.uid)
+
+    def __repr__(self) -> str:
+        state = "running" if self.exit is None else f"exited {self.exit[0]}"
+        return f"<Program {self.k} {self.name} node={self.node} moves={self.moves} {state}>"
+
+
+class ProgramTable:
+    """The programs of one node process (`NodeProcess.programs`)."""
+
+    def __init__(self, kernel, net):
+        self.kernel = kernel
+        self.net = net
+        self.lock = threading.Lock()       # guards table, ended and every Program's fields
+        self.table: dict[int, Program] = {}
+        self.ended: collections.deque = collections.deque()   # ks in the order they ended
+        self.next_k = 0
+
+    def add(self, name: str, task, thread, out) -> Program:
+        from .handles import Task
+        from .ipc.port import ipc_port_make_send
+        with self.kernel.lock:
+            handle = Task(ipc_port_make_send(task.itk_self))
+        with self.lock:
+            p = Program(self.next_k, name, handle, task, thread, out)
+            self.table[p.k] = p
+            self.next_k += 1
+        return p
+
+    def get(self, k) -> Program:
+        """Raises: KERN_INVALID_ARGUMENT (no such program here, or forgotten)."""
+        with self.lock:
+            p = self.table.get(k) if type(k) is int else None
+        if p is None:
+            raise KernError(KernReturn.KERN_INVALID_ARGUMENT,
+                            f"no program {self.kernel.node}-{k}")
+        return p
+
+    def rows(self) -> list:
+        """[k, name, node, port uid, done, status] per program (ps, logs)."""
+        with self.lock:
+            return [[p.k, p.name, p.node, p.uid, p.exit is not None,
+                     p.exit[0] if p.exit else 0] for p in self.table.values()]
+
+    # -- following migrations ------------------------------------------------------------
+    def migrated(self, event: str, old, m) -> None:
+        """A migration listener (servers/migration.py): a program follows its task."""
+        port = getattr(old, "port", None)
+        with self.lock:
+            p = next((p for p in self.table.values() if p.handle.port is port), None)
+            if p is None:
+                return
+            if event == "start":
+                p.migrating += 1
+                return
+            p.migrating -= 1
+            if event != "done":
+                return
+            old_handle, p.handle, p.moves = p.handle, m.task, p.moves + 1
+            new = m.task.port
+            p.task = new.kobject if new.proxy is None else None
+        old_handle.deallocate()
+
+    # -- its end -------------------------------------------------------------------------
+    def state(self, p: Program, wait_s: float) -> tuple | None:
+        """Wait up to `wait_s` for `p` to end; returns (status, reason) once it has."""
+        if p.exit is not None:
+            return p.exit
+        with self.lock:
+            task, handle, migrating = p.task, p.handle, p.migrating
+        if migrating:
+            time.sleep(min(wait_s, 0.01))           # the move ends in milliseconds
+            return None
+        if task is not None:
+            ended = self._local_end(task, wait_s)
+        else:
+            ended = self._remote_end(handle, wait_s)
+        with self.lock:
+            if ended is None or p.handle is not handle or p.migrating:
+                return None                          # still running, or it moved meanwhile
+            p.exit = ended
+            p.out.trim(param.ENDED_OUTPUT_KEPT)      # an ended program keeps its last words
+            self.ended.append(p.k)
+            while len(self.ended) > param.PROGRAMS_KEPT:
+                self.table.pop(self.ended.popleft(), None)
+        return ended
+
+    def _local_end(self, task, wait_s: float):
+        end = time.monotonic() + wait_s
+        with self.kernel.lock:
+            while task.active and time.monotonic() < end:
+                self.kernel.task_events.wait(end - time.monotonic())
+            if task.active:
+                return None
+            return (task.exit_status or 0, task.exit_reason)
+
+    def _remote_end(self, handle, wait_s: float):
+        from .dipc.control import ctl_exit
+        uid, node = handle.port.proxy
+        try:
+            r = self.net.endpoint.request(node, ctl_exit(uid=list(uid),
+                                                         timeout_ms=int(wait_s * 1000)),
+                                          wait_s + param.DIPC_REQUEST_TIMEOUT)
+        except KernError as e:
+            if e.code == KernReturn.KERN_NODE_DOWN:
+                return (128 + 9, f"its node {node} went down")
+            raise
+        return (r.status, r.reason) if r.done else None
+
+    def forget(self, p: Program) -> None:
+        with self.lock:
+            self.table.pop(p.k, None)
+        p.handle.deallocate()
+
+
+def task_exit(kernel, uid, timeout_ms: int):
+    """ctl_exit: wait up to `timeout_ms` for the task whose port is `uid` (a principal
+    here) to end.  Returns: (done, status, reason).  A task not known here, alive or
+    recently ended, counts as ended with status 128+9 ("unknown")."""
+    uid = tuple(uid)
+    end = time.monotonic() + max(0, min(timeout_ms, 60_000)) / 1000
+    with kernel.lock:
+        port = kernel.remote.principals.get(uid) if kernel.remote is not None else None
+        task = getattr(port, "kobject", None)
+        if task is not None and hasattr(task, "exit_status"):
+            while task.active and time.monotonic() < end:
+                kernel.task_events.wait(end - time.monotonic())
+            if task.active:
+                return False, 0, ""
+            return True, task.exit_status or 0, task.exit_reason
+        known = kernel.exits.get(uid)
+    if known is not None:
+        return (True, *known)
+    return True, 128 + 9, "ended where its status was not kept"

@@ -1,0 +1,251 @@
+"""A cluster people can run, from the shell: `normach up` on one address, a node
+joining from another (loopback addresses 127.0.0.2 and .3 stand in for two
+machines), programs run, followed, moved and stopped by separate CLI processes,
+clients that come and go, a node that dies and comes back.
+
+Every command here is a separate process, as a user's would be; the cluster is
+found through the cluster file `up` writes (tests/conftest.py gives the run a
+runtime folder of its own).
+"""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+
+import pytest
+
+from normach import Cluster
+
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "adversarial"))
+from waiting import wait_until  # noqa: E402
+
+COUNT = r"""
+#include <mach.h>
+#include <stdio.h>
+int main(int argc, char **argv) {
+    int n = 0;
+    for (char *s = argv[1]; *s; s++) n = n * 10 + (*s - '0');
+    unsigned long sum = 0;
+    for (int i = 0; i < n; i++) {
+        for (volatile int j = 0; j < 5000000; j++) sum += j & 7;
+        printf("round %d\n", i);
+    }
+    printf("sum %lu\n", sum);
+    return 7;
+}
+"""
+
+
+def cli(*args, env=None, timeout=180, check=False):
+    out = subprocess.run([sys.executable, "-m", "normach.cli.main", *args], capture_output=True,
+                         text=True, timeout=timeout, env=env, stdin=subprocess.DEVNULL)
+    if check:
+        assert out.returncode == 0, out.stderr
+    return out
+
+
+def start_node(index, listen, join, secret, env=None):
+    """`normach node` as a user on another machine would start it (secret in the env)."""
+    env = {**(env or os.environ), "NORMACH_SECRET": secret}
+    p = subprocess.Popen([sys.executable, "-m", "normach.cli.main", "node", "--index", str(index),
+                          "--listen", listen, "--join", join], stdout=subprocess.PIPE,
+                         stderr=subprocess.PIPE, text=True, env=env)
+    line = p.stdout.readline()
+    assert line.startswith("{"), p.stderr.read()
+    return p, json.loads(line)
+
+
+class Up:
+    """`normach up --nodes 3 --local 2 --listen 127.0.0.2`, and node 2 from 127.0.0.3."""
+
+    def __init__(self):
+        self.up = subprocess.Popen([sys.executable, "-m", "normach.cli.main", "up", "--nodes", "3",
+                                    "--local", "2", "--listen", "127.0.0.2"],
+                                   stdout=subprocess.PIPE, text=True)
+        line = self.up.stdout.readline()
+        assert line.startswith("connect: "), line
+        self.spec = line.split(" ", 1)[1].strip()
+        self.address, self.secret = self.spec.split("#")
+        self.node2, self.hello2 = start_node(2, "127.0.0.3", self.address, self.secret)
+
+    def stop(self):
+        for p in (self.node2, self.up):
+            if p.poll() is None:
+                p.send_signal(signal.SIGTERM)
+        for p in (self.node2, self.up):
+            try:
+                p.wait(30)
+            except subprocess.TimeoutExpired:
+                p.kill()
+                p.wait()
+
+
+@pytest.fixture(scope="module")
+def up():
+    u = Up()
+    yield u
+    u.stop()
+
+
+@pytest.fixture(scope="module")
+def count_prog(tmp_path_factory):
+    d = tmp_path_factory.mktemp("prog")
+    src = d / "count.c"
+    src.write_text(COUNT)
+    exe = d / "count"
+    cli("cc", "-o", str(exe), str(src), check=True)
+    return str(exe)
+
+
+def status(up=None):
+    out = cli("status", "--json", check=True)
+    return {r["node"]: r for r in json.loads(out.stdout)}
+
+
+def test_nodes_listen_where_told_and_advertise_it(up):
+    """Nodes 0-1 on 127.0.0.2, node 2 on 127.0.0.3: each tells its peers that address."""
+    nodes = status()
+    assert [nodes[n]["state"] for n in range(3)] == ["up"] * 3
+    assert nodes[0]["address"].startswith("tcp://127.0.0.2:")
+    assert nodes[1]["address"].startswith("tcp://127.0.0.2:")
+    assert nodes[2]["address"] == up.hello2["address"]
+    assert nodes[2]["address"].startswith("tcp://127.0.0.3:")
+    assert all(nodes[n]["members"] == [0, 1, 2] for n in range(3))
+
+
+def test_run_detach_then_migrate_logs_and_wait_follow_the_program(up, count_prog):
+    """The acceptance scenario: started with `run --detach` on node 2, moved to node 0 by
+    `normach migrate` (which exits at once), followed by `logs` and `wait` by its id."""
+    started = cli("run", "--detach", "--node", "2", count_prog, "60", check=True)
+    pid = started.stdout.strip()
+    assert pid.startswith("2-"), started.stdout
+    rows = json.loads(cli("ps", "--json", check=True).stdout)
+    mine = [r for r in rows if r["program"] == pid]
+    assert mine and mine[0]["node"] == 2
+    moved = cli("migrate", pid, "--to", "0", check=True)
+    assert f"moved {pid} to node 0: 1 threads" in moved.stdout
+    waited = cli("wait", pid)
+    assert waited.returncode == 7, waited.stderr
+    logs = cli("logs", pid, check=True).stdout.splitlines()
+    assert logs[:3] == ["round 0", "round 1", "round 2"]
+    assert logs[-2] == "round 59" and logs[-1].startswith("sum ")
+    assert logs == [f"round {i}" for i in range(60)] + [logs[-1]]   # nothing lost, nothing twice
+
+
+def test_the_moved_program_outlives_a_killed_migrating_client(up, count_prog):
+    """Issue 17: migrations run on the nodes.  Two `normach migrate` (0 -> 1 -> 2), the
+    second killed as soon as it reports; the program finishes with the unmoved result."""
+    ref = cli("run", "--node", "0", count_prog, "60")
+    assert ref.returncode == 7, ref.stderr
+    pid = cli("run", "--detach", "--node", "0", count_prog, "60", check=True).stdout.strip()
+    cli("migrate", pid, "--to", "1", "--no-wait", check=True)
+    p = subprocess.Popen([sys.executable, "-m", "normach.cli.main", "migrate", pid, "--to", "2"],
+                         stdout=subprocess.PIPE, text=True)
+    assert p.stdout.readline().startswith(f"moved {pid} to node 2")
+    p.kill()
+    p.wait()
+    follow = cli("logs", "-f", pid)
+    assert follow.returncode == 0 and follow.stdout == ref.stdout
+    assert cli("wait", pid).returncode == 7
+
+
+def test_run_streams_the_console_and_exits_with_the_status(up, count_prog):
+    out = cli("run", "--node", "1", count_prog, "3")
+    assert out.returncode == 7
+    assert out.stdout.splitlines()[:3] == ["round 0", "round 1", "round 2"]
+
+
+def test_kill_stops_a_program_wherever_it_moved(up, tmp_path):
+    src = tmp_path / "spin.c"
+    src.write_text("#include <mach.h>\nint main(void) { for (;;) swtch_pri(0); }\n")
+    pid = cli("run", "--detach", "--node", "1", str(src), check=True).stdout.strip()
+    cli("migrate", pid, "--to", "2", "--no-wait", check=True)
+    cli("kill", pid, check=True)
+    assert cli("wait", pid).returncode == 137
+    assert cli("kill", "1-999").returncode == 127
+
+
+def test_run_timeout_kills_the_program(up, tmp_path):
+    src = tmp_path / "spin.c"
+    src.write_text("#include <mach.h>\nint main(void) { for (;;) swtch_pri(0); }\n")
+    out = cli("run", "--timeout", "1", str(src))
+    assert out.returncode == 124 and "killed" in out.stderr
+
+
+def test_clients_are_not_members_and_leave(up):
+    """A client (CLI command, Cluster.connect) leaves on exit: no node keeps it."""
+    for _ in range(5):
+        cli("ps", check=True)
+    c = Cluster.connect(up.spec)
+    try:
+        wait_until(lambda: all(c.node_stats(n)["clients"] == 1 for n in range(3)),
+                          "only this client left on every node")
+        assert all(c.node_stats(n)["members"] == [0, 1, 2] for n in range(3))
+    finally:
+        c.close()
+
+
+def test_a_client_that_dies_is_forgotten(up):
+    """A client killed without leaving is forgotten once silent for CLIENT_LEASE_S."""
+    code = ("import sys; from normach import Cluster; c = Cluster.connect(sys.argv[1]); "
+            "print('in', flush=True); sys.stdin.read()")
+    p = subprocess.Popen([sys.executable, "-c", code, up.spec], stdout=subprocess.PIPE,
+                         stdin=subprocess.PIPE, text=True)
+    assert p.stdout.readline() == "in\n"
+    c = Cluster.connect(up.spec)
+    try:
+        assert all(c.node_stats(n)["clients"] == 2 for n in range(3))
+        p.kill()
+        p.wait()
+        wait_until(lambda: all(c.node_stats(n)["clients"] == 1 for n in range(3)),
+                          "the killed client forgotten", timeout=30)
+    finally:
+        c.close()
+        p.stdin.close()
+        p.stdout.close()
+
+
+def test_a_wrong_secret_is_authentication_failed_not_node_down(up):
+    out = cli("ps", "--cluster", f"{up.address}#{'00' * 32}", timeout=60)
+    assert out.returncode == 125
+    assert out.stderr.count("\n") == 1 and "authentication failed" in out.stderr
+
+
+def test_no_command_line_holds_the_secret(up):
+    """Node processes get the secret in their environment: /proc/PID/cmdline is
+    readable by every local user."""
+    for pid in os.listdir("/proc"):
+        if pid.isdigit():
+            try:
+                with open(f"/proc/{pid}/cmdline", "rb") as f:
+                    assert up.secret.encode() not in f.read(), pid
+            except OSError:
+                pass
+
+
+def test_the_cluster_file_is_the_users_alone(up):
+    from normach.cli.where import cluster_file
+    path = cluster_file()
+    assert path.stat().st_mode & 0o777 == 0o600
+    assert path.parent.stat().st_mode & 0o777 == 0o700
+    assert json.loads(path.read_text())["address"] == up.address
+
+
+def test_zz_a_killed_node_rejoins_with_a_new_incarnation(up, count_prog):
+    """kill -9 of node 2, then `normach node --index 2 ...` again: status shows it up
+    with a new incarnation, and a program runs there.  (Last: it replaces node 2.)"""
+    before = status()[2]["incarnation"]
+    up.node2.kill()
+    up.node2.wait()
+    up.node2, up.hello2 = start_node(2, "127.0.0.3", up.address, up.secret)
+    wait_until(lambda: status()[2]["state"] == "up", "node 2 up again")
+    after = status()[2]
+    assert after["incarnation"] != before and after["address"] == up.hello2["address"]
+    out = cli("run", "--node", "2", count_prog, "2")
+    assert out.returncode == 7 and out.stdout.startswith("round 0\nround 1\n")
+    # and the nodes reach each other through it: a program migrates 2 -> 1
+    pid = cli("run", "--detach", "--node", "2", count_prog, "20", check=True).stdout.strip()
+    cli("migrate", pid, "--to", "1", "--no-wait", check=True)
+    assert cli("wait", pid).returncode == 7
