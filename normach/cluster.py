@@ -515,8 +515,9 @@ class Cluster:
                         task_terminate(t)
         for k in self.kernels:
             k.machine.join()
+        live = [k for k, net in zip(self.kernels, self._endpoints) if not net.endpoint.closed]
         for _ in range(2):          # releases and hand-overs the terminations started
-            for k in self.kernels:
+            for k in live:          # (a killed node does no more work: kill_node)
                 if k.xmm is not None:
                     k.xmm.flush_background()
         for console in self._consoles.values():

@@ -177,16 +177,14 @@ class NodeProcess:
 
     def wait(self, k: int, timeout_ms: int):
         """The program's state after waiting up to `timeout_ms` for it to end, wherever
-        it moved; the end once reported, it is forgotten."""
+        it moved."""
         from .dipc import control as c
         p = self.programs.get(k)
         end = time.monotonic() + _clamp_ms(timeout_ms)
         ended = self.programs.state(p, 0)
         while ended is None and time.monotonic() < end:
             ended = self.programs.state(p, min(end - time.monotonic(), 1.0))
-        output = bytes(p.out.data)
-        if ended is not None and timeout_ms > 0:
-            self.programs.forget(p)                 # its end was reported: forgotten
+        output = bytes(p.out.data)                  # (kept for logs: PROGRAMS_KEPT bounds them)
         status, reason = ended or (0, "")
         return c.ctl_status(done=ended is not None, status=status, reason=reason, output=output)
 

@@ -18,9 +18,9 @@ is on by then.  Three things make that work:
   it (`ctl_exit`): an exit is never missed because it happened before the home
   asked.
 
-A program is forgotten once a `Cluster.wait` has reported its end, or when
-PROGRAMS_KEPT newer programs have ended since; an ended program keeps the last
-ENDED_OUTPUT_KEPT bytes of its output for `normach logs`.
+A program that ended is forgotten when PROGRAMS_KEPT newer ones have ended
+since; until then it keeps its status and the last ENDED_OUTPUT_KEPT bytes of
+its output for `wait` and `logs`.
 """
 
 from __future__ import annotations
@@ -133,15 +133,19 @@ class ProgramTable:
             ended = self._local_end(task, wait_s)
         else:
             ended = self._remote_end(handle, wait_s)
+        gone = []
         with self.lock:
             if ended is None or p.handle is not handle or p.migrating:
                 return None                          # still running, or it moved meanwhile
-            p.exit = ended
-            p.out.trim(param.ENDED_OUTPUT_KEPT)      # an ended program keeps its last words
-            self.ended.append(p.k)
+            if p.exit is None:
+                p.exit = ended
+                p.out.trim(param.ENDED_OUTPUT_KEPT)  # an ended program keeps its last words
+                self.ended.append(p.k)
             while len(self.ended) > param.PROGRAMS_KEPT:
-                self.table.pop(self.ended.popleft(), None)
-        return ended
+                gone.append(self.table.pop(self.ended.popleft()))
+        for old in gone:
+            old.handle.deallocate()                  # (no lock of ours held: it takes the kernel's)
+        return p.exit
 
     def _local_end(self, task, wait_s: float):
         end = time.monotonic() + wait_s
@@ -165,10 +169,6 @@ class ProgramTable:
             raise
         return (r.status, r.reason) if r.done else None
 
-    def forget(self, p: Program) -> None:
-        with self.lock:
-            self.table.pop(p.k, None)
-        p.handle.deallocate()
 
 
 def task_exit(kernel, uid, timeout_ms: int):

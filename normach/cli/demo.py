@@ -134,15 +134,18 @@ def _hop(con: Console, c: Cluster, program, lines: Lines, node: int, after_lines
             str(m.rights), str(fetched), str(pushed2 - pushed), str(left)]
 
 
-def _build(con: Console) -> str | None:
+def _build(con: Console) -> bytes | None:
+    """The demo program's ELF image (built in a temporary folder, removed)."""
     from ..guest.build import GuestBuildError, compile_program
-    exe = os.path.join(tempfile.mkdtemp(prefix="normach-demo-"), "demo_server")
-    try:
-        compile_program(exe, [SOURCE])
-    except GuestBuildError as e:
-        con.print(f"[red]cannot build the demo program: {e}[/red]")
-        return None
-    return exe
+    with tempfile.TemporaryDirectory(prefix="normach-demo-") as folder:
+        exe = os.path.join(folder, "demo_server")
+        try:
+            compile_program(exe, [SOURCE])
+        except GuestBuildError as e:
+            con.print(f"[red]cannot build the demo program: {e}[/red]")
+            return None
+        with open(exe, "rb") as f:
+            return f.read()
 
 
 def run(con: Console | None = None, rounds: int = 10, hops=(1, 2)) -> int:
@@ -162,7 +165,8 @@ def run(con: Console | None = None, rounds: int = 10, hops=(1, 2)) -> int:
     t0 = time.monotonic()
     with Cluster(nodes=3) as c:
         lines = Lines(con)
-        p = c.spawn(exe, args=[str(rounds)], node=0, sink=lines, suspended=True)
+        p = c.spawn_image(exe, "demo_server", args=[str(rounds)], node=0, sink=lines,
+                          suspended=True)
         mach.mach_port_allocate_name(p.task_handle, PortRight.RECEIVE, SERVICE)
         client = Client(c, p)
         c.resume(p)

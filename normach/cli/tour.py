@@ -143,16 +143,16 @@ def tour_guest(con: Console, c: Cluster) -> None:
     import os
     import tempfile
     from ..guest.build import GuestBuildError, compile_program
-    d = tempfile.mkdtemp(prefix="normach-demo-")
-    src, exe = os.path.join(d, "sum.c"), os.path.join(d, "sum")
-    with open(src, "w") as f:
-        f.write(GUEST)
-    try:
-        compile_program(exe, [src])
-    except GuestBuildError as e:
-        con.print(f"[yellow]skipped: no C compiler here ({e})[/yellow]")
-        return
-    p = c.spawn(exe, args=["2000000"])
+    with tempfile.TemporaryDirectory(prefix="normach-demo-") as d:
+        src, exe = os.path.join(d, "sum.c"), os.path.join(d, "sum")
+        with open(src, "w") as f:
+            f.write(GUEST)
+        try:
+            compile_program(exe, [src])
+        except GuestBuildError as e:
+            con.print(f"[yellow]skipped: no C compiler here ({e})[/yellow]")
+            return
+        p = c.spawn(exe, args=["2000000"])
     status = c.wait(p, timeout=60)
     con.print(f"spawned on node 0; exit status {status}; console output:")
     con.print(f"  {c.output(p).strip()}")

@@ -115,7 +115,7 @@ def connect(option: str | None):
     from ..cluster import Cluster
     address, secret = need(option)
     try:
-        return Cluster.connect(address, secret=secret, timeout=10.0)
+        return Cluster.connect(address, secret=secret, timeout=5.0)
     except KernError as e:
         if e.code == KernReturn.KERN_NO_ACCESS:
             raise Fail(f"cannot join {address}: authentication failed (wrong secret)") from None

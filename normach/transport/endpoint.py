@@ -342,6 +342,12 @@ class Endpoint:
             p = self._peers.get(node)
             return p.incarnation if p else None
 
+    @property
+    def closed(self) -> bool:
+        """close() was called (or the I/O thread stopped)."""
+        with self._lock:
+            return self._closed
+
     def close(self) -> None:
         """Stop the I/O thread (joined) and fail every waiting request with
         KERN_NODE_DOWN.  Idempotent.  Handlers still running finish, unanswered."""

@@ -89,16 +89,16 @@ def _running_program(c: Cluster, adversary):
     return p
 
 
-def _migrate_killing(c: Cluster, p, step: str, victim: int):
-    """c.migrate(p, 1) with node `victim` killed at `step` ("start": before the
-    migration; "push": right after it, while the memory is pushed)."""
+def _migrate_killing(c: Cluster, p, step: str, victim: int, move=None):
+    """c.migrate(p, 1) (or `move()`) with node `victim` killed at `step` ("start": before
+    the migration; "push": right after it, while the memory is pushed)."""
     hook, fired = _kill_at(step, lambda: c.kill_node(victim))
     if step == "start":
         c.kill_node(victim)
         fired.append(step)
     migration.steps.append(hook)
     try:
-        return c.migrate(p, 1)
+        return move() if move is not None else c.migrate(p, 1)
     finally:
         migration.steps.remove(hook)
         if step == "push":
@@ -263,12 +263,15 @@ def test_node_process_killed_at_each_step_never_loses_the_program(adversary, exp
         p = c.spawn(adversary("steady"), args=[ROUNDS], node=0)
         wait_until(lambda: "round 1 " in _console(c, p), "the first round")
         victim = 2 if step == "moved" else 1
+        # the manager runs here, where the steps hook kills at each step (Cluster.migrate
+        # would run it at the program's home node, out of the hook's reach)
+        move = lambda: migration.task_migrate(p.task_handle, 1)   # noqa: E731
         if victim == 1:
             with pytest.raises(KernError) as e:
-                _migrate_killing(c, p, step, victim)
+                _migrate_killing(c, p, step, victim, move)
             assert e.value.code == K.KERN_NODE_DOWN, e.value
         else:
-            m = _migrate_killing(c, p, step, victim)
+            m = _migrate_killing(c, p, step, victim, move)
             assert (m.source, m.node) == (0, 1)
         where = 0 if victim == 1 else 1
         wait_until(lambda: "result " in _console(c, p), "the program's result")

@@ -91,27 +91,30 @@ def test_a_membership_table_cannot_replace_a_live_members_key_or_address():
     """A holder of the secret sent ctl_peers naming a live node with its own key and
     address: the node took it, which redirected that node's traffic and made the
     forger's key the one its messages were taken from.  A live member's entry never
-    changes; once the member is declared down, a new one may take its place."""
+    changes (the node asks the member first: it answers); once the member is declared
+    down, a new one may take its place."""
     import zmq
     from normach.dipc import control as ctl
     from normach.node_process import NodeProcess
-    key_a = zmq.curve_keypair()[0].decode()
-    key_b = zmq.curve_keypair()[0].decode()
+    from normach.transport.endpoint import Endpoint
+    member = Endpoint(1, "tcp://127.0.0.1:0", {}, None, secret=SECRET)   # node 1, alive
+    key_a, key_b = member.public_key.decode(), zmq.curve_keypair()[0].decode()
     node = NodeProcess(0, 3, "tcp://127.0.0.1:0", SECRET, 16 << 20)
     try:
         ep = node.net.endpoint
-        node.handle(2, ctl.ctl_peers(table={1: ["tcp://127.0.0.1:1", key_a]}))
-        assert node.table[1] == ["tcp://127.0.0.1:1", key_a]
-        node.handle(2, ctl.ctl_peers(table={1: ["tcp://127.0.0.1:2", key_b]}))
-        assert node.table[1] == ["tcp://127.0.0.1:1", key_a]
-        assert ep.peer_key(1) == key_a.encode() and node.refused_entries == 1
+        node.handle(2, ctl.ctl_peers(table={1: [member.address, key_a]}))
+        assert node.table[1] == [member.address, key_a]
+        forged = ["tcp://127.0.0.1:2", key_b]
+        node.handle(2, ctl.ctl_peers(table={1: forged}))        # node 1 answers: it lives
+        assert node.table[1] == [member.address, key_a]
+        assert ep.peer_key(1) == key_a.encode() and node.pending[1] == forged
+        member.close()
         ep._declare_down(1, None, "test: node 1 stopped")
-        wait_until(lambda: not ep.key_live(1))
-        node.handle(2, ctl.ctl_peers(table={1: ["tcp://127.0.0.1:2", key_b]}))
-        assert node.table[1] == ["tcp://127.0.0.1:2", key_b]       # its new incarnation
-        assert ep.peer_key(1) == key_b.encode()
+        wait_until(lambda: node.table[1] == forged)              # its new incarnation
+        assert ep.peer_key(1) == key_b.encode() and 1 not in node.pending
     finally:
         node.shutdown()
+        member.close()
 
 
 def test_a_dead_nodes_tombstones_never_cover_its_host_ports_and_go_when_it_returns():

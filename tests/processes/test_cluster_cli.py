@@ -135,20 +135,29 @@ def test_run_detach_then_migrate_logs_and_wait_follow_the_program(up, count_prog
 
 
 def test_the_moved_program_outlives_a_killed_migrating_client(up, count_prog):
-    """Issue 17: migrations run on the nodes.  Two `normach migrate` (0 -> 1 -> 2), the
-    second killed as soon as it reports; the program finishes with the unmoved result."""
+    """Issue 17: a program started by one client (this process), found by `normach ps`
+    from another, moved 0 -> 1 -> 2 by two `normach migrate` processes, the second
+    killed as soon as it reports: the migrations ran on the nodes, so the program
+    finishes with the unmoved result, and its first client's wait has its status."""
     ref = cli("run", "--node", "0", count_prog, "60")
     assert ref.returncode == 7, ref.stderr
-    pid = cli("run", "--detach", "--node", "0", count_prog, "60", check=True).stdout.strip()
-    cli("migrate", pid, "--to", "1", "--no-wait", check=True)
-    p = subprocess.Popen([sys.executable, "-m", "normach.cli.main", "migrate", pid, "--to", "2"],
-                         stdout=subprocess.PIPE, text=True)
-    assert p.stdout.readline().startswith(f"moved {pid} to node 2")
-    p.kill()
-    p.wait()
-    follow = cli("logs", "-f", pid)
-    assert follow.returncode == 0 and follow.stdout == ref.stdout
-    assert cli("wait", pid).returncode == 7
+    c = Cluster.connect(up.spec)
+    try:
+        p = c.spawn(count_prog, args=["60"], node=0)
+        rows = json.loads(cli("ps", "--json", check=True).stdout)
+        pid, = [r["program"] for r in rows if r["port"] == list(p.task_handle.port.proxy[0])]
+        cli("migrate", pid, "--to", "1", "--no-wait", check=True)
+        m = subprocess.Popen([sys.executable, "-m", "normach.cli.main", "migrate", pid,
+                              "--to", "2"], stdout=subprocess.PIPE, text=True)
+        assert m.stdout.readline().startswith(f"moved {pid} to node 2")
+        m.kill()
+        m.wait()
+        m.stdout.close()
+        assert c.wait(p, timeout=120) == 7
+        assert c.output(p) == ref.stdout
+    finally:
+        c.close()
+    assert cli("logs", pid, check=True).stdout == ref.stdout
 
 
 def test_run_streams_the_console_and_exits_with_the_status(up, count_prog):
@@ -249,3 +258,33 @@ def test_zz_a_killed_node_rejoins_with_a_new_incarnation(up, count_prog):
     pid = cli("run", "--detach", "--node", "2", count_prog, "20", check=True).stdout.strip()
     cli("migrate", pid, "--to", "1", "--no-wait", check=True)
     assert cli("wait", pid).returncode == 7
+
+
+CLUSTER_MISTAKES = [
+    # (arguments, environment additions, exit code, what the one line says)
+    (["node", "--index", "7", "--join", "{address}"], {}, 125, "the cluster has 3 nodes"),
+    (["node", "--index", "1", "--join", "{address}"], {}, 125, "up already"),
+    (["node", "--index", "1", "--join", "{address}"], {"NORMACH_SECRET": "00" * 32}, 125,
+     "authentication failed"),
+    (["node", "--index", "1", "--nodes", "5", "--join", "{address}"], {}, 125, "has 3 nodes"),
+    (["logs", "0-999"], {}, 127, "no program 0-999"),
+    (["logs", "9-0"], {}, 127, "no node 9"),
+    (["wait", "xyz"], {}, 125, "not a program id"),
+    (["kill", "0-x"], {}, 125, "not a program id"),
+    (["migrate", "0:x", "--to", "1"], {}, 125, "NODE:ID"),
+    (["migrate", "0:999999", "--to", "1"], {}, 125, "no task 999999 on node 0"),
+    (["migrate", "0-999", "--to", "9"], {}, 125, "--to 9"),
+    (["run", "--node", "5", "/bin/true"], {}, 126, "cannot run here"),
+    (["ps", "--cluster", "tcp://127.0.0.2:1#" + "00" * 32], {}, 125, "no cluster answers"),
+]
+
+
+@pytest.mark.parametrize("args,env,code,says", CLUSTER_MISTAKES,
+                         ids=[" ".join(m[0]) for m in CLUSTER_MISTAKES])
+def test_a_mistake_about_the_cluster_is_one_line_and_its_code(up, args, env, code, says):
+    env = {**os.environ, "NORMACH_SECRET": up.secret, **env}
+    out = cli(*[a.format(address=up.address) for a in args], env=env)
+    assert out.returncode == code, out.stderr
+    lines = out.stderr.strip().splitlines()
+    assert len(lines) == 1 and "Traceback" not in out.stderr, out.stderr
+    assert says in lines[0], lines[0]

@@ -257,3 +257,17 @@ def test_normach_migrate_moves_a_running_task_between_node_processes(tmp_path):
     finally:
         up.terminate()
         up.wait(20)
+
+
+def test_cluster_wait_follows_a_program_migrated_between_node_processes(procs, tmp_path):
+    """Cluster.migrate of a program on node processes runs at its home node, which follows
+    it: Cluster.wait gives the program's own status, not the old task's 137."""
+    src = tmp_path / "rounds.c"
+    src.write_text('#include <mach.h>\n#include <stdio.h>\nint main(void) {\n'
+                   '  for (int i = 0; i < 30; i++) { for (volatile int j = 0; j < 5000000; j++);'
+                   ' printf("r%d\\n", i); }\n  return 5;\n}\n')
+    p = procs.spawn(str(src), node=0)
+    m = procs.migrate(p, 1)
+    assert (m.source, m.node, m.threads) == (0, 1, 1) and p.node == 1
+    assert procs.wait(p, timeout=120) == 5
+    assert procs.output(p).split() == [f"r{i}" for i in range(30)]
