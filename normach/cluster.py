@@ -1,9 +1,15 @@
 """Cluster: a set of node kernels seen as one system.
 
-`Cluster(nodes=N)` builds N node kernels in this process (the embedded form).
-Later forms run nodes as processes or on other machines; the interface stays
-the same.  The cluster is the Python caller's entry point: it creates fresh
-tasks, hands out host ports, and checks the kernels' invariants (`audit`).
+Three forms, one interface.  `Cluster(nodes=N)` builds N node kernels in this
+process (the embedded form); `Cluster(nodes=N, processes=True)` starts N node
+processes (node_process.py) and joins them as a client; `Cluster.connect(
+"ADDRESS#SECRET")` joins a running cluster (`normach up`, `normach node`, an
+MPI job) as a client.  A client is not a member: it has a small kernel of its
+own where its handles live as proxies, announces itself to each node, and
+leaves on `close` (dipc/control.py).  The cluster is the Python caller's entry
+point: it creates fresh tasks, hands out host ports, starts programs (on node
+processes they get an id HOME-K kept at their home node, normach/programs.py,
+which follows them when they move), and checks the kernels' invariants (`audit`).
 """
 
 from __future__ import annotations
@@ -80,6 +86,7 @@ class Cluster:
             raise
         self.nnodes = reply.nnodes
         self.client = Kernel(me, me + 1, 8 << 20)
+        self.client.migration_server = self._migrate_handle
         table = {int(n): e for n, e in reply.table.items()}
         nodes = sorted(n for n in table if n != me)
         for node in nodes:
@@ -365,11 +372,23 @@ class Cluster:
         Returns: the Migration (servers/migration.py); a Program then names the new task.
         Raises: KernError, as task_migrate.
         """
-        from .servers.migration import task_migrate
+        from . import mach
         if isinstance(target, Program) and target.remote_id is not None:
             return self._migrate_remote(target, node)
         handle = target.task_handle if isinstance(target, Program) else target
-        return task_migrate(handle, node)
+        return mach.task_migrate(handle, node)
+
+    def _migrate_handle(self, handle, node: int):
+        """A client's migration_server (mach.task_migrate of a task on a node process):
+        the task's node runs the migration, and keeps where the task went, so that the
+        home of its program follows it; this client may exit at once."""
+        from .dipc.control import ctl_migrate, ctl_port
+        from .servers.migration import Migration
+        uid, at = handle.port.proxy
+        r = self._control(at, ctl_migrate(program=-1, task=-1, uid=list(uid), node=node), 300.0)
+        new = self._handle_from(self._control(r.node, ctl_port(uid=list(r.uid))).uid, Task)
+        return Migration(task=new, source=at, node=r.node, threads=r.threads, rights=r.rights,
+                         messages=r.messages, freeze_s=r.freeze_us / 1e6)
 
     def _migrate_remote(self, program: "Program", node: int, task_id: int = -1):
         """A program of node processes moves by its home, which runs the migration
@@ -378,7 +397,7 @@ class Cluster:
         from .servers.migration import Migration
         at = program.home if task_id == -1 else program.node
         r = self._control(at, ctl_migrate(program=program.remote_id if task_id == -1 else -1,
-                                          task=task_id, node=node), 300.0)
+                                          task=task_id, uid=[], node=node), 300.0)
         program.node = r.node
         m = Migration(task=None, source=at, node=r.node, threads=r.threads, rights=r.rights,
                       messages=r.messages, freeze_s=r.freeze_us / 1e6)

@@ -332,9 +332,15 @@ def task_migrate(task, node: int):
     thread states, rights taken out by name, norma_task_teleport, rights put back
     under the same names, threads recreated, resume.  Returns its Migration record;
     `.task` is the handle of the task on `node`.  Raises KernError (KERN_NODE_DOWN:
-    the task keeps running where it was).
+    the task keeps running where it was).  From a client of node processes the task's
+    node runs the manager (Kernel.migration_server), so the migration outlives the
+    client.
     """
     from .servers.migration import task_migrate as migrate
+    port = getattr(task, "port", None)
+    server = getattr(getattr(port, "kernel", None), "migration_server", None)
+    if server is not None and port.proxy is not None:
+        return server(task, node)             # a client's: the task's node runs it
     return migrate(task, node)
 
 

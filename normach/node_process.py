@@ -18,7 +18,7 @@ import time
 from . import param
 from .kern.errors import KernError, KernReturn
 from .dipc import control as _control  # noqa: F401  (declares the control messages it decodes)
-from .programs import ProgramTable, task_exit
+from .programs import ProgramTable, task_by_uid, task_exit
 
 
 class NodeProcess:
@@ -104,13 +104,14 @@ class NodeProcess:
             mach.task_terminate(self.programs.get(msg.program).handle)
             return c.ctl_ok(node=me)
         if msg.name == "ctl_migrate":
-            return self.migrate(msg.program, msg.task, msg.node)
+            return self.migrate(msg.program, msg.task, msg.node, msg.uid)
         if msg.name == "ctl_exit":
-            if not (isinstance(msg.uid, list) and len(msg.uid) == 2
-                    and all(type(x) is int for x in msg.uid)):
-                raise KernError(KernReturn.MIG_BAD_ARGUMENTS, "ctl_exit: a port uid")
-            done, status, reason = task_exit(self.kernel, msg.uid, msg.timeout_ms)
-            return c.ctl_status(done=done, status=status, reason=reason, output=b"")
+            done, status, reason = task_exit(self.kernel, _uid(msg.uid), msg.timeout_ms)
+            successor = self.programs.successor(_uid(msg.uid)) if done else None
+            return c.ctl_exited(done=done, status=status, reason=reason,
+                                successor=list(successor or []))
+        if msg.name == "ctl_port":
+            return c.ctl_uid(uid=self._export(self._task_by_uid(_uid(msg.uid)).itk_self, sender))
         if msg.name == "ctl_programs":
             return c.ctl_rows(rows=self.programs.rows())
         return None
@@ -163,6 +164,15 @@ class NodeProcess:
                     return t
         raise KernError(KernReturn.KERN_INVALID_ARGUMENT, f"no task {task_id} on node {self.kernel.node}")
 
+    def _task_by_uid(self, uid: tuple):
+        """The live task here whose port is `uid`.  Raises KERN_INVALID_ARGUMENT."""
+        with self.kernel.lock:
+            task = task_by_uid(self.kernel, uid)
+        if task is None or not task.active:
+            raise KernError(KernReturn.KERN_INVALID_ARGUMENT,
+                            f"no task {uid[0]}.{uid[1]} on node {self.kernel.node}")
+        return task
+
     def resume(self, k: int) -> None:
         """Start a program spawned suspended.  Raises: KERN_INVALID_ARGUMENT (no such program,
         or already started)."""
@@ -210,16 +220,18 @@ class NodeProcess:
         return c.ctl_progress(done=done, status=status, reason=reason, output=data,
                               offset=after, node=p.node)
 
-    def migrate(self, k: int, task_id: int, to: int):
-        """Move program `k` of this node (or, with k == -1, the task `task_id` here) to
-        node `to`: the migration runs here and outlives whoever asked.
+    def migrate(self, k: int, task_id: int, to: int, uid=None):
+        """Move program `k` of this node (or, with k == -1, the task `task_id` here, or
+        with task_id -1 too the task whose port is `uid`) to node `to`: the migration
+        runs here and outlives whoever asked; this node keeps where the task went
+        (ProgramTable.successor) for the program's home to follow.
         Raises: KernError, as task_migrate."""
         from .dipc import control as c
         from .handles import Task
         from .ipc.port import ipc_port_make_send
         from .servers.migration import task_migrate
         if k == -1:
-            task = self._task_by_id(task_id)
+            task = self._task_by_id(task_id) if task_id != -1 else self._task_by_uid(_uid(uid))
             with self.kernel.lock:
                 handle = Task(ipc_port_make_send(task.itk_self))
         else:
@@ -404,6 +416,13 @@ class NodeProcess:
                     task_terminate(t)
         self.kernel.machine.join()
         self.net.close()
+
+
+def _uid(uid) -> tuple:
+    """A port uid from a peer: [node, serial].  Raises: MIG_BAD_ARGUMENTS."""
+    if not (isinstance(uid, list) and len(uid) == 2 and all(type(x) is int for x in uid)):
+        raise KernError(KernReturn.MIG_BAD_ARGUMENTS, "a port uid [node, serial]")
+    return tuple(uid)
 
 
 def _clamp_ms(timeout_ms) -> float:

@@ -72,6 +72,8 @@ class ProgramTable:
         self.lock = threading.Lock()       # guards table, ended and every Program's fields
         self.table: dict[int, Program] = {}
         self.ended: collections.deque = collections.deque()   # ks in the order they ended
+        self.moves: collections.OrderedDict = collections.OrderedDict()
+        # old task port uid -> new task port uid, of the last EXITS_KEPT migrations run here
         self.next_k = 0
 
     def add(self, name: str, task, thread, out) -> Program:
@@ -102,8 +104,11 @@ class ProgramTable:
 
     # -- following migrations ------------------------------------------------------------
     def migrated(self, event: str, old, m) -> None:
-        """A migration listener (servers/migration.py): a program follows its task."""
+        """A migration listener (servers/migration.py): a program follows its task, and
+        where any task moved from here is kept (`successor`)."""
         port = getattr(old, "port", None)
+        if event == "done" and port is not None:
+            self._moved(port, m.task.port)
         with self.lock:
             p = next((p for p in self.table.values() if p.handle.port is port), None)
             if p is None:
@@ -119,6 +124,17 @@ class ProgramTable:
             p.task = new.kobject if new.proxy is None else None
         old_handle.deallocate()
 
+    def _moved(self, old, new) -> None:
+        with self.lock:
+            self.moves[_port_uid(old)] = _port_uid(new)
+            while len(self.moves) > param.EXITS_KEPT:
+                self.moves.popitem(last=False)
+
+    def successor(self, uid: tuple) -> tuple | None:
+        """The uid of the task that the task `uid` (which ended) moved to, if it moved."""
+        with self.lock:
+            return self.moves.get(tuple(uid))
+
     # -- its end -------------------------------------------------------------------------
     def state(self, p: Program, wait_s: float) -> tuple | None:
         """Wait up to `wait_s` for `p` to end; returns (status, reason) once it has."""
@@ -133,6 +149,9 @@ class ProgramTable:
             ended = self._local_end(task, wait_s)
         else:
             ended = self._remote_end(handle, wait_s)
+        if ended is not None and ended[0] == "moved":   # moved by a migration run elsewhere
+            self._follow(p, handle, ended[1])
+            return None
         gone = []
         with self.lock:
             if ended is None or p.handle is not handle or p.migrating:
@@ -167,8 +186,39 @@ class ProgramTable:
             if e.code == KernReturn.KERN_NODE_DOWN:
                 return (128 + 9, f"its node {node} went down")
             raise
+        if r.done and r.successor:
+            return ("moved", tuple(r.successor))
         return (r.status, r.reason) if r.done else None
 
+    def _follow(self, p: Program, old, uid: tuple) -> None:
+        """`p`'s task moved to the task `uid`: take a send right to that one."""
+        from .dipc.control import ctl_port
+        from .handles import Task
+        from .mach_types import MsgType
+        try:
+            r = self.net.endpoint.request(uid[0], ctl_port(uid=list(uid)),
+                                          param.DIPC_REQUEST_TIMEOUT)
+        except KernError:
+            return                                   # gone meanwhile: the next look says
+        with self.kernel.lock:
+            handle = Task(self.kernel.remote.import_right(r.uid, MsgType.PORT_SEND))
+        with self.lock:
+            followed = p.handle is old               # (else another look followed it first)
+            if followed:
+                p.handle, p.task, p.moves = handle, None, p.moves + 1
+        (old if followed else handle).deallocate()
+
+
+
+def _port_uid(port) -> tuple:
+    return tuple(port.proxy[0] if port.proxy is not None else port.uid)
+
+
+def task_by_uid(kernel, uid: tuple):
+    """The task of `kernel` whose port is `uid` (alive or not yet reaped), or None.
+    Conditions: kernel lock held."""
+    assert kernel.lock.held()
+    return next((t for t in kernel.tasks if t.itk_self.uid == uid), None)
 
 
 def task_exit(kernel, uid, timeout_ms: int):
@@ -176,11 +226,11 @@ def task_exit(kernel, uid, timeout_ms: int):
     here) to end.  Returns: (done, status, reason).  A task not known here, alive or
     recently ended, counts as ended with status 128+9 ("unknown")."""
     uid = tuple(uid)
-    end = time.monotonic() + max(0, min(timeout_ms, 60_000)) / 1000
+    end = time.monotonic() + max(0, min(timeout_ms if type(timeout_ms) is int else 0,
+                                         60_000)) / 1000
     with kernel.lock:
-        port = kernel.remote.principals.get(uid) if kernel.remote is not None else None
-        task = getattr(port, "kobject", None)
-        if task is not None and hasattr(task, "exit_status"):
+        task = task_by_uid(kernel, uid)
+        if task is not None:
             while task.active and time.monotonic() < end:
                 kernel.task_events.wait(end - time.monotonic())
             if task.active:

@@ -42,6 +42,7 @@ MISTAKES = [
     (["node", "--index", "1", "--join", "tcp://127.0.0.1:5555#abcd"], 125, "NORMACH_SECRET"),
     (["node", "--index", "1", "--join", "garbage"], 125, "no secret"),
     (["node", "--from-launcher", "--index", "2"], 125, "--from-launcher"),
+    (["node", "--index", "0", "--nodes", "3"], 125, "no secret"),
     (["run", "no-such-program"], 127, "no such file"),
     (["run", NOT_ELF], 126, "cannot run here"),
     (["run", "/"], 126, "folder"),
@@ -94,10 +95,11 @@ def test_version_and_help():
     assert cli("run", "-h").returncode == 0
 
 
-def test_run_leaves_no_temporary_folder(files, tmp_path):
-    """`run x.c` builds in a temporary folder and removes it (as `demo` does)."""
+def test_run_and_demo_leave_no_temporary_folder(files, tmp_path):
+    """`run x.c` and `demo` build in a temporary folder and remove it."""
     tmp = tmp_path / "tmp"
     tmp.mkdir()
     env = {**os.environ, "TMPDIR": str(tmp)}
     assert cli("run", str(files / "ok.c"), env=env).returncode == 3
+    assert cli("demo", env=env).returncode == 0
     assert list(tmp.iterdir()) == []

@@ -88,8 +88,10 @@ def node(index, nodes, join, listen, advertise, memory, launcher) -> int:
     if index is None:
         raise Fail("node: --index is needed (or --from-launcher)")
     seed, secret = _seed(join)
-    if secret is not None:
-        os.environ["NORMACH_SECRET"] = secret.hex()     # read (and removed) by node_process
+    if secret is None:
+        raise Fail("no secret: set NORMACH_SECRET (a cluster without one would take "
+                   "anyone's messages)")
+    os.environ["NORMACH_SECRET"] = secret.hex()         # read (and removed) by node_process
     argv = ["--index", str(index), "--listen", listen]
     argv += ["--nodes", str(nodes)] if nodes else []
     argv += ["--join", seed] if seed else []

@@ -49,10 +49,14 @@ ctl_progress = declare(373, "ctl_progress", [("done", "bool"), ("status", "int")
                                              ("reason", "str"), ("output", "bytes"),
                                              ("offset", "int"), ("node", "int")])
 ctl_kill = declare(374, "ctl_kill", [("program", "int")], reply="ctl_ok")
-ctl_migrate = declare(375, "ctl_migrate", [("program", "int"), ("task", "int"), ("node", "int")],
-                      reply="ctl_moved")      # program -1: the task `task` of the node asked
+ctl_migrate = declare(375, "ctl_migrate", [("program", "int"), ("task", "int"), ("uid", "list"),
+                                           ("node", "int")], reply="ctl_moved")
+# program -1: the task `task` of the node asked; task -1 too: the task whose port is `uid`
 ctl_moved = declare(376, "ctl_moved", [("node", "int"), ("uid", "list"), ("threads", "int"),
                                        ("rights", "int"), ("messages", "int"),
                                        ("freeze_us", "int")])
-ctl_exit = declare(377, "ctl_exit", [("uid", "list"), ("timeout_ms", "int")], reply="ctl_status")
+ctl_exit = declare(377, "ctl_exit", [("uid", "list"), ("timeout_ms", "int")], reply="ctl_exited")
 ctl_programs = declare(378, "ctl_programs", [("node", "int")], reply="ctl_rows")
+ctl_exited = declare(379, "ctl_exited", [("done", "bool"), ("status", "int"), ("reason", "str"),
+                                         ("successor", "list")])   # [] or the uid it moved to
+ctl_port = declare(380, "ctl_port", [("uid", "list")], reply="ctl_uid")  # a send right to a task here

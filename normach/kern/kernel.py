@@ -61,6 +61,8 @@ class Kernel:
         self.remote = None                 # the DIPC layer (dipc/node.py) when there are nodes
         self.xmm = None                    # the distributed memory manager (xmm/node.py), likewise
         self.task_events = self.lock.condition()   # notified whenever a task terminates
+        self.migration_server = None       # a client's: callable(task handle, node) that has
+        # a node run the migration of a task living there (mach.task_migrate); else None
         self.exits: collections.OrderedDict = collections.OrderedDict()
         # task port uid -> (exit status, reason) of the last EXITS_KEPT tasks that ended
         # (lock): a task's status outlives it, for whoever on another node asks late

@@ -160,6 +160,28 @@ def test_the_moved_program_outlives_a_killed_migrating_client(up, count_prog):
     assert cli("logs", pid, check=True).stdout == ref.stdout
 
 
+def test_mach_task_migrate_from_a_client_runs_on_the_tasks_node(up, count_prog):
+    """mach.task_migrate from a Python client goes to the task's node (here node 1, not
+    the program's home 0), which keeps where the task went: the home follows it there,
+    though the client that asked is gone."""
+    c = Cluster.connect(up.spec)
+    try:
+        p = c.spawn(count_prog, args=["60"], node=0)
+        c.migrate(p, 1)                                      # by the home: now on node 1
+        row, = [r for r in c.ps() if r["program"] == f"0-{p.remote_id}"]
+        assert row["node"] == 1
+        code = ("import sys; from normach import Cluster, mach; c = Cluster.connect(sys.argv[1]); "
+                "m = mach.task_migrate(c.task(1, int(sys.argv[2])), 2); print(m.node, flush=True)")
+        mover = subprocess.run([sys.executable, "-c", code, up.spec, str(row["id"])],
+                               capture_output=True, text=True, timeout=120)
+        assert mover.stdout.strip() == "2", mover.stderr
+        assert c.wait(p, timeout=120) == 7
+        assert c.output(p).splitlines()[-2] == "round 59"
+        assert [r for r in c.ps() if r["program"] == f"0-{p.remote_id}"] == []   # ended
+    finally:
+        c.close()
+
+
 def test_run_streams_the_console_and_exits_with_the_status(up, count_prog):
     out = cli("run", "--node", "1", count_prog, "3")
     assert out.returncode == 7
