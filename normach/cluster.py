@@ -76,6 +76,7 @@ class Cluster:
         from .node_process import _local_ip
         me = (1 << 20) + random.randrange(1 << 20)     # a client index, past every node
         net = DipcNet(me, f"tcp://{_local_ip(seed)}:0", self.secret, {0: seed})
+        net.client = True
         self._endpoints.append(net)
         hello = control.ctl_join(node=me, address=net.endpoint.address, key="")
         try:
@@ -318,13 +319,18 @@ class Cluster:
             thread_resume(program.thread)
 
     def _remote_status(self, program: "Program", timeout_ms: int):
-        from .dipc.control import ctl_wait
-        r = self._control(program.home, ctl_wait(program=program.remote_id,
-                                                 timeout_ms=timeout_ms), timeout_ms / 1000 + 30)
-        program.remote_output = r.output
-        if r.done:
-            program.remote_exit = (r.status, r.reason)
-        return r
+        """Bring the program's output here (all of it since the last look) and its end,
+        waiting up to `timeout_ms` for either.  Returns: (status, reason) or None."""
+        import time
+        t0 = time.monotonic()
+        data, offset, ended = self.follow(program, program.remote_offset, timeout_ms / 1000)
+        while data:
+            program.remote_output += data
+            program.remote_offset = offset
+            data, offset, ended = self.follow(program, offset, 0)
+        if ended is None and timeout_ms and time.monotonic() - t0 < 0.01:
+            time.sleep(0.01)               # the node is busy answering others: ask less often
+        return ended
 
     def wait(self, program: "Program", timeout: float | None = None) -> int:
         """Wait for the program's task to end; returns its exit status.
@@ -338,9 +344,9 @@ class Cluster:
                 left = None if end is None else end - time.monotonic()
                 if left is not None and left <= 0:
                     raise KernError(KernReturn.KERN_OPERATION_TIMED_OUT, f"{program} still running")
-                r = self._remote_status(program, int(1000 * min(left or 1.0, 1.0)))
-                if r.done:
-                    return r.status
+                ended = self._remote_status(program, int(1000 * min(left or 1.0, 1.0)))
+                if ended is not None:
+                    return ended[0]
         while True:
             task, k = program.task, self.kernel(program.node)
             with k.lock:
@@ -602,6 +608,7 @@ class Program:
         self.name = ""
         self.remote_exit = None          # (status, reason) once known
         self.remote_output = b""
+        self.remote_offset = 0           # where remote_output ends in the program's output
 
     @property
     def reason(self) -> str:
@@ -676,7 +683,7 @@ def start_node_processes(nodes: int, secret: bytes, phys_bytes: int = param.PHYS
         started = [(i, launch(i, f"{host}:0", join)) for i in indices]
         for i, proc in started:
             _hello(proc, i, addresses, keys)
-    except KernError:
+    except BaseException:                      # a node that did not start, or Ctrl-C
         for p in procs:
             p.kill()
             p.wait()
@@ -690,5 +697,8 @@ def _hello(proc, i: int, addresses: dict, keys: dict) -> None:
     line = proc.stdout.readline()
     if not line:
         raise KernError(KernReturn.KERN_NODE_DOWN, f"node process {i} did not start")
-    hello = json.loads(line)
-    addresses[i], keys[i] = hello["address"], hello.get("key", "")
+    try:
+        hello = json.loads(line)
+        addresses[i], keys[i] = hello["address"], hello.get("key", "")
+    except (ValueError, KeyError, TypeError):
+        raise KernError(KernReturn.KERN_NODE_DOWN, f"node process {i}: {line.strip()!r}")

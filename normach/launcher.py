@@ -11,7 +11,8 @@ nothing else:
   2. every rank starts its node (binding --listen, any port) and all ranks
      exchange their [address, public key] entries (allgather), so every node
      has the whole membership table before any traffic;
-  3. rank 0 writes the cluster file (cli/where.py) and prints where to connect.
+  3. rank 0 writes the cluster file (cli/where.py) and prints where it is (the
+     secret is in that file alone: a job's output files are often readable by others).
 
 From then on the nodes talk over their own transport, as any cluster's do.
 The optional dependency is mpi4py (`pip install 'normach[mpi]'`, with Open MPI
@@ -24,6 +25,7 @@ import secrets
 import sys
 
 from . import param
+from .kern.errors import KernError
 from .node_process import NodeError, NodeProcess, tcp_address
 
 
@@ -42,8 +44,11 @@ def run_rank(listen: str, advertise: str | None, memory_mib: int | None) -> int:
         address = tcp_address(listen)
     except ValueError as e:
         raise NodeError(f"--listen: {e}") from None
-    node = NodeProcess(rank, size, address, secret, param.PHYS_MEM_BYTES,
-                       memory_mib << 20 if memory_mib else None, advertise=advertise)
+    try:
+        node = NodeProcess(rank, size, address, secret, param.PHYS_MEM_BYTES,
+                           memory_mib << 20 if memory_mib else None, advertise=advertise)
+    except KernError as e:
+        raise NodeError(f"rank {rank}: {e.detail or e.name}") from None
     table = comm.allgather(node.table[rank])
     node.learn({i: entry for i, entry in enumerate(table) if i != rank})
     comm.Barrier()                                 # every node knows every other
@@ -55,7 +60,6 @@ def run_rank(listen: str, advertise: str | None, memory_mib: int | None) -> int:
 
 def _announce(address: str, secret: bytes, size: int) -> None:
     from .cli.where import write_cluster_file
-    path = write_cluster_file(address, secret, size)
-    print(f"connect: {address}#{secret.hex()}", file=sys.stderr, flush=True)
-    print(f"normach: {size} nodes up from the launcher; cluster file {path}", file=sys.stderr,
-          flush=True)
+    path = write_cluster_file(address, secret, size)       # the secret: there alone (0600),
+    print(f"normach: {size} nodes up from the launcher, node 0 at {address}; cluster file "
+          f"{path}", file=sys.stderr, flush=True)        # not in the job's output files

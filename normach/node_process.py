@@ -10,6 +10,7 @@ killed.  `Cluster(nodes=N, processes=True)` starts N of these.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import sys
 import threading
@@ -40,6 +41,7 @@ class NodeProcess:
         self.console = None                           # the console server (first spawn)
         self.programs = ProgramTable(self.kernel, self.net)   # the programs started here
         self.started = time.monotonic()
+        self.waiters = threading.BoundedSemaphore(param.CTL_WAITERS_MAX)   # see _budget
         self.refused_entries = 0                      # table entries refused (table_lock)
         self.pending: dict = {}                       # node -> entry waiting for the old one
         self.clients: dict = {}                       # client node -> time admitted (table_lock)
@@ -61,10 +63,12 @@ class NodeProcess:
             return self.net.handle(sender, msg)
         me = self.kernel.node
         if msg.name == "ctl_peers":
+            if not self._member(sender):
+                raise KernError(KernReturn.KERN_NO_ACCESS, "ctl_peers: only from a member")
             self.learn(msg.table)
             return c.ctl_ok(node=me)
         if msg.name == "ctl_join":
-            return self.join(msg.node, msg.address, msg.key)
+            return self.join(msg.node, msg.address, msg.key, sender)
         if msg.name == "ctl_leave":
             if sender >= self.kernel.nnodes:       # a client leaves for itself only
                 self.leave(sender)
@@ -106,8 +110,9 @@ class NodeProcess:
         if msg.name == "ctl_migrate":
             return self.migrate(msg.program, msg.task, msg.node, msg.uid)
         if msg.name == "ctl_exit":
-            done, status, reason = task_exit(self.kernel, _uid(msg.uid), msg.timeout_ms)
-            successor = self.programs.successor(_uid(msg.uid)) if done else None
+            with self._budget(msg.timeout_ms) as wait_s:
+                done, status, reason = task_exit(self.kernel, _uid(msg.uid), wait_s)
+            successor = self.programs.successor(_uid(msg.uid), 2.0) if done else None
             return c.ctl_exited(done=done, status=status, reason=reason,
                                 successor=list(successor or []))
         if msg.name == "ctl_port":
@@ -127,9 +132,13 @@ class NodeProcess:
                       uptime_s=round(time.monotonic() - self.started, 1),
                       pages_in=xmm.get("pages_in", 0), pages_out=xmm.get("pushed_out", 0),
                       clients=clients, members=members,
-                      down=sorted(n for n in self.kernel.remote.down if n < self.kernel.nnodes),
+                      down=self._down(),
                       programs=len(self.programs.rows()))
         return counts
+
+    def _down(self) -> list:
+        with self.kernel.lock:
+            return sorted(n for n in self.kernel.remote.down if n < self.kernel.nnodes)
 
     # -- guest programs ------------------------------------------------------------------
     def spawn(self, msg, sender: int):
@@ -164,6 +173,19 @@ class NodeProcess:
                     return t
         raise KernError(KernReturn.KERN_INVALID_ARGUMENT, f"no task {task_id} on node {self.kernel.node}")
 
+    @contextlib.contextmanager
+    def _budget(self, timeout_ms):
+        """How long a control request may wait on a handler thread: those threads also
+        serve the other nodes' DIPC requests, so at most CTL_WAITERS_MAX wait at once,
+        each at most CTL_WAIT_S (the client asks again); the others answer at once."""
+        if not self.waiters.acquire(blocking=False):
+            yield 0.0
+            return
+        try:
+            yield min(_clamp_ms(timeout_ms), param.CTL_WAIT_S)
+        finally:
+            self.waiters.release()
+
     def _task_by_uid(self, uid: tuple):
         """The live task here whose port is `uid`.  Raises KERN_INVALID_ARGUMENT."""
         with self.kernel.lock:
@@ -190,11 +212,13 @@ class NodeProcess:
         it moved."""
         from .dipc import control as c
         p = self.programs.get(k)
-        end = time.monotonic() + _clamp_ms(timeout_ms)
-        ended = self.programs.state(p, 0)
-        while ended is None and time.monotonic() < end:
-            ended = self.programs.state(p, min(end - time.monotonic(), 1.0))
-        output = bytes(p.out.data)                  # (kept for logs: PROGRAMS_KEPT bounds them)
+        with self._budget(timeout_ms) as wait_s:
+            end = time.monotonic() + wait_s
+            ended = self.programs.state(p, 0)
+            while ended is None and time.monotonic() < end:
+                ended = self.programs.state(p, end - time.monotonic())
+        last = max(0, p.out.end() - param.FOLLOW_CHUNK)  # its last words (ctl_follow: all)
+        output = p.out.since(last, param.FOLLOW_CHUNK)[0]
         status, reason = ended or (0, "")
         return c.ctl_status(done=ended is not None, status=status, reason=reason, output=output)
 
@@ -206,15 +230,16 @@ class NodeProcess:
         p = self.programs.get(k)
         if type(offset) is not int or offset < 0:
             raise KernError(KernReturn.MIG_BAD_ARGUMENTS, "ctl_follow: offset")
-        end = time.monotonic() + _clamp_ms(timeout_ms)
-        while True:
-            ended = self.programs.state(p, 0)
-            data, after = p.out.since(offset, param.FOLLOW_CHUNK)
-            left = end - time.monotonic()
-            if data or ended is not None or left <= 0:
-                break
-            if self.programs.state(p, min(left, 0.05)) is None:
-                p.out.since(offset, 0, min(end - time.monotonic(), 0.05))
+        with self._budget(timeout_ms) as wait_s:
+            end = time.monotonic() + wait_s
+            while True:
+                ended = self.programs.state(p, 0)
+                data, after = p.out.since(offset, param.FOLLOW_CHUNK)
+                left = end - time.monotonic()
+                if data or ended is not None or left <= 0:
+                    break
+                if self.programs.state(p, min(left, 0.05)) is None:
+                    p.out.since(offset, 0, min(end - time.monotonic(), 0.05))
         done = ended is not None and not p.out.since(after, 1)[0]
         status, reason = ended if done else (0, "")
         return c.ctl_progress(done=done, status=status, reason=reason, output=data,
@@ -230,6 +255,8 @@ class NodeProcess:
         from .handles import Task
         from .ipc.port import ipc_port_make_send
         from .servers.migration import task_migrate
+        if type(to) is not int or not 0 <= to < self.kernel.nnodes:
+            raise KernError(KernReturn.KERN_INVALID_ARGUMENT, f"no node {to}")
         if k == -1:
             task = self._task_by_id(task_id) if task_id != -1 else self._task_by_uid(_uid(uid))
             with self.kernel.lock:
@@ -245,8 +272,8 @@ class NodeProcess:
         uid = list(port.proxy[0] if port.proxy is not None else port.uid)
         reply = c.ctl_moved(node=m.node, uid=uid, threads=m.threads, rights=m.rights,
                             messages=m.messages, freeze_us=int(m.freeze_s * 1e6))
-        if k == -1:
-            m.task.deallocate()
+        if k == -1 and not getattr(m, "adopted", False):
+            m.task.deallocate()                     # (else a program of this node holds it)
         return reply
 
     def learn(self, table: dict) -> None:
@@ -289,13 +316,24 @@ class NodeProcess:
             self.net.peers.append(node)
 
     def _peer_down(self, node: int) -> None:
-        """on_peer_down: a member restarted elsewhere takes its new entry now."""
+        """on_peer_down (after DIPC's): a member restarted elsewhere takes its new entry
+        now; a client or stranger forgotten leaves no trace in DIPC's down set."""
         with self.table_lock:
             entry = self.pending.get(node)
             if entry is not None:
                 self._enter_locked(node, entry)
+            gone = node >= self.kernel.nnodes and node not in self.clients
+        if gone:
+            with self.kernel.lock:
+                self.kernel.remote.down.discard(node)
 
-    def join(self, node: int, address: str, key: str = ""):
+    def _member(self, node: int) -> bool:
+        """`node` is a live member (its key is bound: its messages are its own)."""
+        with self.table_lock:
+            known = node in self.table and node != self.kernel.node
+        return known and self.net.endpoint.key_live(node)
+
+    def join(self, node: int, address: str, key: str = "", sender: int | None = None):
         """A node (index below nnodes) joins through this node: it gets the table and
         every other member learns of it, with its key: the one its join came with (or,
         from the launcher that started it, the one it printed).  A node whose old
@@ -308,7 +346,10 @@ class NodeProcess:
         entry = [address, key]
         if not _member_ok(node, entry):
             raise KernError(KernReturn.KERN_INVALID_ARGUMENT, "ctl_join: node index and address")
-        if node >= self.kernel.nnodes:
+        if node >= self.kernel.nnodes:                 # a client speaks for itself alone
+            if sender is not None and node != sender:
+                raise KernError(KernReturn.KERN_NO_ACCESS, "a client joins as itself")
+            entry[1] = _key_str(self.net.endpoint.sender_key())
             return self.admit_client(node, entry)
         if node == self.kernel.node or (node in self.table and self._answers(node)):
             raise KernError(KernReturn.KERN_NAME_EXISTS,
@@ -373,15 +414,18 @@ class NodeProcess:
         self.net.endpoint.forget(node, why)
 
     def reap_clients(self) -> None:
-        """Forget every client silent for CLIENT_LEASE_S (it died without leaving)."""
-        import time
+        """Forget every client silent for CLIENT_LEASE_S (it died without leaving), and
+        every other stranger (a one-off sender) silent as long."""
         now = time.monotonic()
         with self.table_lock:
             clients = list(self.clients.items())
+            keep = set(self.table) | set(self.clients)
         for node, since in clients:
             heard = self.net.endpoint.last_heard(node) or since
             if now - max(heard, since) > param.CLIENT_LEASE_S:
                 self.leave(node, f"silent for {param.CLIENT_LEASE_S} s")
+        for node in self.net.endpoint.strangers(param.CLIENT_LEASE_S, keep):
+            self.net.endpoint.forget(node, "a stranger, silent")
 
     def _reaper(self) -> None:
         while not self.stopped.wait(param.DIPC_HEARTBEAT_S):
@@ -497,7 +541,11 @@ def advertised(bound: str, advertise: str | None) -> str:
     if advertise:
         host = advertise
     elif host in ("0.0.0.0", "*", "[::]"):
-        host = socket.gethostbyname(socket.gethostname())
+        try:
+            host = socket.gethostbyname(socket.gethostname())
+        except OSError:
+            raise NodeError("--listen on every interface needs --advertise HOST (this "
+                            "machine's name does not resolve)") from None
     return f"tcp://{host}:{port}"
 
 

@@ -74,6 +74,8 @@ class ProgramTable:
         self.ended: collections.deque = collections.deque()   # ks in the order they ended
         self.moves: collections.OrderedDict = collections.OrderedDict()
         # old task port uid -> new task port uid, of the last EXITS_KEPT migrations run here
+        self.moving: collections.Counter = collections.Counter()   # task uid -> under way
+        self.settled = threading.Condition(self.lock)   # notified when a migration ends here
         self.next_k = 0
 
     def add(self, name: str, task, thread, out) -> Program:
@@ -107,9 +109,13 @@ class ProgramTable:
         """A migration listener (servers/migration.py): a program follows its task, and
         where any task moved from here is kept (`successor`)."""
         port = getattr(old, "port", None)
-        if event == "done" and port is not None:
-            self._moved(port, m.task.port)
+        if port is None:
+            return
         with self.lock:
+            if event == "start":
+                self.moving[_port_uid(port)] += 1
+            else:
+                self._unmark(_port_uid(port), m.task.port if event == "done" else None)
             p = next((p for p in self.table.values() if p.handle.port is port), None)
             if p is None:
                 return
@@ -120,20 +126,30 @@ class ProgramTable:
             if event != "done":
                 return
             old_handle, p.handle, p.moves = p.handle, m.task, p.moves + 1
-            new = m.task.port
-            p.task = new.kobject if new.proxy is None else None
+            m.adopted = True                         # the program holds the new task's handle
+            p.task = _local_task(m.task)
         old_handle.deallocate()
 
-    def _moved(self, old, new) -> None:
-        with self.lock:
-            self.moves[_port_uid(old)] = _port_uid(new)
+    def _unmark(self, uid: tuple, new) -> None:
+        """A migration of the task `uid` ended (moved to the port `new`, or failed).
+        Conditions: self.lock held."""
+        self.moving[uid] -= 1
+        if self.moving[uid] <= 0:
+            del self.moving[uid]
+        self.settled.notify_all()
+        if new is not None:
+            self.moves[uid] = _port_uid(new)
             while len(self.moves) > param.EXITS_KEPT:
                 self.moves.popitem(last=False)
 
-    def successor(self, uid: tuple) -> tuple | None:
-        """The uid of the task that the task `uid` (which ended) moved to, if it moved."""
+    def successor(self, uid: tuple, wait_s: float = 0.0) -> tuple | None:
+        """The uid of the task that the task `uid` (which ended) moved to, if it moved;
+        a migration of it under way here is waited for (its old task ends at the commit,
+        a moment before the migration is done)."""
+        uid = tuple(uid)
         with self.lock:
-            return self.moves.get(tuple(uid))
+            self.settled.wait_for(lambda: uid not in self.moving, wait_s)
+            return self.moves.get(uid)
 
     # -- its end -------------------------------------------------------------------------
     def state(self, p: Program, wait_s: float) -> tuple | None:
@@ -150,8 +166,9 @@ class ProgramTable:
         else:
             ended = self._remote_end(handle, wait_s)
         if ended is not None and ended[0] == "moved":   # moved by a migration run elsewhere
-            self._follow(p, handle, ended[1])
-            return None
+            ended = self._chase(p, handle, ended[1])
+            if ended is None:
+                return None
         gone = []
         with self.lock:
             if ended is None or p.handle is not handle or p.migrating:
@@ -190,24 +207,47 @@ class ProgramTable:
             return ("moved", tuple(r.successor))
         return (r.status, r.reason) if r.done else None
 
-    def _follow(self, p: Program, old, uid: tuple) -> None:
-        """`p`'s task moved to the task `uid`: take a send right to that one."""
-        from .dipc.control import ctl_port
+    def _chase(self, p: Program, old, uid: tuple):
+        """`p`'s task moved to the task `uid` (perhaps on, and on again): take a send right
+        to where it is now.  Returns: None (followed, or to be looked at again), or
+        (status, reason) if it ended where it went."""
+        from .dipc.control import ctl_exit, ctl_port
+        for _ in range(param.MIGRATION_HOPS_MAX):
+            try:
+                r = self.net.endpoint.request(uid[0], ctl_port(uid=list(uid)),
+                                              param.DIPC_REQUEST_TIMEOUT)
+                self._adopt(p, old, r.uid)
+                return None
+            except KernError as e:
+                if e.code != KernReturn.KERN_INVALID_ARGUMENT:
+                    return (128 + 9, f"its node {uid[0]} went down") \
+                        if e.code == KernReturn.KERN_NODE_DOWN else None
+            try:                                     # ended there, or moved on
+                r = self.net.endpoint.request(uid[0], ctl_exit(uid=list(uid), timeout_ms=0),
+                                              param.DIPC_REQUEST_TIMEOUT)
+            except KernError:
+                return (128 + 9, f"its node {uid[0]} went down")
+            if not r.successor:
+                return (r.status, r.reason)
+            uid = tuple(r.successor)
+        return None
+
+    def _adopt(self, p: Program, old, right: list) -> None:
         from .handles import Task
         from .mach_types import MsgType
-        try:
-            r = self.net.endpoint.request(uid[0], ctl_port(uid=list(uid)),
-                                          param.DIPC_REQUEST_TIMEOUT)
-        except KernError:
-            return                                   # gone meanwhile: the next look says
         with self.kernel.lock:
-            handle = Task(self.kernel.remote.import_right(r.uid, MsgType.PORT_SEND))
+            handle = Task(self.kernel.remote.import_right(right, MsgType.PORT_SEND))
         with self.lock:
             followed = p.handle is old               # (else another look followed it first)
             if followed:
-                p.handle, p.task, p.moves = handle, None, p.moves + 1
+                p.handle, p.task, p.moves = handle, _local_task(handle), p.moves + 1
         (old if followed else handle).deallocate()
 
+
+def _local_task(handle):
+    """The kernel Task behind a handle to a task of this node, else None."""
+    port = handle.port
+    return port.kobject if port.proxy is None else None
 
 
 def _port_uid(port) -> tuple:
@@ -221,13 +261,12 @@ def task_by_uid(kernel, uid: tuple):
     return next((t for t in kernel.tasks if t.itk_self.uid == uid), None)
 
 
-def task_exit(kernel, uid, timeout_ms: int):
-    """ctl_exit: wait up to `timeout_ms` for the task whose port is `uid` (a principal
-    here) to end.  Returns: (done, status, reason).  A task not known here, alive or
-    recently ended, counts as ended with status 128+9 ("unknown")."""
+def task_exit(kernel, uid, wait_s: float):
+    """ctl_exit: wait up to `wait_s` for the task of this node whose port is `uid` to
+    end.  Returns: (done, status, reason).  A task not known here, alive or recently
+    ended, counts as ended with status 128+9 ("unknown")."""
     uid = tuple(uid)
-    end = time.monotonic() + max(0, min(timeout_ms if type(timeout_ms) is int else 0,
-                                         60_000)) / 1000
+    end = time.monotonic() + wait_s
     with kernel.lock:
         task = task_by_uid(kernel, uid)
         if task is not None:

@@ -38,23 +38,23 @@ def up(nodes: int, local: int, listen: str, advertise: str | None, memory: int |
             listen=address, advertise=advertise)
     except KernError as e:
         raise Fail(f"the nodes did not form a cluster: {e.detail or e.name}")
-    spec = f"{addresses[0]}#{secret.hex()}"
-    path = where.write_cluster_file(addresses[0], secret, nodes)
-    click.echo(f"connect: {spec}")
-    click.echo(f"normach: {local} of {nodes} nodes up; cluster file {path} "
-               "(ps, run, logs, status ... find it)")
-    if local < nodes:
-        click.echo(f"the other nodes join with: NORMACH_SECRET={secret.hex()} "
-                   f"normach node --index I --join {addresses[0]} --listen HOST")
-    sys.stdout.flush()
     try:
+        path = where.write_cluster_file(addresses[0], secret, nodes)
+        click.echo(f"connect: {addresses[0]}#{secret.hex()}")
+        click.echo(f"normach: {local} of {nodes} nodes up; cluster file {path} "
+                   "(ps, run, logs, status ... find it)")
+        if local < nodes:
+            click.echo(f"the other nodes join with: NORMACH_SECRET={secret.hex()} "
+                       f"normach node --index I --join {addresses[0]} --listen HOST")
+        sys.stdout.flush()
         _serve(procs)
     finally:
+        _stop(procs)                                # whatever happened: no node left behind
         where.remove_cluster_file()
 
 
 def _serve(procs) -> None:
-    """Until SIGTERM, Ctrl-C, or every node process ended; then stop them."""
+    """Until SIGTERM, Ctrl-C, or every node process ended."""
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     try:
@@ -62,6 +62,9 @@ def _serve(procs) -> None:
             pass
     except KeyboardInterrupt:
         pass
+
+
+def _stop(procs) -> None:
     for p in procs:
         if p.poll() is None:
             p.terminate()
@@ -70,6 +73,7 @@ def _serve(procs) -> None:
             p.wait(10)
         except Exception:
             p.kill()
+            p.wait()
 
 
 def node(index, nodes, join, listen, advertise, memory, launcher) -> int:

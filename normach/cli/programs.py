@@ -14,7 +14,7 @@ import time
 
 import click
 
-from .errors import INTERRUPTED, NOT_FOUND, NOT_RUNNABLE, TIMEOUT, Fail
+from .errors import FAILURE, INTERRUPTED, NOT_FOUND, NOT_RUNNABLE, TIMEOUT, Fail
 
 
 def load(prog: str) -> bytes:
@@ -126,7 +126,7 @@ def _quietly(fn, *args) -> None:
 
 def _program(c, pid: str):
     """Raises: Fail (125: not an id; 127: no such program)."""
-    from .. import KernError
+    from .. import KernError, KernReturn
     from ..cluster import parse_program_id
     try:
         home, _ = parse_program_id(pid)
@@ -137,7 +137,8 @@ def _program(c, pid: str):
     try:
         return c.program(pid)
     except KernError as e:
-        raise Fail(f"{pid}: {e.detail or e.name}", NOT_FOUND)
+        code = NOT_FOUND if e.code == KernReturn.KERN_INVALID_ARGUMENT else FAILURE
+        raise Fail(f"{pid}: {e.detail or e.name}", code)
 
 
 def logs(c, pid: str, follow: bool) -> None:

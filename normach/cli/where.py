@@ -119,4 +119,6 @@ def connect(option: str | None):
     except KernError as e:
         if e.code == KernReturn.KERN_NO_ACCESS:
             raise Fail(f"cannot join {address}: authentication failed (wrong secret)") from None
-        raise Fail(f"cannot join {address}: no cluster answers there ({e.name})") from None
+        stale = ("" if option or os.environ.get("NORMACH_CLUSTER") else
+                 f"; if that cluster is gone, remove {cluster_file()}")
+        raise Fail(f"cannot join {address}: no cluster answers there ({e.name}){stale}") from None

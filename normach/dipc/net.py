@@ -37,6 +37,7 @@ class DipcNet:
         self.xmm = None
         self.peers: list[int] = []                    # the members: pinged by the heartbeat
         self.clients: set[int] = set()                # clients admitted (they ping us instead)
+        self.client = False                           # a client's: pings only nodes not down
         self._stop = threading.Event()
         self._beat = None
         self._inbox: queue.Queue = queue.Queue()      # (sender, msg) in arrival order
@@ -84,6 +85,8 @@ class DipcNet:
         seq = 0
         while not self._stop.wait(param.DIPC_HEARTBEAT_S):
             for node in self.peers:
+                if self.client and node in self.dipc.down:
+                    continue                   # a client keeps its lease with the live ones
                 seq += 1
                 try:
                     self.endpoint.request(node, ping(seq=seq), param.DIPC_HEARTBEAT_TIMEOUT_S)

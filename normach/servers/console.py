@@ -158,6 +158,11 @@ class Output:
         if self.sink is not None:
             self.sink(text)
 
+    def end(self) -> int:
+        """The offset after the last byte written."""
+        with self.lock:
+            return self.dropped + len(self.data)
+
     def trim(self, keep: int) -> None:
         """Keep only the last `keep` bytes (the older ones count as dropped)."""
         with self.lock:

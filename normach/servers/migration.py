@@ -75,6 +75,7 @@ class Migration:
     rights: int = 0                 # names moved (receive, send, send-once, sets, dead)
     messages: int = 0               # messages queued on the receive rights moved
     freeze_s: float = 0.0           # the task stopped: suspend to resume
+    adopted: bool = False           # a listener keeps .task (a program followed it there)
 
 
 @dataclasses.dataclass

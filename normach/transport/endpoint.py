@@ -311,6 +311,14 @@ class Endpoint:
             p = self._peers.get(node)
             return p.heard if p is not None and p.heard else None
 
+    def strangers(self, idle_s: float, keep) -> list[int]:
+        """Senders not in `keep` (members, clients) silent for `idle_s`: one-off senders,
+        departed strangers; each holds an entry here until forgotten."""
+        now = time.monotonic()
+        with self._lock:
+            return [n for n, p in self._peers.items()
+                    if n not in keep and n != self.node and now - p.heard > idle_s]
+
     def forget(self, node: int, reason: str) -> None:
         """Declare `node`'s live incarnation down (callbacks run) and drop what this
         endpoint holds for it: its entry and its DEALER (a departed client)."""
@@ -523,11 +531,19 @@ class Endpoint:
             if self._keys is not None:
                 d.curve_serverkey = self._keys[0]
                 d.curve_publickey, d.curve_secretkey = self._own
-            if self._keys is not None:
-                p.monitor = d.get_monitor_socket(events=_HANDSHAKE_FAILED)
-                self._monitors[p.monitor] = node
-                self._poller.register(p.monitor, zmq.POLLIN)
-            d.connect(address)
+            monitor = d.get_monitor_socket(events=_HANDSHAKE_FAILED) if self._keys else None
+            try:
+                d.connect(address)
+            except zmq.ZMQError:            # an address zmq refuses: no sockets left behind
+                if monitor is not None:
+                    d.disable_monitor()
+                    monitor.close(0)
+                d.close(0)
+                raise
+            if monitor is not None:
+                p.monitor = monitor
+                self._monitors[monitor] = node
+                self._poller.register(monitor, zmq.POLLIN)
             p.dealer = d
             self._dealers[d] = node
             self._poller.register(d, zmq.POLLIN)

@@ -8,7 +8,7 @@ import struct
 
 import pytest
 
-from normach import Cluster, MsgType, PortRight, PortType, mach
+from normach import Cluster, KernError, KernReturn, MsgType, PortRight, PortType, mach
 from normach.norma.node import NORMA_HOST_PORT
 from normach.transport import Endpoint, config
 from normach.transport.messages import ping
@@ -102,10 +102,13 @@ def test_a_membership_table_cannot_replace_a_live_members_key_or_address():
     node = NodeProcess(0, 3, "tcp://127.0.0.1:0", SECRET, 16 << 20)
     try:
         ep = node.net.endpoint
-        node.handle(2, ctl.ctl_peers(table={1: [member.address, key_a]}))
+        with pytest.raises(KernError) as e:                     # only a member may tell
+            node.handle(2, ctl.ctl_peers(table={1: [member.address, key_a]}))
+        assert e.value.code == KernReturn.KERN_NO_ACCESS and 1 not in node.table
+        node.learn({1: [member.address, key_a]})                # as a member's ctl_peers
         assert node.table[1] == [member.address, key_a]
         forged = ["tcp://127.0.0.1:2", key_b]
-        node.handle(2, ctl.ctl_peers(table={1: forged}))        # node 1 answers: it lives
+        node.learn({1: forged})                                 # node 1 answers: it lives
         assert node.table[1] == [member.address, key_a]
         assert ep.peer_key(1) == key_a.encode() and node.pending[1] == forged
         member.close()
