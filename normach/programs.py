@@ -99,7 +99,15 @@ class ProgramTable:
         return p
 
     def rows(self) -> list:
-        """[k, name, node, port uid, done, status] per program (ps, logs)."""
+        """[k, name, node, port uid, done, status] per program (ps, logs); a program on
+        another node is looked for first (it may have moved on, or ended)."""
+        with self.lock:
+            away = [p for p in self.table.values() if p.exit is None and p.task is None]
+        for p in away:
+            try:
+                self.state(p, 0)
+            except KernError:
+                pass                                 # its node is down: as it was
         with self.lock:
             return [[p.k, p.name, p.node, p.uid, p.exit is not None,
                      p.exit[0] if p.exit else 0] for p in self.table.values()]

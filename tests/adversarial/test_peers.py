@@ -143,3 +143,25 @@ def test_a_dead_nodes_tombstones_never_cover_its_host_ports_and_go_when_it_retur
             assert 1 not in dipc.down
         child.deallocate()
         host.deallocate()
+
+
+def test_a_client_joins_as_itself_and_only_members_tell_the_membership():
+    """A client's ctl_join names the client that sends it (not another index), and is
+    recorded by that node alone; ctl_peers from anyone but a member is refused."""
+    from normach.dipc import control as ctl
+    from normach.node_process import NodeProcess
+    node = NodeProcess(0, 3, "tcp://127.0.0.1:0", SECRET, 16 << 20)
+    try:
+        client = (1 << 20) + 5
+        with pytest.raises(KernError) as e:
+            node.handle(client, ctl.ctl_join(node=client + 1, address="tcp://127.0.0.1:9", key=""))
+        assert e.value.code == KernReturn.KERN_NO_ACCESS and node.clients == {}
+        reply = node.handle(client, ctl.ctl_join(node=client, address="tcp://127.0.0.1:9", key=""))
+        assert reply.nnodes == 3 and client in node.clients and client not in node.table
+        with pytest.raises(KernError) as e:
+            node.handle(client, ctl.ctl_peers(table={1: ["tcp://127.0.0.1:1", ""]}))
+        assert e.value.code == KernReturn.KERN_NO_ACCESS and 1 not in node.table
+        node.handle(client, ctl.ctl_leave(node=client))
+        assert node.clients == {}
+    finally:
+        node.shutdown()

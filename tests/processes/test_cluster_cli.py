@@ -310,3 +310,94 @@ def test_a_mistake_about_the_cluster_is_one_line_and_its_code(up, args, env, cod
     lines = out.stderr.strip().splitlines()
     assert len(lines) == 1 and "Traceback" not in out.stderr, out.stderr
     assert says in lines[0], lines[0]
+
+
+MOVER = ("import sys; from normach import Cluster, mach; c = Cluster.connect(sys.argv[1]); "
+         "rows = [r for r in c.ps() if r['program'] == sys.argv[2]]; "
+         "m = mach.task_migrate(c.task(rows[0]['node'], rows[0]['id']), int(sys.argv[3])); "
+         "print(m.node, flush=True)")
+
+
+def move_by_another_client(up, pid, to):
+    """mach.task_migrate from a separate Python client, which exits at once."""
+    out = subprocess.run([sys.executable, "-c", MOVER, up.spec, pid, str(to)],
+                         capture_output=True, text=True, timeout=120)
+    assert out.stdout.strip() == str(to), out.stderr
+
+
+def test_the_home_follows_moves_run_elsewhere_and_back_home(up, count_prog):
+    """Moved at its home (0 -> 1 by task handle, 1 -> 2 as a program), then by other
+    clients' mach.task_migrate, run by the task's node (2 -> 1 by node 2, 1 -> 0 by
+    node 1): the home follows the chain back to itself; ps, status, wait keep working."""
+    c = Cluster.connect(up.spec)
+    try:
+        p = c.spawn(count_prog, args=["60"], node=0)
+        pid = f"0-{p.remote_id}"
+        move_by_another_client(up, pid, 1)              # at its home, by task handle
+        c.migrate(p, 2)
+        move_by_another_client(up, pid, 1)
+        move_by_another_client(up, pid, 0)
+        row, = [r for r in c.ps() if r["program"] == pid]
+        assert row["node"] == 0
+        assert all(n["state"] == "up" for n in status().values())
+        assert c.wait(p, timeout=120) == 7
+        assert c.output(p).splitlines()[:-1] == [f"round {i}" for i in range(60)]
+    finally:
+        c.close()
+
+
+def test_long_waits_do_not_starve_the_nodes_requests(up, tmp_path):
+    """Many clients waiting on programs at once: the nodes still serve each other's DIPC
+    requests (a control wait holds a handler thread for CTL_WAIT_S at most)."""
+    import threading
+    from normach import mach
+    src = tmp_path / "spin.c"
+    src.write_text("#include <mach.h>\nint main(void) { for (;;) swtch_pri(0); }\n")
+    c = Cluster.connect(up.spec)
+    try:
+        p = c.spawn(str(src), node=1)
+        waiters = [threading.Thread(target=lambda: _quiet_wait(up, p)) for _ in range(12)]
+        for w in waiters:
+            w.start()
+        for _ in range(20):                              # node 0 asks node 1 for tasks
+            t = c.task_create(node=1)
+            child = mach.norma_task_create(c.task_create(node=0), False, 1)
+            mach.task_terminate(child)
+            mach.task_terminate(t)
+        for w in waiters:
+            w.join()
+        assert all(n["state"] == "up" for n in status().values())
+        c.kill(p)
+        assert c.wait(p, timeout=60) == 137
+    finally:
+        c.close()
+
+
+def _quiet_wait(up, p):
+    from normach import KernError
+    from normach.dipc.control import ctl_wait
+    c = Cluster.connect(up.spec)
+    try:
+        for _ in range(3):
+            try:
+                c._control(p.home, ctl_wait(program=p.remote_id, timeout_ms=60_000), 90)
+            except KernError:
+                pass
+    finally:
+        c.close()
+
+
+def test_output_larger_than_a_message_comes_whole(up, tmp_path):
+    """A program that prints 3 MiB: Cluster.wait and output bring all of it (in chunks)."""
+    src = tmp_path / "chatty.c"
+    src.write_text('#include <mach.h>\n#include <stdio.h>\nint main(void) {\n'
+                   '  for (int i = 0; i < 3 * 1024; i++) printf("%01023d\\n", i);\n'
+                   '  return 0;\n}\n')
+    c = Cluster.connect(up.spec)
+    try:
+        p = c.spawn(str(src), node=2)
+        assert c.wait(p, timeout=300) == 0
+        lines = c.output(p).splitlines()
+        assert lines == ["%01023d" % i for i in range(3 * 1024)]
+    finally:
+        c.close()
