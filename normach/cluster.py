@@ -106,6 +106,7 @@ class Cluster:
         """A client says goodbye to every node (each forgets it at once)."""
         from .dipc.control import ctl_leave
         net = self._endpoints[-1]
+        net.dipc.release_all()       # rights it still names (sent before ctl_leave, in order)
         for node in list(net.peers):
             try:
                 net.endpoint.request(node, ctl_leave(node=node), 2.0)

@@ -1,10 +1,22 @@
 """A node as an operating-system process: `python -m normach.node_process`.
 
 The process runs one node kernel, its transport endpoint (tcp) and its DIPC
-layer, prints one JSON line `{"node": I, "address": ...}` once it listens,
-and then serves: DIPC messages from the other nodes, and the control
-protocol (dipc/control.py) from clients, until it is told to shut down or
-killed.  `Cluster(nodes=N, processes=True)` starts N of these.
+layer, prints one JSON line `{"node": I, "address": ..., "key": ...}` once it
+listens (and has joined), and then serves: DIPC messages from the other nodes,
+and the control protocol (dipc/control.py) from clients, until it is told to
+shut down or killed.  `Cluster(nodes=N, processes=True)`, `normach up`,
+`normach node` and the launcher (launcher.py) start these.
+
+Membership.  The table maps each member node to [address, public key]; a key
+is a node's identity.  A node joins through a member (`join`), which checks
+that no live incarnation holds the index (a ping: a node that died may come
+back) and tells every other member; a member replaces a known entry only once
+the old incarnation is silent (`learn`).  Clients are not members: each node
+records the clients that announced themselves to it (`admit_client`) and
+forgets them when they leave or fall silent (`reap_clients`).
+
+Programs.  The programs this node started (`ctl_spawn`) are kept in its
+ProgramTable (programs.py) under ids HOME-K, and followed wherever they move.
 """
 
 from __future__ import annotations

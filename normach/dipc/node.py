@@ -193,6 +193,19 @@ class Dipc:
                 ipc_port_release_send(port)            # at 0: no-senders (D5.10)
             self._forget(port)
 
+    def release_all(self) -> int:
+        """A client leaving: every transit it holds goes back to its port's node, as if
+        each of its send rights were deallocated, so no-senders still comes on ports it
+        named (its Python handles are never released one by one).  Returns the count.
+        Lock not held."""
+        with self.kernel.lock:
+            held = [(p, self.transits.pop(p)) for p in list(self.transits)
+                    if p.proxy is not None and p.active and self.transits[p] > 0]
+            for proxy, n in held:
+                uid, node = proxy.proxy
+                self._send_release(node, list(uid), n)
+        return sum(n for _, n in held)
+
     def _proxy_no_senders(self, proxy, _mscount) -> None:
         """A proxy's last local send right went: give its transits back (lock held)."""
         n = self.transits.pop(proxy, 0)

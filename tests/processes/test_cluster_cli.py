@@ -401,3 +401,47 @@ def test_output_larger_than_a_message_comes_whole(up, tmp_path):
         assert lines == ["%01023d" % i for i in range(3 * 1024)]
     finally:
         c.close()
+
+
+def test_a_client_that_leaves_gives_back_its_rights_no_senders_comes(up):
+    """A client that holds a send right (a Python handle it never deallocated) and
+    closes: the port's node counts the right given back, so the port's no-senders
+    notification comes, as when a send right is deallocated (D5.10)."""
+    from normach import MsgOption, MsgType, Notify, PortRight, mach
+    owner = Cluster.connect(up.spec)
+    try:
+        me = owner.local_task("watcher")
+        server = owner.task_create(node=1, name="ns-server")
+        name = mach.mach_port_allocate(server, PortRight.RECEIVE)
+        notify = mach.mach_port_allocate(server, PortRight.RECEIVE)
+        rcv = mach.mach_port_extract_right(server, notify, MsgType.MOVE_RECEIVE)
+        mach.mach_port_insert_right(me, 0x4404, rcv, MsgType.MOVE_RECEIVE)
+        other = Cluster.connect(up.spec)
+        row, = [r for r in other.ps() if r["name"] == "ns-server"]
+        held = mach.mach_port_extract_right(other.task(1, row["id"]), name, MsgType.MAKE_SEND)
+        assert held is not None                       # a proxy in the other client
+        notify_there = mach.mach_port_extract_right(me, 0x4404, MsgType.MAKE_SEND_ONCE)
+        mach.mach_port_request_notification(server, name, Notify.NO_SENDERS, 1, notify_there,
+                                            MsgType.MOVE_SEND_ONCE)
+        other.close()                                 # `held` never deallocated
+        got = mach.mach_msg_receive(me, 0x4404, MsgOption.RCV_TIMEOUT, 30_000)
+        assert got.id == Notify.NO_SENDERS
+    finally:
+        owner.close()
+
+
+def test_ctrl_c_stops_the_command_and_its_program(up, tmp_path):
+    """Ctrl-C in `normach run` on a cluster: exit 130, and the program is killed."""
+    src = tmp_path / "ready.c"
+    src.write_text('#include <mach.h>\n#include <stdio.h>\n'
+                   'int main(void) { printf("ready\\n"); for (;;) swtch_pri(0); }\n')
+    p = subprocess.Popen([sys.executable, "-m", "normach.cli.main", "run", "--node", "2",
+                          str(src)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    assert p.stdout.readline() == "ready\n"
+    p.send_signal(signal.SIGINT)
+    assert p.wait(60) == 130
+    assert "interrupted" in p.stderr.read()
+    p.stdout.close()
+    p.stderr.close()
+    wait_until(lambda: not [r for r in json.loads(cli("ps", "--json", check=True).stdout)
+                            if r["name"] == "ready.c"], "the program killed")
