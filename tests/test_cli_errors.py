@@ -22,6 +22,9 @@ def files(tmp_path_factory):
     (d / "broken.c").write_text("int main(void) { return syntax error; }\n")
     (d / "ok.c").write_text("#include <mach.h>\nint main(void) { return 3; }\n")
     (d / "spin.c").write_text("#include <mach.h>\nint main(void) { for (;;) swtch_pri(0); }\n")
+    elf = bytearray(open(sys.executable, "rb").read(64))     # an ELF header ...
+    elf[18:20] = (0xB7).to_bytes(2, "little")               # ... for another machine (AArch64)
+    (d / "arm.elf").write_bytes(bytes(elf))
     return d
 
 
@@ -46,6 +49,8 @@ MISTAKES = [
     (["run", "no-such-program"], 127, "no such file"),
     (["run", NOT_ELF], 126, "cannot run here"),
     (["run", "/"], 126, "folder"),
+    (["run", "{arm.elf}"], 126, "x86-64"),
+    (["run", sys.executable], 126, "static x86-64"),
     (["run", "{broken.c}"], 126, "does not build"),
     (["run", "--node", "5", "{ok.c}"], 125, "--node 5"),
     (["run", "--nodes", "0", "{ok.c}"], 125, "--nodes"),
