@@ -108,3 +108,17 @@ def test_run_and_demo_leave_no_temporary_folder(files, tmp_path):
     assert cli("run", str(files / "ok.c"), env=env).returncode == 3
     assert cli("demo", env=env).returncode == 0
     assert list(tmp.iterdir()) == []
+
+
+def test_cc_passes_compiler_flags_as_they_are(tmp_path):
+    """Issue 14, item 11: `-DV=foo` was split by click (a letter "o" in it took the next
+    characters as -o: the program went to ./o) and `-fno-strict-aliasing` failed."""
+    src = tmp_path / "v.c"
+    src.write_text('#include <mach.h>\n#include <stdio.h>\n#define S(x) #x\n#define STR(x) S(x)\n'
+                   'int main(void) { printf("%s\\n", STR(V)); return 0; }\n')
+    out = cli("cc", "-o", str(tmp_path / "v"), "-DV=foo", "-fno-strict-aliasing", "-O2", str(src),
+              cwd=tmp_path)
+    assert out.returncode == 0, out.stderr
+    assert not (tmp_path / "o").exists()
+    run = cli("run", str(tmp_path / "v"))
+    assert run.returncode == 0 and run.stdout == "foo\n"

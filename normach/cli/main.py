@@ -12,7 +12,7 @@ import sys
 
 import click
 
-from .errors import FAILURE, Fail, Group
+from .errors import FAILURE, NOT_RUNNABLE, Fail, Group
 
 CLUSTER_HELP = "ADDRESS#SECRET of a running cluster (default: NORMACH_CLUSTER, then the file `up` writes)"
 _PROGRAM = {"ignore_unknown_options": True, "allow_interspersed_args": False}
@@ -79,18 +79,46 @@ def run(nodes, node, cluster, join, detach, timeout, prog, args) -> None:
                                      node, detach, timeout))
 
 
-@main.command(name="cc", context_settings={"ignore_unknown_options": True})
-@click.option("-o", "output", required=True, help="the executable to write")
-@click.argument("sources", nargs=-1, required=True, type=click.UNPROCESSED)
-def cc(output: str, sources: tuple) -> None:
-    """Build a guest program with the system C compiler and the guest runtime."""
+@main.command(name="cc", context_settings={"ignore_unknown_options": True,
+                                           "help_option_names": []})
+@click.argument("args", nargs=-1, type=click.UNPROCESSED)
+def cc(args: tuple) -> None:
+    """Build a guest program with the system C compiler and the guest runtime:
+    `normach cc -o OUT [COMPILER FLAGS...] SOURCES...` (every other argument goes to
+    the compiler as it is, `-DV=foo`, `-fno-strict-aliasing` and `-O2` included)."""
     from ..guest.build import GuestBuildError, compile_program
+    if list(args) in ([], ["-h"], ["--help"]):
+        click.echo(click.get_current_context().get_help())
+        return
+    output, flags, sources = _cc_args(list(args))
     try:
-        compile_program(output, list(sources))
+        compile_program(output, sources, flags)
     except GuestBuildError as e:    # the compiler's diagnostics are in the message
-        raise Fail(str(e))
+        raise Fail(str(e), NOT_RUNNABLE)
 
 
+def _cc_args(args: list) -> tuple[str, list, list]:
+    """(output, compiler flags, sources) of `cc`'s arguments.  Raises: Fail."""
+    output, flags, sources = None, [], []
+    while args:
+        a = args.pop(0)
+        if a == "-o":
+            if not args:
+                raise Fail("cc: -o needs a file name")
+            output = args.pop(0)
+        elif a.startswith("-o") and len(a) > 2:
+            output = a[2:]
+        elif a.startswith("-"):
+            flags.append(a)
+            if a in ("-I", "-D", "-U", "-include", "-isystem") and args:
+                flags.append(args.pop(0))         # the flag's separate value
+        else:
+            sources.append(a)
+    if output is None:
+        raise Fail("cc: -o OUT is needed (the executable to write)")
+    if not sources:
+        raise Fail("cc: no source files given")
+    return output, flags, sources
 @main.command()
 @click.option("--nodes", default=3, show_default=True, type=click.IntRange(min=1, max=1024),
               help="nodes in the cluster")
