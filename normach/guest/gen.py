@@ -109,6 +109,8 @@ def mach_constants_h() -> str:
     L.append("")
     L.append(f"#define MACH_PORT_NULL {mt.MACH_PORT_NULL}")
     L.append(f"#define MACH_PORT_DEAD {mt.MACH_PORT_DEAD:#x}U")
+    L.append("#define MACH_PORT_VALID(name) "
+             "(((name) != MACH_PORT_NULL) && ((name) != MACH_PORT_DEAD))")
     L.append(f"#define TRUE {mt.TRUE}")
     L.append(f"#define FALSE {mt.FALSE}")
     L.append("")
@@ -127,6 +129,12 @@ def mach_constants_h() -> str:
     L.append("#define MACH_MSGH_BITS(remote, local) ((remote) | ((local) << 8))")
     L.append("#define MACH_MSGH_BITS_REMOTE(bits) ((bits) & 0xff)")
     L.append("#define MACH_MSGH_BITS_LOCAL(bits) (((bits) >> 8) & 0xff)")
+    L.append("#define MACH_MSGH_BITS_REMOTE_MASK 0x000000ffU")
+    L.append("#define MACH_MSGH_BITS_LOCAL_MASK 0x0000ff00U")
+    L.append("#define MACH_MSGH_BITS_PORTS_MASK "
+             "(MACH_MSGH_BITS_REMOTE_MASK | MACH_MSGH_BITS_LOCAL_MASK)")
+    L.append("#define MACH_MSGH_BITS_PORTS(bits) ((bits) & MACH_MSGH_BITS_PORTS_MASK)")
+    L.append("#define MACH_MSGH_BITS_OTHER(bits) ((bits) & ~MACH_MSGH_BITS_PORTS_MASK)")
     _enum(L, "MACH_MSG_", mt.CopyOption)
     L.append("")
     _enum(L, "MACH_NOTIFY_", mt.Notify)

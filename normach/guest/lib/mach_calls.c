@@ -111,6 +111,11 @@ kern_return_t thread_resume(thread_act_t target_act)
     return KCALL(thread_resume, W(target_act));
 }
 
+kern_return_t thread_abort(thread_act_t target_act)
+{
+    return KCALL(thread_abort, W(target_act));
+}
+
 kern_return_t thread_get_state(thread_act_t target_act, thread_state_flavor_t flavor,
                                thread_state_t old_state, mach_msg_type_number_t *old_stateCnt)
 {

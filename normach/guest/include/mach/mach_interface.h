@@ -30,6 +30,9 @@ kern_return_t thread_create(task_t parent_task, thread_act_t *child_act);
 kern_return_t thread_terminate(thread_act_t target_act);
 kern_return_t thread_suspend(thread_act_t target_act);
 kern_return_t thread_resume(thread_act_t target_act);
+/* A thread waiting in the kernel (mach_msg) gives up: MACH_RCV_INTERRUPTED or
+ * MACH_SEND_INTERRUPTED; other kernel calls finish first. */
+kern_return_t thread_abort(thread_act_t target_act);
 kern_return_t thread_get_state(thread_act_t target_act, thread_state_flavor_t flavor,
                                thread_state_t old_state, mach_msg_type_number_t *old_stateCnt);
 kern_return_t thread_set_state(thread_act_t target_act, thread_state_flavor_t flavor,

@@ -54,6 +54,12 @@ typedef int vm_region_flavor_t;
 typedef int *vm_region_info_t;
 
 /* Messages. */
+/* A time: seconds and microseconds (task and thread info, host_get_time). */
+typedef struct time_value {
+    integer_t seconds;
+    integer_t microseconds;
+} time_value_t;
+
 typedef natural_t mach_msg_type_number_t;
 typedef unsigned int mach_msg_type_name_t;
 typedef unsigned int mach_msg_bits_t;
