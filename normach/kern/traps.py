@@ -156,12 +156,15 @@ def mach_msg_trap(thread, msg, option, send_size, rcv_size, rcv_name, timeout):
     sending = None
     if option & MsgOption.SEND_MSG:
         sending = _guest_message(task, msg, send_size)
-    if option & MsgOption.RCV_MSG and not _writable(task, msg, rcv_size):
-        if sending is None:
-            return int(K.MACH_RCV_INVALID_DATA)
+    # A receive buffer that cannot be written matters only once a message comes: the
+    # receive waits as any (the "sleep" of Mach libraries: a timed receive into NULL on
+    # a fresh port), and a message that comes is destroyed, MACH_RCV_INVALID_DATA.
+    unwritable = bool(option & MsgOption.RCV_MSG) and not _writable(task, msg, rcv_size)
     try:
-        got = mach_msg(task, sending, option, rcv_name, timeout, rcv_size)
+        got = mach_msg(task, sending, option, rcv_name, timeout, 0 if unwritable else rcv_size)
     except KernError as e:
+        if unwritable and e.code == K.MACH_RCV_TOO_LARGE:
+            return int(K.MACH_RCV_INVALID_DATA)      # (destroyed as too large for 0 bytes)
         if e.code == K.MACH_RCV_TOO_LARGE and getattr(e, "header", None) is not None:
             size = getattr(e, "size", 0) or getattr(e.header, "size", 0) or 0
             _try_copyout(task, msg, msg_layout.encode_header(e.header, size))
