@@ -9,6 +9,7 @@ dipc_msg = declare(100, "dipc_msg", [
     ("rtype", "int"),         # its received type, 0 for none
     ("msg_id", "int"),        # msgh_id
     ("body", "list"),         # items in network form (dipc/wire.py)
+    ("complex", "bool"),      # MACH_MSGH_BITS_COMPLEX as sent (kept with 0 descriptors)
     ("ool_sizes", "list"),    # sizes of the out-of-line regions, in order
     ("ool", "raw"),           # their data, concatenated: one frame, never re-encoded
 ])

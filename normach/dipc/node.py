@@ -432,12 +432,14 @@ class Dipc:
         moved: list = []
         reply, reply_type = kmsg.take_reply()
         reply_uid = self.export_right(reply, reply_type, node) if reply_type else [0, 0]
+        complex_ = kmsg.complex
         body = wire.encode_body(self, kmsg.body, raws, node, moved)
         kmsg.body = []
         dest_type = kmsg.dest_type
         kmsg.dest = None
         fields = dict(uid=list(uid), dest_type=int(dest_type), reply_uid=reply_uid,
-                      rtype=int(reply_type), msg_id=int(kmsg.id), body=body)
+                      rtype=int(reply_type), msg_id=int(kmsg.id), body=body,
+                      complex=complex_)
         self.stats["messages_sent"] += 1
         try:
             self.net.send_message(node, fields, raws)
@@ -495,7 +497,8 @@ class Dipc:
                 elif dest.proxy is not None:
                     dest.sorights += 1                 # passing through: forwarded below
                 ipc_kmsg_deliver(Kmsg(dest=dest, dest_type=dest_type, reply=reply,
-                                      reply_type=reply_type, id=msg_id, body=body))
+                                      reply_type=reply_type, id=msg_id, body=body,
+                                      complex_bit=fields.get("complex") is True))
                 self._check_full(dest, dest_type, sender)
                 self._forget(dest)
                 dead = False

@@ -103,9 +103,10 @@ def is_descriptor(item) -> bool:
     return isinstance(item, (PortItem, OOLItem, OOLPortsItem))
 
 
-def body_size(items) -> int:
-    """Header + body size of a message with these items."""
-    complex_ = any(is_descriptor(i) for i in items)
+def body_size(items, complex_bit: bool = False) -> int:
+    """Header + body size of a message with these items (`complex_bit`: the sender set
+    MACH_MSGH_BITS_COMPLEX, so the descriptor count is there even if it is 0)."""
+    complex_ = complex_bit or any(is_descriptor(i) for i in items)
     return (MACH_MSG_HEADER_SIZE + (MACH_MSG_BODY_SIZE if complex_ else 0)
             + sum(item_size(i) for i in items))
 
@@ -124,6 +125,7 @@ class Kmsg:
       stamp               node-wide arrival number, set at enqueue
       seqno               the port's sequence number, set at dequeue (P6.13)
       charged             bytes charged to the node's memory budget while queued
+      complex_bit         the sender set MACH_MSGH_BITS_COMPLEX (kept with 0 descriptors)
     """
 
     dest: object
@@ -136,14 +138,15 @@ class Kmsg:
     stamp: int = 0
     seqno: int = 0
     charged: int = 0
+    complex_bit: bool = False
 
     def __post_init__(self):
         if not self.size:
-            self.size = body_size(self.body)
+            self.size = body_size(self.body, self.complex_bit)
 
     @property
     def complex(self) -> bool:
-        return any(is_descriptor(i) for i in self.body)
+        return self.complex_bit or any(is_descriptor(i) for i in self.body)
 
     @property
     def bits(self) -> int:

@@ -284,7 +284,7 @@ def step_copyin_rights(space, msg, size: int, copies: dict, dest_died: bool) -> 
                          if msg.local_disp else (None, 0))
     body = [_copyin_item(space, i, item, copies) for i, item in enumerate(msg.body)]
     return Kmsg(dest=dest, dest_type=dest_type, reply=reply, reply_type=reply_type,
-                id=msgh_id(msg.id), body=body, size=size)
+                id=msgh_id(msg.id), body=body, size=size, complex_bit=msg.complex)
 
 
 def mach_msg_send(task, msg: Message, option: int = 0, timeout: int = 0) -> None:
@@ -338,7 +338,8 @@ def _copyout_dest(space, kmsg: Kmsg) -> int:
 def _header_message(kmsg: Kmsg, dest_name: int, reply_name: int, reply_type: int) -> Message:
     return Message(remote_port=reply_name, remote_disp=reply_type,
                    local_port=dest_name, local_disp=kmsg.dest_type,
-                   id=kmsg.id, body=[], size=kmsg.size, seqno=kmsg.seqno)
+                   id=kmsg.id, body=[], size=kmsg.size, seqno=kmsg.seqno,
+                   complex_bit=kmsg.complex)
 
 
 def step_too_large(space, kmsg: Kmsg) -> KernError:

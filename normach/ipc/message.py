@@ -88,10 +88,12 @@ class Message:
     body: list = field(default_factory=list)
     size: int | None = None
     seqno: int = 0
+    complex_bit: bool = field(default=False, compare=False, repr=False)
+    # MACH_MSGH_BITS_COMPLEX as sent: a complex message with a descriptor count of 0
 
     @property
     def complex(self) -> bool:
-        return any(isinstance(i, DESCRIPTORS) for i in self.body)
+        return self.complex_bit or any(isinstance(i, DESCRIPTORS) for i in self.body)
 
     @property
     def msgh_bits(self) -> int:

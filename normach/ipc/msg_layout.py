@@ -46,7 +46,8 @@ def decode_send(buf: bytes, read_names) -> Message:
     if off < len(buf):
         body.append(bytes(buf[off:]))
     return Message(remote_port=remote, remote_disp=bits & 0xFF, local_port=local,
-                   local_disp=(bits >> 8) & 0xFF, id=msg_id, body=body)
+                   local_disp=(bits >> 8) & 0xFF, id=msg_id, body=body,
+                   complex_bit=bool(bits & MACH_MSGH_BITS_COMPLEX))
 
 
 def _decode_descriptor(buf: bytes, off: int, read_names):
@@ -83,8 +84,9 @@ def encode_received(msg: Message, write_names) -> bytes:
         else:
             addr = write_names(d.names) if d.names else 0
             parts.append(OOL_DESC.pack(addr, 0, 1, d.disposition, TYPE_OOL_PORTS, len(d.names)))
-    body = (struct.pack("<I", len(descs)) + b"".join(parts) if descs else b"") + inline
-    bits = msg.remote_disp | (msg.local_disp << 8) | (MACH_MSGH_BITS_COMPLEX if descs else 0)
+    complex_ = bool(descs) or msg.complex_bit       # a count of 0 stays, as sent
+    body = (struct.pack("<I", len(descs)) + b"".join(parts) if complex_ else b"") + inline
+    bits = msg.remote_disp | (msg.local_disp << 8) | (MACH_MSGH_BITS_COMPLEX if complex_ else 0)
     size = HEADER_SIZE + len(body)
     return HEADER.pack(bits, size, msg.remote_port, msg.local_port, 0, msg.id) + body
 
