@@ -11,7 +11,9 @@ Writes, into a directory given on the command line or to `generate()`:
 * `kern_return.h`: every `KernReturn` code and `kern_return_t`;
 * `mach_constants.h`: the values of `mach_types.py` and `param.py` the C side
   uses, plus the thread state flavors and their counts (u32 units) taken from
-  `kern/thread.py`.
+  `kern/thread.py`;
+* `mach_records.h`: records the kernel writes to guests, from the kernel's own
+  declarations (`vm_statistics_data_t` from `vm/statistics.py` RECORD).
 
 Run as `python -m normach.guest.gen DIR`.
 """
@@ -157,8 +159,21 @@ def mach_constants_h() -> str:
     return _header("_NORMACH_MACH_CONSTANTS_H_", L)
 
 
+def mach_records_h() -> str:
+    """Records the kernel writes to guests, generated from the kernel's declarations."""
+    from ..vm.statistics import RECORD
+    L = ["/* vm_statistics (vm/statistics.py RECORD): u64 fields, in the kernel's order. */",
+         "typedef struct vm_statistics {"]
+    L += [f"    uint64_t {name};" for name in RECORD]
+    L += ["} vm_statistics_data_t;",
+          "typedef vm_statistics_data_t *vm_statistics_t;",
+          "#define VM_STATISTICS_COUNT "
+          "((mach_msg_type_number_t)(sizeof(vm_statistics_data_t) / 4))"]
+    return _header("_NORMACH_MACH_RECORDS_H_", L)
+
+
 HEADERS = {"mach_ids.h": mach_ids_h, "kern_return.h": kern_return_h,
-           "mach_constants.h": mach_constants_h}
+           "mach_constants.h": mach_constants_h, "mach_records.h": mach_records_h}
 
 
 def render() -> dict[str, str]:

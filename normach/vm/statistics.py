@@ -1,6 +1,6 @@
 """vm_statistics counters of one node."""
 
-from dataclasses import dataclass, asdict
+from dataclasses import asdict, dataclass, fields
 
 from .. import param
 
@@ -21,8 +21,17 @@ class VMStatistics:
     fault_restarts: int = 0    # faults started over after waiting for another node
 
     def snapshot(self, phys) -> dict:
+        """The vm_statistics record: the counters, then the node's page counts, in the
+        order of RECORD (the guest's vm_statistics_data_t is generated from it)."""
         d = asdict(self)
         d.update(pagesize=param.PAGE_SIZE, free_count=phys.free_count,
                  active_count=phys.nframes - phys.free_count, inactive_count=0,
                  wire_count=0)
+        assert tuple(d) == RECORD
         return d
+
+
+# The fields of vm_statistics as a guest receives them (u64 each), in order: the one
+# declaration the guest header (guest/gen.py) and the kernel share.
+RECORD = tuple(f.name for f in fields(VMStatistics)) + (
+    "pagesize", "free_count", "active_count", "inactive_count", "wire_count")

@@ -157,25 +157,7 @@ typedef struct vm_region_basic_info {
 typedef vm_region_basic_info_data_t *vm_region_basic_info_t;
 #define VM_REGION_BASIC_INFO_COUNT ((mach_msg_type_number_t)(sizeof(vm_region_basic_info_data_t) / 4))
 
-/* vm_statistics (vm/statistics.py VMStatistics.snapshot). */
-typedef struct vm_statistics {
-    uint64_t zero_fill_count;
-    uint64_t reactivations;
-    uint64_t pageins;
-    uint64_t pageouts;
-    uint64_t faults;
-    uint64_t cow_faults;
-    uint64_t lookups;
-    uint64_t hits;
-    uint64_t pushes;
-    uint64_t pagesize;
-    uint64_t free_count;
-    uint64_t active_count;
-    uint64_t inactive_count;
-    uint64_t wire_count;
-} vm_statistics_data_t;
-typedef vm_statistics_data_t *vm_statistics_t;
-#define VM_STATISTICS_COUNT ((mach_msg_type_number_t)(sizeof(vm_statistics_data_t) / 4))
+#include <mach_records.h>        /* vm_statistics_data_t, generated (guest/gen.py) */
 
 /* mach_port_get/set_attributes (ipc/mach_port.py PortLimits, PortStatus). */
 typedef struct mach_port_limits {
