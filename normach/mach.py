@@ -256,14 +256,16 @@ def _call_remote(r: Routine, port, params):
     if code:
         done(consumed=False)
         raise KernError(code, f"{r.name} on node {port.location_hint()}")
-    outs = [_out_remote(decl, kind, v, params) for decl, kind, v in zip(r.outs, kinds, values)]
+    outs = [_out_remote(decl, kind, v, params, r.name)
+            for decl, kind, v in zip(r.outs, kinds, values)]
     done(consumed=True)
     if not outs:
         return None
     return outs[0] if len(outs) == 1 else tuple(outs)
 
 
-def _out_remote(decl: str, kind: str, value, params):
+def _out_remote(decl: str, kind: str, value, params, routine: str = ""):
+    from .kern.records import rebuild
     from .kern.thread import STATE_CLASSES
     if decl == "task":
         return Task(value)
@@ -273,8 +275,8 @@ def _out_remote(decl: str, kind: str, value, params):
         return [Thread(p) for p in value]
     if decl == "state":
         return STATE_CLASSES[params[0]].from_words(value.to_words())
-    if decl == "record":
-        return [value[i] for i in sorted(value)]     # the record's fields, in order
+    if decl == "record":                            # the same record a local call gives
+        return rebuild(routine, params, [value[i] for i in sorted(value)])
     return _out(kind, value)
 
 

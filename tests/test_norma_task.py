@@ -4,6 +4,7 @@ without memory (spec §1.4-1.6 with §0).  Address spaces across nodes come with
 import pytest
 
 from normach import (
+    Cluster,
     KernError,
     KernReturn,
     MsgType,
@@ -119,3 +120,38 @@ def test_N1_8_task_create_follows_child_node(c3):
     mach.task_set_child_node(t, 2)
     child = mach.task_create(t, False)
     assert child.node == 2
+
+
+def test_records_have_one_type_wherever_the_object_lives():
+    """Issue 14, item 10: on a task of another node (a teleported child) vm_region gave a
+    list instead of its Region, and task_info, thread_info, vm_statistics and the port
+    attributes lists instead of their records."""
+    from normach.ipc.mach_port import PortLimits, PortStatus
+    from normach.mach_types import PortFlavor, TaskInfoFlavor
+    from normach.vm.user import Region
+    with Cluster(nodes=2) as c:
+        t = c.task_create(node=0)
+        a = mach.vm_allocate(t, 0, 8192, True)
+        name = mach.mach_port_allocate(t, PortRight.RECEIVE)
+        here = {"region": mach.vm_region(t, a), "stats": mach.vm_statistics(t),
+                "basic": mach.task_info(t, TaskInfoFlavor.TASK_BASIC_INFO),
+                "memory": mach.task_info(t, TaskInfoFlavor.TASK_NORMA_MEMORY_INFO)}
+        child = mach.norma_task_clone(t, True, 1)
+        assert child.node == 1
+        mach.thread_create(child)
+        there = {"region": mach.vm_region(child, a), "stats": mach.vm_statistics(child),
+                 "basic": mach.task_info(child, TaskInfoFlavor.TASK_BASIC_INFO),
+                 "memory": mach.task_info(child, TaskInfoFlavor.TASK_NORMA_MEMORY_INFO)}
+        for key in here:
+            assert type(there[key]) is type(here[key]), key
+        assert isinstance(there["region"], Region) and there["region"].address == a
+        assert there["region"].size == 8192 and type(there["region"].shared) is bool
+        assert list(there["stats"]) == list(here["stats"])
+        assert list(there["basic"]) == list(here["basic"]) and there["basic"]["node"] == 1
+        info = mach.thread_info(mach.task_threads(child)[0], 3)
+        assert isinstance(info, dict) and "suspend_count" in info
+        cname = mach.mach_port_allocate(child, PortRight.RECEIVE)
+        limits = mach.mach_port_get_attributes(child, cname, PortFlavor.LIMITS_INFO)
+        status = mach.mach_port_get_attributes(child, cname, PortFlavor.RECEIVE_STATUS)
+        assert isinstance(limits, PortLimits) and isinstance(status, PortStatus)
+        assert status == mach.mach_port_get_attributes(t, name, PortFlavor.RECEIVE_STATUS)

@@ -13,6 +13,7 @@ from __future__ import annotations
 from .. import param
 from ..mach_types import TaskSpecialPort
 from .errors import KernError, KernReturn
+from .records import TASK_BASIC_INFO, TASK_NORMA_MEMORY_INFO, record
 from .ledger import Ledger
 from .memory import TASKS
 
@@ -213,16 +214,10 @@ def task_info(task: Task, flavor: int) -> dict:
     if flavor != TaskInfoFlavor.TASK_BASIC_INFO:
         raise KernError(KERN.KERN_INVALID_ARGUMENT, f"task_info flavor {flavor}")
     _active(task)
-    return {
-        "suspend_count": task.suspend_count,
-        "virtual_size": task.map.size,
-        "resident_size": task.map.pmap.resident * param.PAGE_SIZE,
-        "user_time": 0, "system_time": 0, "policy": 1,
-        "thread_count": len(task.threads),
-        "port_names": len(task.itk_space.entries) if hasattr(task.itk_space, "entries") else 0,
-        "node": task.node,
-        "vm_max": task.ledger.vm_max, "threads_max": task.ledger.threads_max,
-    }
+    names = len(task.itk_space.entries) if hasattr(task.itk_space, "entries") else 0
+    return record(TASK_BASIC_INFO, task.suspend_count, task.map.size,
+                  task.map.pmap.resident * param.PAGE_SIZE, 0, 0, 1, len(task.threads), names,
+                  task.node, task.ledger.vm_max, task.ledger.threads_max)
 
 
 def task_memory_absent(task: Task, unknown_ok: bool = False) -> tuple[int, int]:
@@ -249,7 +244,7 @@ def task_memory_absent(task: Task, unknown_ok: bool = False) -> tuple[int, int]:
 def _memory_info(task: Task) -> dict:
     """Resident, elsewhere and lost pages of `task`."""
     elsewhere, lost = task_memory_absent(task)
-    return {"resident": task.map.pmap.resident, "elsewhere": elsewhere, "lost": lost}
+    return record(TASK_NORMA_MEMORY_INFO, task.map.pmap.resident, elsewhere, lost)
 
 
 _SPECIAL = {TaskSpecialPort.KERNEL, TaskSpecialPort.BOOTSTRAP,

@@ -18,6 +18,7 @@ from dataclasses import dataclass, field, fields
 from .. import param
 from ..mach_types import ThreadRunState, ThreadStateFlavor, ThreadInfoFlavor
 from .errors import KernError, KernReturn
+from .records import THREAD_BASIC_INFO, record
 from .memory import THREADS
 
 KERN = KernReturn
@@ -307,6 +308,5 @@ def thread_info(thread: Thread, flavor) -> dict:
     if flavor != ThreadInfoFlavor.THREAD_BASIC_INFO:
         raise KernError(KERN.KERN_INVALID_ARGUMENT, f"thread_info flavor {flavor}")
     _check(thread)
-    return {"user_time": 0, "system_time": 0, "cpu_usage": 0, "policy": 1,
-            "run_state": int(thread.run_state), "flags": 0,
-            "suspend_count": thread.suspend_count, "sleep_time": 0}
+    return record(THREAD_BASIC_INFO, 0, 0, 0, 1, int(thread.run_state), 0,
+                  thread.suspend_count, 0)

@@ -59,7 +59,6 @@ from ..mach_types import MsgType, PortRight, PortType, TaskInfoFlavor, ThreadSta
 from ..norma.node import NORMA_HOST_PORT, NORMA_HOST_PRIV_PORT
 FLAVORS = (ThreadStateFlavor.x86_THREAD_STATE64, ThreadStateFlavor.x86_FLOAT_STATE64)
 
-_SUSPEND_COUNT = 6          # its place in THREAD_BASIC_INFO (a remote thread's record is a list)
 listeners: list = []        # callables(event, old task handle, Migration | None); events
                             # "start" (before the teleport), "done", "failed"
 
@@ -291,10 +290,9 @@ def _tell(event: str, task, m) -> None:
 
 
 def memory_info(task) -> dict:
-    """TASK_NORMA_MEMORY_INFO of `task` as {resident, elsewhere, lost} (a remote task's
-    record comes back as a list of its fields, in that order)."""
-    info = mach.task_info(task, TaskInfoFlavor.TASK_NORMA_MEMORY_INFO)
-    return info if isinstance(info, dict) else dict(zip(("resident", "elsewhere", "lost"), info))
+    """TASK_NORMA_MEMORY_INFO of `task` as {resident, elsewhere, lost} (the same record
+    wherever the task lives: kern/records.py)."""
+    return mach.task_info(task, TaskInfoFlavor.TASK_NORMA_MEMORY_INFO)
 
 
 def _check_memory(task) -> None:
@@ -312,8 +310,7 @@ def _capture(thread):
     """(state per flavor, user stop count without the task's suspension)."""
     mach.thread_abort(thread)
     state = {f: mach.thread_get_state(thread, f) for f in FLAVORS}
-    info = mach.thread_info(thread, 3)                  # THREAD_BASIC_INFO
-    stops = info["suspend_count"] if isinstance(info, dict) else info[_SUSPEND_COUNT]
+    stops = mach.thread_info(thread, 3)["suspend_count"]   # THREAD_BASIC_INFO
     return state, stops
 
 

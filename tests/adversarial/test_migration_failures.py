@@ -300,5 +300,5 @@ def test_ps_counts_memory_lost_with_its_managers_node():
             mach.vm_read(there, a, 4)
         assert e.value.code == K.KERN_MEMORY_ERROR
         info = mach.task_info(there, TaskInfoFlavor.TASK_NORMA_MEMORY_INFO)
-        lost = info["lost"] if isinstance(info, dict) else info[2]
+        lost = info["lost"]
         assert lost == 4

@@ -37,7 +37,7 @@ def test_kernel_calls_on_a_task_in_another_process(procs):
     mach.vm_write(t, a, b"across processes")
     assert mach.vm_read(t, a, 16) == b"across processes"
     region = mach.vm_region(t, a)
-    assert region[0] == a and region[1] == 8192
+    assert (region.address, region.size) == (a, 8192)          # the same record as locally
     with pytest.raises(KernError) as e:
         mach.vm_read(t, 0x1000, 4)
     assert e.value.code == K.KERN_INVALID_ADDRESS

@@ -1,0 +1,53 @@
+"""Records: what the kernel answers with, declared once per shape.
+
+A kernel call whose out is a "record" (routines.py) answers with a dict or a
+dataclass of ints.  On the wire -- in the reply message a guest or another node
+receives -- a record is its ints, in order (ipc_kobject.py).  The caller in
+Python must get the same record whether the object lives on its node or on
+another (a teleported child, a task of a node process): so each record's field
+names are declared here, the local implementations build their dicts from
+them, and the remote path (mach.py) rebuilds the record from the ints.
+"""
+
+from __future__ import annotations
+
+from ..mach_types import PortFlavor, TaskInfoFlavor, ThreadInfoFlavor
+
+TASK_BASIC_INFO = ("suspend_count", "virtual_size", "resident_size", "user_time", "system_time",
+                   "policy", "thread_count", "port_names", "node", "vm_max", "threads_max")
+TASK_NORMA_MEMORY_INFO = ("resident", "elsewhere", "lost")
+THREAD_BASIC_INFO = ("user_time", "system_time", "cpu_usage", "policy", "run_state", "flags",
+                     "suspend_count", "sleep_time")
+
+
+def record(names: tuple, *values) -> dict:
+    """A dict record with the declared `names`, in order."""
+    assert len(names) == len(values)
+    return dict(zip(names, values))
+
+
+def rebuild(routine: str, params: list, words: list):
+    """The record `routine` answers with, from its ints (a reply from another node).
+    A shape not declared here stays the list of ints."""
+    flavor = params[0] if params else None
+    if routine == "vm_region":
+        from ..vm.user import Region
+        address, size, prot, max_prot, inherit, shared, offset, reserved = (words + [0] * 8)[:8]
+        return Region(address, size, prot, max_prot, inherit, bool(shared), offset, bool(reserved))
+    if routine == "vm_statistics":
+        from ..vm.statistics import RECORD
+        return dict(zip(RECORD, words))
+    if routine == "task_info":
+        names = {TaskInfoFlavor.TASK_BASIC_INFO: TASK_BASIC_INFO,
+                 TaskInfoFlavor.TASK_NORMA_MEMORY_INFO: TASK_NORMA_MEMORY_INFO}.get(flavor)
+        return dict(zip(names, words)) if names else list(words)
+    if routine == "thread_info" and flavor == ThreadInfoFlavor.THREAD_BASIC_INFO:
+        return dict(zip(THREAD_BASIC_INFO, words))
+    if routine == "mach_port_get_attributes":
+        from ..ipc.mach_port import PortLimits, PortStatus
+        if params[1] == PortFlavor.LIMITS_INFO:
+            return PortLimits(*words[:1])
+        if params[1] == PortFlavor.RECEIVE_STATUS:
+            w = (words + [0] * 10)[:10]
+            return PortStatus(*w[:7], bool(w[7]), bool(w[8]), w[9])
+    return list(words)
