@@ -118,7 +118,8 @@ def _await_reply(thread, reply):
 
 
 def exception_raise(thread, exc: int, codes: list, cpu=None) -> bool:
-    """Deliver an exception for `thread`; True if it may resume, False if its task dies.
+    """Deliver an exception for `thread`; True if it may resume, False if it does not
+    (its task dies, or the thread was terminated meanwhile: the task goes on).
 
     Conditions: kernel lock not held (taken here, released while waiting).
     """
@@ -145,7 +146,9 @@ def exception_raise(thread, exc: int, codes: list, cpu=None) -> bool:
         if answer is not None:
             ipc_kmsg_destroy(answer)
         ipc_port_destroy(reply)
-        if code == KernReturn.KERN_SUCCESS and thread.active:
+        if not thread.active:
+            return False    # the handler (or anyone) terminated the thread: it alone is gone
+        if code == KernReturn.KERN_SUCCESS:
             return True
         return _kill(thread, exc, codes, f"handler answered {code_name(code)}")
 
