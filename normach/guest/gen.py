@@ -160,15 +160,18 @@ def mach_constants_h() -> str:
 
 
 def mach_records_h() -> str:
-    """Records the kernel writes to guests, generated from the kernel's declarations."""
+    """Records the kernel writes to guests, generated from the kernel's declarations
+    (u64 fields, in the kernel's order; times in microseconds)."""
+    from ..kern.records import GUEST_STRUCTS
     from ..vm.statistics import RECORD
-    L = ["/* vm_statistics (vm/statistics.py RECORD): u64 fields, in the kernel's order. */",
-         "typedef struct vm_statistics {"]
-    L += [f"    uint64_t {name};" for name in RECORD]
-    L += ["} vm_statistics_data_t;",
-          "typedef vm_statistics_data_t *vm_statistics_t;",
-          "#define VM_STATISTICS_COUNT "
-          "((mach_msg_type_number_t)(sizeof(vm_statistics_data_t) / 4))"]
+    L: list[str] = []
+    for tag, names, count in GUEST_STRUCTS + (("vm_statistics", RECORD, "VM_STATISTICS_COUNT"),):
+        data = f"{tag}_data_t"
+        L.append(f"/* {tag} (kern/records.py, vm/statistics.py) */")
+        L.append(f"typedef struct {tag} {{")
+        L += [f"    uint64_t {name};" for name in names]
+        L += [f"}} {data};", f"typedef {data} *{tag}_t;",
+              f"#define {count} ((mach_msg_type_number_t)(sizeof({data}) / 4))", ""]
     return _header("_NORMACH_MACH_RECORDS_H_", L)
 
 

@@ -16,8 +16,26 @@ from ..mach_types import PortFlavor, TaskInfoFlavor, ThreadInfoFlavor
 TASK_BASIC_INFO = ("suspend_count", "virtual_size", "resident_size", "user_time", "system_time",
                    "policy", "thread_count", "port_names", "node", "vm_max", "threads_max")
 TASK_NORMA_MEMORY_INFO = ("resident", "elsewhere", "lost")
+TASK_EVENTS_INFO = ("faults", "pageins", "cow_faults", "messages_sent", "messages_received",
+                    "syscalls_mach", "syscalls_unix", "csw")
+TASK_THREAD_TIMES_INFO = ("user_time", "system_time")        # of its live threads
+# Times are microseconds of CPU: user in guest code, system in the kernel's traps and
+# faults for the thread (a wait, as in mach_msg, is neither).
 THREAD_BASIC_INFO = ("user_time", "system_time", "cpu_usage", "policy", "run_state", "flags",
                      "suspend_count", "sleep_time")
+
+
+TASK_INFO = {TaskInfoFlavor.TASK_BASIC_INFO: TASK_BASIC_INFO,
+             TaskInfoFlavor.TASK_EVENTS_INFO: TASK_EVENTS_INFO,
+             TaskInfoFlavor.TASK_THREAD_TIMES_INFO: TASK_THREAD_TIMES_INFO,
+             TaskInfoFlavor.TASK_NORMA_MEMORY_INFO: TASK_NORMA_MEMORY_INFO}
+
+# The records a guest receives, as C structs (guest/gen.py writes them into mach_records.h).
+GUEST_STRUCTS = (("task_basic_info", TASK_BASIC_INFO, "TASK_BASIC_INFO_COUNT"),
+                 ("task_events_info", TASK_EVENTS_INFO, "TASK_EVENTS_INFO_COUNT"),
+                 ("task_thread_times_info", TASK_THREAD_TIMES_INFO,
+                  "TASK_THREAD_TIMES_INFO_COUNT"),
+                 ("thread_basic_info", THREAD_BASIC_INFO, "THREAD_BASIC_INFO_COUNT"))
 
 
 def record(names: tuple, *values) -> dict:
@@ -38,8 +56,7 @@ def rebuild(routine: str, params: list, words: list):
         from ..vm.statistics import RECORD
         return dict(zip(RECORD, words))
     if routine == "task_info":
-        names = {TaskInfoFlavor.TASK_BASIC_INFO: TASK_BASIC_INFO,
-                 TaskInfoFlavor.TASK_NORMA_MEMORY_INFO: TASK_NORMA_MEMORY_INFO}.get(flavor)
+        names = TASK_INFO.get(flavor)
         return dict(zip(names, words)) if names else list(words)
     if routine == "thread_info" and flavor == ThreadInfoFlavor.THREAD_BASIC_INFO:
         return dict(zip(THREAD_BASIC_INFO, words))

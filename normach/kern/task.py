@@ -13,7 +13,8 @@ from __future__ import annotations
 from .. import param
 from ..mach_types import TaskSpecialPort
 from .errors import KernError, KernReturn
-from .records import TASK_BASIC_INFO, TASK_NORMA_MEMORY_INFO, record
+from .records import (TASK_BASIC_INFO, TASK_EVENTS_INFO, TASK_NORMA_MEMORY_INFO,
+                      TASK_THREAD_TIMES_INFO, record)
 from .ledger import Ledger
 from .memory import TASKS
 
@@ -53,6 +54,8 @@ class Task:
         self.suspend_count = 0
         self.child_node = -1
         self.privileged = False
+        self.dead_times = [0, 0]              # user, system µs of its ended threads (lock)
+        self.events = {"faults": 0, "traps": 0, "slices": 0}   # TASK_EVENTS_INFO (lock)
         self.exit_status: int | None = None   # set by normach_task_exit or a fatal exception
         self.exit_reason = ""
         kernel.tasks.add(self)
@@ -200,7 +203,9 @@ def task_threads(task: Task) -> list:
 
 
 def task_info(task: Task, flavor: int) -> dict:
-    """TASK_BASIC_INFO: suspend count, virtual and resident size, and counters.
+    """TASK_BASIC_INFO: suspend count, virtual and resident size, CPU times (µs, ended
+    threads' and live ones'), and counters; TASK_EVENTS_INFO (faults, messages, traps,
+    time slices); TASK_THREAD_TIMES_INFO (the live threads' CPU times).
     TASK_NORMA_MEMORY_INFO (normach): pages resident here, pages of its shared memory
     held only by other nodes, pages lost with a node (a migration refuses those).
 
@@ -211,12 +216,21 @@ def task_info(task: Task, flavor: int) -> dict:
     if flavor == TaskInfoFlavor.TASK_NORMA_MEMORY_INFO:
         _active(task)
         return _memory_info(task)
-    if flavor != TaskInfoFlavor.TASK_BASIC_INFO:
+    if flavor not in (TaskInfoFlavor.TASK_BASIC_INFO, TaskInfoFlavor.TASK_EVENTS_INFO,
+                      TaskInfoFlavor.TASK_THREAD_TIMES_INFO):
         raise KernError(KERN.KERN_INVALID_ARGUMENT, f"task_info flavor {flavor}")
     _active(task)
+    live = [sum(t.times[i] for t in task.threads) for i in (0, 1)]
+    if flavor == TaskInfoFlavor.TASK_THREAD_TIMES_INFO:
+        return record(TASK_THREAD_TIMES_INFO, *live)
+    if flavor == TaskInfoFlavor.TASK_EVENTS_INFO:
+        space, ev = task.itk_space, task.events
+        return record(TASK_EVENTS_INFO, ev["faults"], 0, 0, space.msgs_sent,
+                      space.msgs_received, ev["traps"], 0, ev["slices"])
     names = len(task.itk_space.entries) if hasattr(task.itk_space, "entries") else 0
     return record(TASK_BASIC_INFO, task.suspend_count, task.map.size,
-                  task.map.pmap.resident * param.PAGE_SIZE, 0, 0, 1, len(task.threads), names,
+                  task.map.pmap.resident * param.PAGE_SIZE, task.dead_times[0] + live[0],
+                  task.dead_times[1] + live[1], 1, len(task.threads), names,
                   task.node, task.ledger.vm_max, task.ledger.threads_max)
 
 

@@ -113,6 +113,7 @@ class Thread:
         self.has_state = False     # set by thread_set_state / the loader: only then can it run
         self.run_state = ThreadRunState.STOPPED
         self.abort_pending = False
+        self.times = [0, 0]        # user, system microseconds of CPU (kernel lock)
         self.waiting_on = None
         self.ith_self = ipc_kobject_alloc(self.kernel, self, "thread")
         self.changed = self.kernel.lock.condition()   # signalled on suspend/resume/terminate
@@ -289,6 +290,8 @@ def thread_terminate_internal(thread: Thread) -> None:
     thread.run_state = ThreadRunState.HALTED
     if thread in thread.task.threads:
         thread.task.threads.remove(thread)
+        thread.task.dead_times[0] += thread.times[0]     # its time stays the task's
+        thread.task.dead_times[1] += thread.times[1]
     for port, _b, _f in thread.exc_ports.values():
         if port is not None:
             ipc_port_release_send(port)
@@ -308,5 +311,5 @@ def thread_info(thread: Thread, flavor) -> dict:
     if flavor != ThreadInfoFlavor.THREAD_BASIC_INFO:
         raise KernError(KERN.KERN_INVALID_ARGUMENT, f"thread_info flavor {flavor}")
     _check(thread)
-    return record(THREAD_BASIC_INFO, 0, 0, 0, 1, int(thread.run_state), 0,
-                  thread.suspend_count, 0)
+    return record(THREAD_BASIC_INFO, thread.times[0], thread.times[1], 0, 1,
+                  int(thread.run_state), 0, thread.suspend_count, 0)

@@ -32,6 +32,7 @@ for the revoker that waits for it.
 from __future__ import annotations
 
 import threading
+import time
 
 from unicorn import (UC_ARCH_X86, UC_CTL_IO_WRITE, UC_CTL_TLB_FLUSH, UC_HOOK_INSN,
                      UC_HOOK_INSN_INVALID, UC_HOOK_INTR, UC_HOOK_TLB_FILL, UC_MODE_64,
@@ -79,6 +80,9 @@ class CPU:
         self.ack = threading.Event()
         self.load_pending = True
         self.restart = False
+        self.mark = 0.0            # perf_counter() when CPU time was last charged (_charge)
+        self.kernel_s = 0.0        # since: seconds in traps and faults (system time)
+        self.away_s = 0.0          # since: seconds blocked in a trap (neither time)
         self.retry_insn = False              # a refused fill: resume at the instruction
         self.pending_exc = None
         self.reported = False                # the CPU reported an exception (usermode.py)
@@ -216,6 +220,7 @@ class CPU:
                     self._load()
                     rip = th.state[ThreadStateFlavor.x86_THREAD_STATE64].rip
                     self._set_mode(GUEST)
+                self.mark, self.kernel_s, self.away_s = time.perf_counter(), 0.0, 0.0
                 err = self._emulate(rip)
                 if self.reported:
                     self.reported = False
@@ -223,6 +228,7 @@ class CPU:
                 self._set_mode(KERNEL, left_emulation=True)
                 self.machine.token.release(self)
                 with k.lock:
+                    self._charge()
                     if not self.load_pending:
                         regs.save(self.uc, th.state)
                     exc, self.pending_exc = self.pending_exc, None
@@ -237,6 +243,19 @@ class CPU:
                 self._set_mode(EXITED)
                 th.changed.notify_all()
                 self.machine.cpu_exited(self)
+
+    def _charge(self, slice_end: bool = True) -> None:
+        """Charge the thread the CPU time since the last charge: guest code is user
+        time, traps and faults system time, a blocking trap's wait neither.  At the end
+        of each slice, and as each trap begins (so that task_info sees it).
+        Conditions: kernel lock held."""
+        th, now = self.thread, time.perf_counter()
+        user = max(now - self.mark - self.kernel_s - self.away_s, 0.0)
+        th.times[0] += int(user * 1e6)
+        th.times[1] += int(self.kernel_s * 1e6)
+        self.mark, self.kernel_s, self.away_s = now, 0.0, 0.0
+        if slice_end:
+            th.task.events["slices"] += 1
 
     def _park(self) -> bool:
         """Wait (kernel lock held) until the thread may run; False if it is gone."""
@@ -288,12 +307,20 @@ class CPU:
         refused: unicorn rolls the CPU back to the start of the instruction,
         and the run loop resumes there, with the page now held for writing.
         """
+        t0 = time.perf_counter()
+        try:
+            return self._fault_and_fill(vaddr, vpn, need, entry)
+        finally:
+            self.kernel_s += time.perf_counter() - t0
+
+    def _fault_and_fill(self, vaddr: int, vpn: int, need: int, entry) -> bool:
         from ..vm.fault import vm_fault
         self._set_mode(KERNEL)
         self.stats["faults"] += 1
         k = self.kernel
         while True:
             with k.lock:
+                self.thread.task.events["faults"] += 1
                 restarts = k.stats.fault_restarts
                 try:
                     vm_fault(self.thread.task.map, vaddr, need)
@@ -329,9 +356,12 @@ class CPU:
         self._set_mode(KERNEL)
         args = regs.syscall_args(uc)
         self.restart = False
+        t0 = time.perf_counter()
         if trap.blocking:                   # another CPU may run while this one waits
             self.machine.token.release(self)
         with self.kernel.lock:
+            self._charge(slice_end=False)
+            self.thread.task.events["traps"] += 1
             if trap.blocking:           # registers stay in the CPU; save_state reads them
                 self.mode = BLOCKED
                 self.thread.changed.notify_all()
@@ -343,6 +373,9 @@ class CPU:
             self.thread.abort_pending = False      # thread_abort ends with the call
         if trap.blocking:
             self.machine.token.acquire(self)
+            self.away_s += time.perf_counter() - t0     # a wait: no one's CPU time
+        else:
+            self.kernel_s += time.perf_counter() - t0
         with self.kernel.lock:
             self._return_to_guest(uc, result)
 

@@ -102,36 +102,7 @@ typedef struct {
     uint64_t mxcsr;
 } x86_float_state64_t;
 
-/* TASK_BASIC_INFO (kern/task.py task_info). */
-typedef struct task_basic_info {
-    uint64_t suspend_count;
-    uint64_t virtual_size;
-    uint64_t resident_size;
-    uint64_t user_time;
-    uint64_t system_time;
-    uint64_t policy;
-    uint64_t thread_count;
-    uint64_t port_names;
-    uint64_t node;
-    uint64_t vm_max;
-    uint64_t threads_max;
-} task_basic_info_data_t;
-typedef task_basic_info_data_t *task_basic_info_t;
-#define TASK_BASIC_INFO_COUNT ((mach_msg_type_number_t)(sizeof(task_basic_info_data_t) / 4))
-
-/* THREAD_BASIC_INFO (kern/thread.py thread_info). */
-typedef struct thread_basic_info {
-    uint64_t user_time;
-    uint64_t system_time;
-    uint64_t cpu_usage;
-    uint64_t policy;
-    uint64_t run_state;
-    uint64_t flags;
-    uint64_t suspend_count;
-    uint64_t sleep_time;
-} thread_basic_info_data_t;
-typedef thread_basic_info_data_t *thread_basic_info_t;
-#define THREAD_BASIC_INFO_COUNT ((mach_msg_type_number_t)(sizeof(thread_basic_info_data_t) / 4))
+/* task_basic_info_data_t, thread_basic_info_data_t and the other records: mach_records.h */
 
 /* vm_region's record as the kernel writes it (vm/user.py Region). */
 typedef struct normach_region_record {
@@ -157,7 +128,7 @@ typedef struct vm_region_basic_info {
 typedef vm_region_basic_info_data_t *vm_region_basic_info_t;
 #define VM_REGION_BASIC_INFO_COUNT ((mach_msg_type_number_t)(sizeof(vm_region_basic_info_data_t) / 4))
 
-#include <mach_records.h>        /* vm_statistics_data_t, generated (guest/gen.py) */
+#include <mach_records.h>   /* task, thread and vm records, generated (guest/gen.py) */
 
 /* mach_port_get/set_attributes (ipc/mach_port.py PortLimits, PortStatus). */
 typedef struct mach_port_limits {
