@@ -53,7 +53,8 @@ THREAD_ROUTINES = [n for n in ROUTINE_NAMES if BY[n].target == "thread"]
 HOST_ROUTINES = [n for n in ROUTINE_NAMES if BY[n].target in ("host", "host_priv")]
 NULL_OBJECT = {"task": K.KERN_INVALID_ARGUMENT, "vm_task": K.KERN_INVALID_ARGUMENT,
                "thread": K.KERN_INVALID_ARGUMENT, "space": K.KERN_INVALID_TASK,
-               "host": K.KERN_INVALID_HOST, "host_priv": K.KERN_INVALID_HOST}
+               "host": K.KERN_INVALID_HOST, "host_priv": K.KERN_INVALID_HOST,
+               "clock": K.KERN_INVALID_ARGUMENT}
 UNKNOWN = 0x7777_0001           # a name no task ever had
 
 
@@ -89,6 +90,8 @@ class Env:
     def target(self, r):
         if r.target == "host_priv":
             return self.host_priv
+        if r.target == "clock":
+            return mach.host_get_clock_service(self.host, 0)     # SYSTEM_CLOCK
         return self.thread if r.target == "thread" else (
             self.host if r.target == "host" else self.task)
 
@@ -152,6 +155,8 @@ class Env:
             "norma_get_special_port": [0, 2],
             "norma_set_special_port": [20, None],
             "norma_port_location_hint": [self.task],
+            "host_get_time": [], "host_get_clock_service": [0],
+            "clock_get_time": [], "clock_sleep": [1, 0, 0],
         }
         if name in table:
             return list(table[name])

@@ -154,6 +154,9 @@ def mach_constants_h() -> str:
     for name, member in mt.ThreadInfoFlavor.__members__.items():
         L.append(f"#define {name} {int(member)}")
     _enum(L, "TH_STATE_", mt.ThreadRunState)
+    from ..kern import clock
+    for name in ("SYSTEM_CLOCK", "CALENDAR_CLOCK", "TIME_ABSOLUTE", "TIME_RELATIVE"):
+        L.append(f"#define {name} {getattr(clock, name)}")
     for name, member in mt.VMRegionFlavor.__members__.items():
         L.append(f"#define {name} {int(member)}")
     return _header("_NORMACH_MACH_CONSTANTS_H_", L)

@@ -13,6 +13,7 @@ import itertools
 
 from .. import param
 from .lock import KernelLock
+from .clock import CALENDAR_CLOCK, SYSTEM_CLOCK, Clock
 
 
 class Kernel:
@@ -70,6 +71,7 @@ class Kernel:
         with self.lock:
             self.host.init_port()
             self.host_priv.init_port()
+            self.clocks = {c: Clock(self, c) for c in (SYSTEM_CLOCK, CALENDAR_CLOCK)}
 
     def kernel_held_send_rights(self):
         """Counter {Port: n} of send rights held by kernel state and handles (for audits)."""

@@ -13,7 +13,7 @@ it.  Three front ends read this one table:
 Target kinds and the code a wrong target gives (E3.1): "task" / "vm_task"
 (KERN_INVALID_ARGUMENT), "space" (KERN_INVALID_TASK), "thread"
 (KERN_INVALID_ARGUMENT), "host" (host or host_priv; KERN_INVALID_HOST),
-"host_priv" (KERN_INVALID_HOST).
+"host_priv" (KERN_INVALID_HOST), "clock" (KERN_INVALID_ARGUMENT).
 
 Parameter kinds: "int" (a 64-bit integer), "bool", "bytes", "port" (a send
 right the caller passes: the kernel receives its own reference, MACH_PORT_NULL
@@ -49,9 +49,10 @@ class Routine:
 
 _BAD_TARGET = {"task": KernReturn.KERN_INVALID_ARGUMENT, "vm_task": KernReturn.KERN_INVALID_ARGUMENT,
                "space": KernReturn.KERN_INVALID_TASK, "thread": KernReturn.KERN_INVALID_ARGUMENT,
-               "host": KernReturn.KERN_INVALID_HOST, "host_priv": KernReturn.KERN_INVALID_HOST}
+               "host": KernReturn.KERN_INVALID_HOST, "host_priv": KernReturn.KERN_INVALID_HOST,
+               "clock": KernReturn.KERN_INVALID_ARGUMENT}
 _KOTYPES = {"task": ("task",), "vm_task": ("task",), "space": ("task",), "thread": ("thread",),
-            "host": ("host", "host_priv"), "host_priv": ("host_priv",)}
+            "host": ("host", "host_priv"), "host_priv": ("host_priv",), "clock": ("clock",)}
 
 
 def convert_target(port, kind: str):
@@ -101,6 +102,11 @@ def _norma_task(fn):
 def _norma(fn):
     from ..norma import node
     return getattr(node, fn)
+
+
+def _clock(fn):
+    from . import clock
+    return getattr(clock, fn)
 
 
 def _exc(fn):
@@ -223,3 +229,12 @@ routine(555012, "norma_port_location_hint", "task", [("port", _P)], ["int32"],
 # -- normach extension (resource limits), outside the MIG ranges --------------------------
 routine(2999, "task_set_limits", "task", [("vm_max", _I), ("threads_max", _I)], [],
         _task.task_set_limits)
+
+# -- clocks (kern/clock.py; the clock subsystem's ids, and two of mach_host's) -------------
+routine(2612, "host_get_time", "host", [], [_I, _I], _lazy(_clock, "host_get_time"))
+routine(2620, "host_get_clock_service", "host", [("clock_id", _I)], [_P],
+        _lazy(_clock, "host_get_clock_service"))
+routine(1000, "clock_get_time", "clock", [], [_I, _I], _lazy(_clock, "clock_get_time"))
+routine(1003, "clock_sleep", "clock", [("sleep_type", _I), ("seconds", _I),
+                                       ("nanoseconds", _I)], [_I, _I],
+        _lazy(_clock, "clock_sleep"))

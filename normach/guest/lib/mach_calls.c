@@ -116,6 +116,49 @@ kern_return_t thread_abort(thread_act_t target_act)
     return KCALL(thread_abort, W(target_act));
 }
 
+kern_return_t host_get_time(host_t host, time_value_t *current_time)
+{
+    OUT(host_get_time, 0) s = 0;
+    OUT(host_get_time, 1) us = 0;
+    kern_return_t kr = KCALL(host_get_time, W(host), P(&s), P(&us));
+    if (kr == KERN_SUCCESS) {
+        current_time->seconds = (integer_t)s;
+        current_time->microseconds = (integer_t)us;
+    }
+    return kr;
+}
+
+kern_return_t host_get_clock_service(host_t host, clock_id_t clock_id, clock_serv_t *clock_serv)
+{
+    return KCALL(host_get_clock_service, W(host), S(clock_id), P(clock_serv));
+}
+
+kern_return_t clock_get_time(clock_serv_t clock_serv, mach_timespec_t *cur_time)
+{
+    OUT(clock_get_time, 0) s = 0;
+    OUT(clock_get_time, 1) ns = 0;
+    kern_return_t kr = KCALL(clock_get_time, W(clock_serv), P(&s), P(&ns));
+    if (kr == KERN_SUCCESS) {
+        cur_time->tv_sec = (unsigned int)s;
+        cur_time->tv_nsec = (clock_res_t)ns;
+    }
+    return kr;
+}
+
+kern_return_t clock_sleep(mach_port_t clock, sleep_type_t sleep_type, mach_timespec_t sleep_time,
+                          mach_timespec_t *wakeup_time)
+{
+    OUT(clock_sleep, 0) s = 0;
+    OUT(clock_sleep, 1) ns = 0;
+    kern_return_t kr = KCALL(clock_sleep, W(clock), S(sleep_type), W(sleep_time.tv_sec),
+                             S(sleep_time.tv_nsec), P(&s), P(&ns));
+    if (kr == KERN_SUCCESS && wakeup_time != NULL) {
+        wakeup_time->tv_sec = (unsigned int)s;
+        wakeup_time->tv_nsec = (clock_res_t)ns;
+    }
+    return kr;
+}
+
 kern_return_t thread_get_state(thread_act_t target_act, thread_state_flavor_t flavor,
                                thread_state_t old_state, mach_msg_type_number_t *old_stateCnt)
 {

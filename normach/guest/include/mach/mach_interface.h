@@ -33,6 +33,14 @@ kern_return_t thread_resume(thread_act_t target_act);
 /* A thread waiting in the kernel (mach_msg) gives up: MACH_RCV_INTERRUPTED or
  * MACH_SEND_INTERRUPTED; other kernel calls finish first. */
 kern_return_t thread_abort(thread_act_t target_act);
+
+/* Clocks (kern/clock.py): SYSTEM_CLOCK (since the node started, monotonic) and
+ * CALENDAR_CLOCK (the time of day); clock_sleep takes TIME_ABSOLUTE or TIME_RELATIVE. */
+kern_return_t host_get_time(host_t host, time_value_t *current_time);
+kern_return_t host_get_clock_service(host_t host, clock_id_t clock_id, clock_serv_t *clock_serv);
+kern_return_t clock_get_time(clock_serv_t clock_serv, mach_timespec_t *cur_time);
+kern_return_t clock_sleep(mach_port_t clock, sleep_type_t sleep_type, mach_timespec_t sleep_time,
+                          mach_timespec_t *wakeup_time);
 kern_return_t thread_get_state(thread_act_t target_act, thread_state_flavor_t flavor,
                                thread_state_t old_state, mach_msg_type_number_t *old_stateCnt);
 kern_return_t thread_set_state(thread_act_t target_act, thread_state_flavor_t flavor,

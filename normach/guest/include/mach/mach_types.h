@@ -60,6 +60,16 @@ typedef struct time_value {
     integer_t microseconds;
 } time_value_t;
 
+/* The clock service (kern/clock.py). */
+typedef mach_port_t clock_serv_t;
+typedef int clock_id_t;
+typedef int clock_res_t;
+typedef int sleep_type_t;
+typedef struct mach_timespec {
+    unsigned int tv_sec;
+    clock_res_t tv_nsec;
+} mach_timespec_t;
+
 typedef natural_t mach_msg_type_number_t;
 typedef unsigned int mach_msg_type_name_t;
 typedef unsigned int mach_msg_bits_t;
