@@ -19,8 +19,8 @@ TASK_NORMA_MEMORY_INFO = ("resident", "elsewhere", "lost")
 TASK_EVENTS_INFO = ("faults", "pageins", "cow_faults", "messages_sent", "messages_received",
                     "syscalls_mach", "syscalls_unix", "csw")
 TASK_THREAD_TIMES_INFO = ("user_time", "system_time")        # of its live threads
-# Times are microseconds of CPU: user in guest code, system in the kernel's traps and
-# faults for the thread (a wait, as in mach_msg, is neither).
+# Times are microseconds of CPU (the CPU's OS thread's time.thread_time): user in guest
+# code, system in the kernel's traps and faults for the thread (a wait uses none).
 THREAD_BASIC_INFO = ("user_time", "system_time", "cpu_usage", "policy", "run_state", "flags",
                      "suspend_count", "sleep_time")
 

@@ -80,9 +80,8 @@ class CPU:
         self.ack = threading.Event()
         self.load_pending = True
         self.restart = False
-        self.mark = 0.0            # perf_counter() when CPU time was last charged (_charge)
-        self.kernel_s = 0.0        # since: seconds in traps and faults (system time)
-        self.away_s = 0.0          # since: seconds blocked in a trap (neither time)
+        self.mark = 0.0            # thread_time() when CPU time was last charged (_charge)
+        self.kernel_s = 0.0        # since: CPU seconds in traps and faults (system time)
         self.retry_insn = False              # a refused fill: resume at the instruction
         self.pending_exc = None
         self.reported = False                # the CPU reported an exception (usermode.py)
@@ -220,7 +219,7 @@ class CPU:
                     self._load()
                     rip = th.state[ThreadStateFlavor.x86_THREAD_STATE64].rip
                     self._set_mode(GUEST)
-                self.mark, self.kernel_s, self.away_s = time.perf_counter(), 0.0, 0.0
+                self.mark, self.kernel_s = time.thread_time(), 0.0
                 err = self._emulate(rip)
                 if self.reported:
                     self.reported = False
@@ -245,15 +244,15 @@ class CPU:
                 self.machine.cpu_exited(self)
 
     def _charge(self, slice_end: bool = True) -> None:
-        """Charge the thread the CPU time since the last charge: guest code is user
-        time, traps and faults system time, a blocking trap's wait neither.  At the end
-        of each slice, and as each trap begins (so that task_info sees it).
-        Conditions: kernel lock held."""
-        th, now = self.thread, time.perf_counter()
-        user = max(now - self.mark - self.kernel_s - self.away_s, 0.0)
+        """Charge the thread the CPU time its CPU's OS thread used since the last charge
+        (time.thread_time: a wait uses none): in traps and faults, system time; the
+        rest, guest code, user time.  At the end of each slice, and as each trap
+        begins (so that task_info sees it).  Conditions: kernel lock held."""
+        th, now = self.thread, time.thread_time()
+        user = max(now - self.mark - self.kernel_s, 0.0)
         th.times[0] += int(user * 1e6)
         th.times[1] += int(self.kernel_s * 1e6)
-        self.mark, self.kernel_s, self.away_s = now, 0.0, 0.0
+        self.mark, self.kernel_s = now, 0.0
         if slice_end:
             th.task.events["slices"] += 1
 
@@ -307,11 +306,11 @@ class CPU:
         refused: unicorn rolls the CPU back to the start of the instruction,
         and the run loop resumes there, with the page now held for writing.
         """
-        t0 = time.perf_counter()
+        t0 = time.thread_time()
         try:
             return self._fault_and_fill(vaddr, vpn, need, entry)
         finally:
-            self.kernel_s += time.perf_counter() - t0
+            self.kernel_s += time.thread_time() - t0
 
     def _fault_and_fill(self, vaddr: int, vpn: int, need: int, entry) -> bool:
         from ..vm.fault import vm_fault
@@ -356,11 +355,11 @@ class CPU:
         self._set_mode(KERNEL)
         args = regs.syscall_args(uc)
         self.restart = False
-        t0 = time.perf_counter()
         if trap.blocking:                   # another CPU may run while this one waits
             self.machine.token.release(self)
         with self.kernel.lock:
             self._charge(slice_end=False)
+            t0 = time.thread_time()
             self.thread.task.events["traps"] += 1
             if trap.blocking:           # registers stay in the CPU; save_state reads them
                 self.mode = BLOCKED
@@ -373,9 +372,7 @@ class CPU:
             self.thread.abort_pending = False      # thread_abort ends with the call
         if trap.blocking:
             self.machine.token.acquire(self)
-            self.away_s += time.perf_counter() - t0     # a wait: no one's CPU time
-        else:
-            self.kernel_s += time.perf_counter() - t0
+        self.kernel_s += time.thread_time() - t0        # (a wait in it used no CPU)
         with self.kernel.lock:
             self._return_to_guest(uc, result)
 
