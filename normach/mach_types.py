@@ -140,6 +140,12 @@ class ThreadStateFlavor(IntEnum):
     x86_FLOAT_STATE64 = 5
 
 
+class HostInfoFlavor(IntEnum):
+    HOST_BASIC_INFO = 1
+    HOST_SCHED_INFO = 3
+    HOST_PRIORITY_INFO = 5
+
+
 class TaskInfoFlavor(IntEnum):
     TASK_BASIC_INFO = 1
     TASK_THREAD_TIMES_INFO = 3

@@ -57,6 +57,7 @@ XMM_PUSH_DELAY_S = 0.25           # the push starts this long after a teleport (
 XMM_RELEASE_BATCH = 256            # pages per message when a node gives written pages back
 CPU_TIME_SLICE_MS = 10             # a CPU runs this long before a waiting CPU of its node gets a turn
 
+TASK_NAME_MAX = 64                  # bytes of a task's name (task_set_name)
 EXITS_KEPT = 1024                   # exit statuses a node keeps of tasks that ended (ctl_exit)
 MIGRATION_HOPS_MAX = 64             # moves a program's home follows in one look (ctl_exit successors)
 CTL_WAIT_S = 0.5                    # longest a control request (wait, follow, exit) waits on a node

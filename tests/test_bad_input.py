@@ -156,6 +156,7 @@ class Env:
             "norma_set_special_port": [20, None],
             "norma_port_location_hint": [self.task],
             "host_get_time": [], "host_get_clock_service": [0],
+            "host_info": [1], "host_kernel_version": [], "task_set_name": [b"name"],
             "clock_get_time": [], "clock_sleep": [1, 0, 0],
         }
         if name in table:

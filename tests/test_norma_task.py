@@ -155,3 +155,22 @@ def test_records_have_one_type_wherever_the_object_lives():
         status = mach.mach_port_get_attributes(child, cname, PortFlavor.RECEIVE_STATUS)
         assert isinstance(limits, PortLimits) and isinstance(status, PortStatus)
         assert status == mach.mach_port_get_attributes(t, name, PortFlavor.RECEIVE_STATUS)
+
+
+def test_host_info_and_task_names_on_any_node():
+    """Issue 14, item 8 (in part): host_info's flavors give records, from this node and
+    another; task_set_name names a task as ps shows it."""
+    from normach.mach_types import HostInfoFlavor as F
+    with Cluster(nodes=2) as c:
+        for node in (0, 1):
+            basic = mach.host_info(c.host(node), F.HOST_BASIC_INFO)
+            assert basic["max_cpus"] == 1 and basic["memory_size"] > 0
+            assert set(mach.host_info(c.host(node), F.HOST_SCHED_INFO)) == {"min_timeout",
+                                                                           "min_quantum"}
+        assert mach.host_kernel_version(c.host(1)).startswith(b"normach ")
+        t = c.task_create(node=1)
+        mach.task_set_name(t, b"worker")
+        assert [r["name"] for r in c.ps() if r["node"] == 1] == ["worker"]
+        with pytest.raises(KernError) as e:
+            mach.task_set_name(t, b"x" * 100)
+        assert e.value.code == K.KERN_INVALID_ARGUMENT

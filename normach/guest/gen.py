@@ -151,6 +151,12 @@ def mach_constants_h() -> str:
         L.append(f"#define {cls.FLAVOR.name}_COUNT {_count(cls)}")
     for name, member in mt.TaskInfoFlavor.__members__.items():
         L.append(f"#define {name} {int(member)}")
+    for name, member in mt.HostInfoFlavor.__members__.items():
+        L.append(f"#define {name} {int(member)}")
+    from ..kern import host
+    L.append(f"#define CPU_TYPE_X86_64 {host.CPU_TYPE_X86_64:#x}")
+    L.append(f"#define CPU_SUBTYPE_X86_64_ALL {host.CPU_SUBTYPE_X86_64_ALL}")
+    L.append(f"#define TASK_NAME_MAX {param.TASK_NAME_MAX}")
     for name, member in mt.ThreadInfoFlavor.__members__.items():
         L.append(f"#define {name} {int(member)}")
     _enum(L, "TH_STATE_", mt.ThreadRunState)

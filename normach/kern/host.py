@@ -25,3 +25,36 @@ class Host:
 
     def __repr__(self) -> str:
         return f"<Host{'Priv' if self.privileged else ''} node={self.node}>"
+
+
+CPU_TYPE_X86_64 = 0x01000007      # CPU_TYPE_I386 | CPU_ARCH_ABI64, as Mach numbers it
+CPU_SUBTYPE_X86_64_ALL = 3
+
+
+def host_info(host: Host, flavor) -> dict:
+    """HOST_BASIC_INFO (a node is one CPU; its memory is the node's limit),
+    HOST_SCHED_INFO (the 10 ms time slice), HOST_PRIORITY_INFO (fixed: normach
+    schedules first-come first-served and keeps no priorities).
+    Raises: KERN_INVALID_ARGUMENT (another flavor)."""
+    from .. import param
+    from ..mach_types import HostInfoFlavor as F
+    from .errors import KernError, KernReturn
+    from .records import HOST_BASIC_INFO, HOST_PRIORITY_INFO, HOST_SCHED_INFO, record
+    if flavor == F.HOST_BASIC_INFO:
+        return record(HOST_BASIC_INFO, 1, 1, host.kernel.memory.limit, CPU_TYPE_X86_64,
+                      CPU_SUBTYPE_X86_64_ALL)
+    if flavor == F.HOST_SCHED_INFO:
+        return record(HOST_SCHED_INFO, param.CPU_TIME_SLICE_MS, param.CPU_TIME_SLICE_MS)
+    if flavor == F.HOST_PRIORITY_INFO:
+        return record(HOST_PRIORITY_INFO, 0, 0, 0, 0, 31, 31, 0, 31)
+    raise KernError(KernReturn.KERN_INVALID_ARGUMENT, f"host_info flavor {flavor}")
+
+
+def host_kernel_version(host: Host) -> bytes:
+    """The kernel's version string (NUL-terminated, as kernel_version_t)."""
+    from importlib.metadata import PackageNotFoundError, version
+    try:
+        v = version("normach")
+    except PackageNotFoundError:
+        v = "unknown"
+    return f"normach {v}: NORMA-style Mach in Python, node {host.kernel.node}\0".encode()

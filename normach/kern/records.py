@@ -11,7 +11,7 @@ them, and the remote path (mach.py) rebuilds the record from the ints.
 
 from __future__ import annotations
 
-from ..mach_types import PortFlavor, TaskInfoFlavor, ThreadInfoFlavor
+from ..mach_types import HostInfoFlavor, PortFlavor, TaskInfoFlavor, ThreadInfoFlavor
 
 TASK_BASIC_INFO = ("suspend_count", "virtual_size", "resident_size", "user_time", "system_time",
                    "policy", "thread_count", "port_names", "node", "vm_max", "threads_max")
@@ -25,6 +25,15 @@ THREAD_BASIC_INFO = ("user_time", "system_time", "cpu_usage", "policy", "run_sta
                      "suspend_count", "sleep_time")
 
 
+HOST_BASIC_INFO = ("max_cpus", "avail_cpus", "memory_size", "cpu_type", "cpu_subtype")
+HOST_SCHED_INFO = ("min_timeout", "min_quantum")                      # milliseconds
+HOST_PRIORITY_INFO = ("kernel_priority", "system_priority", "server_priority", "user_priority",
+                      "depress_priority", "idle_priority", "minimum_priority",
+                      "maximum_priority")
+HOST_INFO = {HostInfoFlavor.HOST_BASIC_INFO: HOST_BASIC_INFO,
+             HostInfoFlavor.HOST_SCHED_INFO: HOST_SCHED_INFO,
+             HostInfoFlavor.HOST_PRIORITY_INFO: HOST_PRIORITY_INFO}
+
 TASK_INFO = {TaskInfoFlavor.TASK_BASIC_INFO: TASK_BASIC_INFO,
              TaskInfoFlavor.TASK_EVENTS_INFO: TASK_EVENTS_INFO,
              TaskInfoFlavor.TASK_THREAD_TIMES_INFO: TASK_THREAD_TIMES_INFO,
@@ -35,7 +44,10 @@ GUEST_STRUCTS = (("task_basic_info", TASK_BASIC_INFO, "TASK_BASIC_INFO_COUNT"),
                  ("task_events_info", TASK_EVENTS_INFO, "TASK_EVENTS_INFO_COUNT"),
                  ("task_thread_times_info", TASK_THREAD_TIMES_INFO,
                   "TASK_THREAD_TIMES_INFO_COUNT"),
-                 ("thread_basic_info", THREAD_BASIC_INFO, "THREAD_BASIC_INFO_COUNT"))
+                 ("thread_basic_info", THREAD_BASIC_INFO, "THREAD_BASIC_INFO_COUNT"),
+                 ("host_basic_info", HOST_BASIC_INFO, "HOST_BASIC_INFO_COUNT"),
+                 ("host_sched_info", HOST_SCHED_INFO, "HOST_SCHED_INFO_COUNT"),
+                 ("host_priority_info", HOST_PRIORITY_INFO, "HOST_PRIORITY_INFO_COUNT"))
 
 
 def record(names: tuple, *values) -> dict:
@@ -58,6 +70,8 @@ def rebuild(routine: str, params: list, words: list):
     if routine == "task_info":
         names = TASK_INFO.get(flavor)
         return dict(zip(names, words)) if names else list(words)
+    if routine == "host_info" and flavor in HOST_INFO:
+        return dict(zip(HOST_INFO[flavor], words))
     if routine == "thread_info" and flavor == ThreadInfoFlavor.THREAD_BASIC_INFO:
         return dict(zip(THREAD_BASIC_INFO, words))
     if routine == "mach_port_get_attributes":

@@ -104,6 +104,11 @@ def _norma(fn):
     return getattr(node, fn)
 
 
+def _host(fn):
+    from . import host
+    return getattr(host, fn)
+
+
 def _clock(fn):
     from . import clock
     return getattr(clock, fn)
@@ -238,3 +243,8 @@ routine(1000, "clock_get_time", "clock", [], [_I, _I], _lazy(_clock, "clock_get_
 routine(1003, "clock_sleep", "clock", [("sleep_type", _I), ("seconds", _I),
                                        ("nanoseconds", _I)], [_I, _I],
         _lazy(_clock, "clock_sleep"))
+
+# -- the host, and task names (kern/host.py, kern/task.py) ---------------------------------
+routine(2600, "host_info", "host", [("flavor", _I)], ["record"], _lazy(_host, "host_info"))
+routine(2601, "host_kernel_version", "host", [], ["bytes"], _lazy(_host, "host_kernel_version"))
+routine(2998, "task_set_name", "task", [("name", "bytes")], [], _task.task_set_name)

@@ -334,3 +334,13 @@ def task_set_limits(task: Task, vm_max: int | None, threads_max: int | None) -> 
         task.ledger.vm_max = vm_max
     if threads_max is not None:
         task.ledger.threads_max = threads_max
+
+
+def task_set_name(task: Task, name: bytes) -> None:
+    """Name the task (what ps shows; a debugging name, as OSF MK's).
+    Raises: KERN_INVALID_ARGUMENT (terminated; longer than TASK_NAME_MAX or not text)."""
+    _active(task)
+    text = bytes(name).split(b"\0", 1)[0]
+    if len(text) > param.TASK_NAME_MAX:
+        raise KernError(KERN.KERN_INVALID_ARGUMENT, f"a name of {len(text)} bytes")
+    task.name = text.decode("utf-8", errors="replace")

@@ -4,6 +4,8 @@
  * routine's MIG id. The generated MACH_NWORDS_* / MACH_OUTTYPE_* check the
  * packing against the routine table at compile time.
  */
+#include <string.h>
+
 #include "kcall.h"
 
 /* Routines promised by the kernel side but possibly not yet in the table. */
@@ -114,6 +116,31 @@ kern_return_t thread_resume(thread_act_t target_act)
 kern_return_t thread_abort(thread_act_t target_act)
 {
     return KCALL(thread_abort, W(target_act));
+}
+
+kern_return_t host_info(host_t host, host_flavor_t flavor, host_info_t host_info_out,
+                        mach_msg_type_number_t *host_info_outCnt)
+{
+    return KCALL(host_info, W(host), S(flavor), P(host_info_out), P(host_info_outCnt));
+}
+
+kern_return_t host_kernel_version(host_t host, kernel_version_t kernel_version)
+{
+    pointer_t text = 0;
+    mach_msg_type_number_t count = 0;
+    kern_return_t kr = KCALL(host_kernel_version, W(host), P(&text), P(&count));
+    if (kr != KERN_SUCCESS)
+        return kr;
+    size_t n = count < sizeof(kernel_version_t) - 1 ? count : sizeof(kernel_version_t) - 1;
+    memcpy(kernel_version, (const void *)text, n);
+    kernel_version[n] = '\0';
+    vm_deallocate(mach_task_self(), text, count);
+    return KERN_SUCCESS;
+}
+
+kern_return_t task_set_name(task_t task, const char *name)
+{
+    return KCALL(task_set_name, W(task), P(name), W(strlen(name)));
 }
 
 kern_return_t host_get_time(host_t host, time_value_t *current_time)

@@ -34,6 +34,13 @@ kern_return_t thread_resume(thread_act_t target_act);
  * MACH_SEND_INTERRUPTED; other kernel calls finish first. */
 kern_return_t thread_abort(thread_act_t target_act);
 
+/* The host (kern/host.py): HOST_BASIC_INFO, HOST_SCHED_INFO, HOST_PRIORITY_INFO. */
+kern_return_t host_info(host_t host, host_flavor_t flavor, host_info_t host_info_out,
+                        mach_msg_type_number_t *host_info_outCnt);
+kern_return_t host_kernel_version(host_t host, kernel_version_t kernel_version);
+/* A task's name (what ps shows), at most TASK_NAME_MAX bytes. */
+kern_return_t task_set_name(task_t task, const char *name);
+
 /* Clocks (kern/clock.py): SYSTEM_CLOCK (since the node started, monotonic) and
  * CALENDAR_CLOCK (the time of day); clock_sleep takes TIME_ABSOLUTE or TIME_RELATIVE. */
 kern_return_t host_get_time(host_t host, time_value_t *current_time);

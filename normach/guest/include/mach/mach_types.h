@@ -60,6 +60,10 @@ typedef struct time_value {
     integer_t microseconds;
 } time_value_t;
 
+typedef int host_flavor_t;
+typedef integer_t *host_info_t;
+typedef char kernel_version_t[512];
+
 /* The clock service (kern/clock.py). */
 typedef mach_port_t clock_serv_t;
 typedef int clock_id_t;
