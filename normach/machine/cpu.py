@@ -56,6 +56,7 @@ TCG_BUFFER = 32 << 20                  # translation cache per CPU (unicorn's de
 
 EXC_BAD_ACCESS, EXC_BAD_INSTRUCTION, EXC_ARITHMETIC, EXC_BREAKPOINT = 1, 2, 3, 6
 EXC_I386_INVOP, EXC_I386_GPFLT = 1, 13      # codes of EXC_BAD_INSTRUCTION (Mach i386)
+EXC_I386_DIV, EXC_I386_BPT = 1, 2           # of EXC_ARITHMETIC and EXC_BREAKPOINT
 
 
 class CPU:
@@ -411,9 +412,9 @@ class CPU:
         self.reported = True
         rip = uc.reg_read(UC_X86_REG_RIP)
         if intno == 0:
-            self.pending_exc = (EXC_ARITHMETIC, [1, rip])          # EXC_I386_DIV
+            self.pending_exc = (EXC_ARITHMETIC, [EXC_I386_DIV, rip])
         elif intno == 3:
-            self.pending_exc = (EXC_BREAKPOINT, [1, rip])
+            self.pending_exc = (EXC_BREAKPOINT, [EXC_I386_BPT, rip])
         else:
             self.pending_exc = (EXC_BAD_INSTRUCTION, [intno, rip])
         uc.emu_stop()

@@ -5,13 +5,38 @@
 #include <mach/message.h>
 
 #define EXC_BAD_ACCESS 1            /* code[0]: KERN_INVALID_ADDRESS / KERN_PROTECTION_FAILURE, code[1]: address */
-#define EXC_BAD_INSTRUCTION 2
-#define EXC_ARITHMETIC 3
+#define EXC_BAD_INSTRUCTION 2       /* code[0]: EXC_I386_INVOP / EXC_I386_GPFLT / the vector, code[1]: rip */
+#define EXC_ARITHMETIC 3            /* code[0]: EXC_I386_DIV, code[1]: rip */
+#define EXC_EMULATION 4             /* (never raised: no emulation vector) */
+#define EXC_SOFTWARE 5              /* (never raised) */
+#define EXC_BREAKPOINT 6            /* code[0]: EXC_I386_BPT (int3), code[1]: rip */
 
 #define EXC_MASK_BAD_ACCESS (1U << EXC_BAD_ACCESS)
 #define EXC_MASK_BAD_INSTRUCTION (1U << EXC_BAD_INSTRUCTION)
 #define EXC_MASK_ARITHMETIC (1U << EXC_ARITHMETIC)
-#define EXC_MASK_ALL (EXC_MASK_BAD_ACCESS | EXC_MASK_BAD_INSTRUCTION | EXC_MASK_ARITHMETIC)
+#define EXC_MASK_EMULATION (1U << EXC_EMULATION)
+#define EXC_MASK_SOFTWARE (1U << EXC_SOFTWARE)
+#define EXC_MASK_BREAKPOINT (1U << EXC_BREAKPOINT)
+#define EXC_MASK_ALL (EXC_MASK_BAD_ACCESS | EXC_MASK_BAD_INSTRUCTION | EXC_MASK_ARITHMETIC \
+                      | EXC_MASK_EMULATION | EXC_MASK_SOFTWARE | EXC_MASK_BREAKPOINT)
+
+/* The codes of the i386 exceptions, as Mach numbers them (mach/i386/exception.h). */
+#define EXC_I386_INVOP 1            /* EXC_BAD_INSTRUCTION: an invalid opcode */
+#define EXC_I386_INVTSSFLT 10
+#define EXC_I386_SEGNPFLT 11
+#define EXC_I386_STKFLT 12
+#define EXC_I386_GPFLT 13           /* EXC_BAD_INSTRUCTION: a general protection fault */
+#define EXC_I386_ALIGNFLT 17
+#define EXC_I386_DIV 1              /* EXC_ARITHMETIC: divide error */
+#define EXC_I386_INTO 2
+#define EXC_I386_NOEXT 3
+#define EXC_I386_EXTOVR 4
+#define EXC_I386_EXTERR 5
+#define EXC_I386_EMERR 6
+#define EXC_I386_BOUND 7
+#define EXC_I386_SSEEXTERR 8
+#define EXC_I386_SGL 1              /* EXC_BREAKPOINT: single step */
+#define EXC_I386_BPT 2              /* EXC_BREAKPOINT: int3 */
 
 #define EXCEPTION_DEFAULT 1         /* exception_raise: thread, task, exception, codes */
 

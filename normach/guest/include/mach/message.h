@@ -84,6 +84,12 @@ typedef struct {
     mach_msg_trailer_t trailer;
 } mig_reply_error_t;
 
+/* A MIG reply with no out-parameters: the header and the return code. */
+typedef struct {
+    mach_msg_header_t Head;
+    kern_return_t RetCode;
+} mig_reply_header_t;
+
 mach_msg_return_t mach_msg(mach_msg_header_t *msg, mach_msg_option_t option,
                            mach_msg_size_t send_size, mach_msg_size_t rcv_size,
                            mach_port_name_t rcv_name, mach_msg_timeout_t timeout,
