@@ -50,4 +50,17 @@ static inline int wait_for(volatile uint64_t *flag, uint64_t value, long max_yie
     return __atomic_load_n(flag, __ATOMIC_ACQUIRE) == value;
 }
 
+/* Answers the exception_raise request `req` with `code` (KERN_SUCCESS: the thread
+   resumes) on its reply port. */
+static inline mach_msg_return_t exc_reply(const exception_raise_request_t *req,
+                                          kern_return_t code)
+{
+    exception_raise_reply_t reply = {
+        .Head = { .msgh_bits = MACH_MSGH_BITS(MACH_MSGH_BITS_REMOTE(req->Head.msgh_bits), 0),
+                  .msgh_size = sizeof reply, .msgh_remote_port = req->Head.msgh_remote_port,
+                  .msgh_id = MACH_EXCEPTION_RAISE_REPLY_ID },
+        .RetCode = code };
+    return mach_msg(&reply.Head, MACH_SEND_MSG, sizeof reply, 0, MACH_PORT_NULL, 0, 0);
+}
+
 #endif /* _GUEST_TESTS_CHECK_H_ */

@@ -23,11 +23,7 @@ static void expect(mach_port_t port, void (*fn)(void *), int exc, int64_t code, 
     CHECK(buf.req.exception == exc && buf.req.code[0] == code, "%s: exception %d code %ld",
           what, buf.req.exception, (long)buf.req.code[0]);
     KR(thread_terminate(buf.req.thread.name));
-    mig_reply_header_t reply = { .Head = {
-        .msgh_bits = MACH_MSGH_BITS(MACH_MSGH_BITS_REMOTE(buf.req.Head.msgh_bits), 0),
-        .msgh_size = sizeof reply, .msgh_remote_port = buf.req.Head.msgh_remote_port,
-        .msgh_id = MACH_EXCEPTION_RAISE_REPLY_ID }, .RetCode = KERN_SUCCESS };
-    KR(mach_msg(&reply.Head, MACH_SEND_MSG, sizeof reply, 0, MACH_PORT_NULL, 0, 0));
+    KR(exc_reply(&buf.req, KERN_SUCCESS));
     mach_port_deallocate(mach_task_self(), buf.req.thread.name);
     mach_port_deallocate(mach_task_self(), buf.req.task.name);
     mach_port_deallocate(mach_task_self(), t);

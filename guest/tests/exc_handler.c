@@ -34,7 +34,6 @@ static vm_address_t page_a;
 static mach_msg_return_t serve_one(mach_port_t port, vm_address_t page, struct seen *s)
 {
     exc_buffer_t buf;
-    exception_raise_reply_t reply;
     mach_msg_return_t mr;
 
     memset(&buf, 0, sizeof buf);
@@ -53,16 +52,10 @@ static mach_msg_return_t serve_one(mach_port_t port, vm_address_t page, struct s
         s->exception = -buf.req.Head.msgh_id;
     s->protect_kr = vm_protect(buf.req.task.name, page, vm_page_size, FALSE, VM_PROT_DEFAULT);
 
-    memset(&reply, 0, sizeof reply);
-    reply.Head.msgh_bits = MACH_MSGH_BITS(MACH_MSGH_BITS_REMOTE(buf.req.Head.msgh_bits), 0);
-    reply.Head.msgh_size = sizeof reply;
-    reply.Head.msgh_remote_port = buf.req.Head.msgh_remote_port;
-    reply.Head.msgh_id = MACH_EXCEPTION_RAISE_REPLY_ID;
-    reply.RetCode = KERN_SUCCESS;
     mach_port_deallocate(mach_task_self(), buf.req.thread.name);
     mach_port_deallocate(mach_task_self(), buf.req.task.name);
     __atomic_store_n(&s->handled, 1, __ATOMIC_RELEASE);    /* before the reply resumes the faulter */
-    return mach_msg(&reply.Head, MACH_SEND_MSG, sizeof reply, 0, MACH_PORT_NULL, 0, 0);
+    return exc_reply(&buf.req, KERN_SUCCESS);
 }
 
 static void handler_thread(void *arg)

@@ -34,14 +34,7 @@ int main(void)
                 MACH_PORT_NULL));
     CHECK(buf.req.exception == EXC_BAD_ACCESS, "exception %d", buf.req.exception);
     KR(thread_terminate(buf.req.thread.name));
-    exception_raise_reply_t reply;
-    memset(&reply, 0, sizeof reply);
-    reply.Head.msgh_bits = MACH_MSGH_BITS(MACH_MSGH_BITS_REMOTE(buf.req.Head.msgh_bits), 0);
-    reply.Head.msgh_size = sizeof reply;
-    reply.Head.msgh_remote_port = buf.req.Head.msgh_remote_port;
-    reply.Head.msgh_id = MACH_EXCEPTION_RAISE_REPLY_ID;
-    reply.RetCode = KERN_SUCCESS;
-    KR(mach_msg(&reply.Head, MACH_SEND_MSG, sizeof reply, 0, MACH_PORT_NULL, 0, 0));
+    KR(exc_reply(&buf.req, KERN_SUCCESS));
     mach_port_deallocate(mach_task_self(), buf.req.task.name);
     mach_port_deallocate(mach_task_self(), buf.req.thread.name);
 

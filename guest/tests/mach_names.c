@@ -1,6 +1,7 @@
 /* Names a Mach program reaches for (issue 14, items 5 and 9): thread_abort has a stub
  * and a prototype and interrupts a receive that asked for it (MACH_RCV_INTERRUPT);
- * MACH_PORT_VALID, the MACH_MSGH_BITS masks and MACH_MSGH_BITS_OTHER, time_value_t. */
+ * MACH_PORT_VALID, the MACH_MSGH_BITS masks and MACH_MSGH_BITS_OTHER, time_value_t,
+ * mig_reply_header_t. */
 #include "check.h"
 
 static mach_port_t port;
@@ -27,6 +28,8 @@ int main(void)
     CHECK(MACH_MSGH_BITS_OTHER(bits) == MACH_MSGH_BITS_COMPLEX, "other bits %#x", bits);
     CHECK(MACH_MSGH_BITS_PORTS(bits) == MACH_MSGH_BITS(MACH_MSG_TYPE_COPY_SEND,
                                                        MACH_MSG_TYPE_MAKE_SEND_ONCE), "ports");
+    CHECK(sizeof(mig_reply_header_t) == sizeof(mach_msg_header_t) + sizeof(kern_return_t),
+          "mig_reply_header_t: header and return code");
     time_value_t tv = { 1, 500000 };
     CHECK(sizeof tv == 8 && tv.seconds + tv.microseconds == 500001, "time_value_t");
 

@@ -44,7 +44,6 @@ static void handler(void *arg)
     mach_port_t port = (mach_port_t)(uintptr_t)arg;
     for (;;) {
         union { exception_raise_request_t req; uint8_t space[512]; } buf;
-        exception_raise_reply_t reply;
         x86_thread_state64_t st;
         mach_msg_type_number_t cnt = sizeof st / 4;
         if (mach_msg(&buf.req.Head, MACH_RCV_MSG, 0, sizeof buf, port, 0, 0) != MACH_MSG_SUCCESS)
@@ -54,15 +53,9 @@ static void handler(void *arg)
         thread_get_state(buf.req.thread.name, x86_THREAD_STATE64, (thread_state_t)&st, &cnt);
         st.rip = resume;
         thread_set_state(buf.req.thread.name, x86_THREAD_STATE64, (thread_state_t)&st, cnt);
-        memset(&reply, 0, sizeof reply);
-        reply.Head.msgh_bits = MACH_MSGH_BITS(MACH_MSGH_BITS_REMOTE(buf.req.Head.msgh_bits), 0);
-        reply.Head.msgh_size = sizeof reply;
-        reply.Head.msgh_remote_port = buf.req.Head.msgh_remote_port;
-        reply.Head.msgh_id = MACH_EXCEPTION_RAISE_REPLY_ID;
-        reply.RetCode = KERN_SUCCESS;
         mach_port_deallocate(mach_task_self(), buf.req.thread.name);
         mach_port_deallocate(mach_task_self(), buf.req.task.name);
-        mach_msg(&reply.Head, MACH_SEND_MSG, sizeof reply, 0, MACH_PORT_NULL, 0, 0);
+        exc_reply(&buf.req, KERN_SUCCESS);
     }
 }
 
