@@ -61,35 +61,31 @@ def _settled(c: Cluster, clients: int = 1, timeout: float = 30.0) -> list[dict]:
         time.sleep(0.05)
 
 
-def ps_runs(up: Up, runs: int) -> dict:
-    watcher = Cluster.connect(up.spec)
-    try:
-        before = _settled(watcher)
-        times = []
-        for _ in range(runs):
-            t0 = time.perf_counter()
-            subprocess.run([sys.executable, "-m", "normach.cli.main", "ps"], env=up.env,
-                           capture_output=True, check=True)
-            times.append(time.perf_counter() - t0)
-        after = _settled(watcher)
-    finally:
-        watcher.close()
-    return {"times": times, "before": before, "after": after}
-
-
-def connects(up: Up, count: int) -> dict:
+def repeated(up: Up, count: int, client) -> dict:
+    """`client()` (a client coming and going) `count` times: each one's time, and the
+    nodes' stats before and after (once the departed clients are forgotten)."""
     watcher = Cluster.connect(up.spec)
     try:
         before = _settled(watcher)
         times = []
         for _ in range(count):
             t0 = time.perf_counter()
-            Cluster.connect(up.spec).close()
+            client()
             times.append(time.perf_counter() - t0)
         after = _settled(watcher)
     finally:
         watcher.close()
     return {"times": times, "before": before, "after": after}
+
+
+def ps_runs(up: Up, runs: int) -> dict:
+    return repeated(up, runs, lambda: subprocess.run(
+        [sys.executable, "-m", "normach.cli.main", "ps"], env=up.env, capture_output=True,
+        check=True))
+
+
+def connects(up: Up, count: int) -> dict:
+    return repeated(up, count, lambda: Cluster.connect(up.spec).close())
 
 
 def wrong_secret(up: Up) -> tuple[float, float]:

@@ -390,26 +390,29 @@ class Cluster:
         the task's node runs the migration, and keeps where the task went, so that the
         home of its program follows it; this client may exit at once."""
         from .dipc.control import ctl_migrate, ctl_port
-        from .servers.migration import Migration
         uid, at = handle.port.proxy
-        r = self._control(at, ctl_migrate(program=-1, task=-1, uid=list(uid), node=node), 300.0)
-        new = self._handle_from(self._control(r.node, ctl_port(uid=list(r.uid))).uid, Task)
-        return Migration(task=new, source=at, node=r.node, threads=r.threads, rights=r.rights,
-                         messages=r.messages, freeze_s=r.freeze_us / 1e6)
+        r, m = self._run_migration(at, ctl_migrate(program=-1, task=-1, uid=list(uid), node=node))
+        m.task = self._handle_from(self._control(r.node, ctl_port(uid=list(r.uid))).uid, Task)
+        return m
 
     def _migrate_remote(self, program: "Program", node: int, task_id: int = -1):
         """A program of node processes moves by its home, which runs the migration
         (or, with task_id, the task of program.node): it outlives this client."""
         from .dipc.control import ctl_migrate
-        from .servers.migration import Migration
         at = program.home if task_id == -1 else program.node
-        r = self._control(at, ctl_migrate(program=program.remote_id if task_id == -1 else -1,
-                                          task=task_id, uid=[], node=node), 300.0)
+        r, m = self._run_migration(at, ctl_migrate(
+            program=program.remote_id if task_id == -1 else -1, task=task_id, uid=[], node=node))
         program.node = r.node
-        m = Migration(task=None, source=at, node=r.node, threads=r.threads, rights=r.rights,
-                      messages=r.messages, freeze_s=r.freeze_us / 1e6)
         program.migrations.append(m)
         return m
+
+    def _run_migration(self, at: int, request):
+        """Node `at` runs the migration `request` (ctl_migrate).
+        Returns: (its ctl_moved answer, the Migration; .task None).  Raises: KernError."""
+        from .servers.migration import Migration
+        r = self._control(at, request, 300.0)
+        return r, Migration(task=None, source=at, node=r.node, threads=r.threads,
+                            rights=r.rights, messages=r.messages, freeze_s=r.freeze_us / 1e6)
 
     def migrate_task(self, node: int, task_id: int, to: int):
         """Move the task `task_id` of `node` (as ps shows it) to `to`; on node processes

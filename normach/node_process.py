@@ -31,7 +31,7 @@ import time
 from . import param
 from .kern.errors import KernError, KernReturn
 from .dipc import control as _control  # noqa: F401  (declares the control messages it decodes)
-from .programs import ProgramTable, task_by_uid, task_exit
+from .programs import ProgramTable, port_uid, task_by_uid, task_exit
 
 
 class NodeProcess:
@@ -280,9 +280,8 @@ class NodeProcess:
         finally:
             if k == -1:
                 handle.deallocate()
-        port = m.task.port
-        uid = list(port.proxy[0] if port.proxy is not None else port.uid)
-        reply = c.ctl_moved(node=m.node, uid=uid, threads=m.threads, rights=m.rights,
+        reply = c.ctl_moved(node=m.node, uid=list(port_uid(m.task.port)), threads=m.threads,
+                            rights=m.rights,
                             messages=m.messages, freeze_us=int(m.freeze_s * 1e6))
         if k == -1 and not getattr(m, "adopted", False):
             m.task.deallocate()                     # (else a program of this node holds it)

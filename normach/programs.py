@@ -55,8 +55,7 @@ class Program:
     @property
     def uid(self) -> list:
         """The uid of its task's port (what ps rows carry as "port")."""
-        port = self.handle.port
-        return list(port.proxy[0] if port.proxy is not None else port.uid)
+        return list(port_uid(self.handle.port))
 
     def __repr__(self) -> str:
         state = "running" if self.exit is None else f"exited {self.exit[0]}"
@@ -121,9 +120,9 @@ class ProgramTable:
             return
         with self.lock:
             if event == "start":
-                self.moving[_port_uid(port)] += 1
+                self.moving[port_uid(port)] += 1
             else:
-                self._unmark(_port_uid(port), m.task.port if event == "done" else None)
+                self._unmark(port_uid(port), m.task.port if event == "done" else None)
             p = next((p for p in self.table.values() if p.handle.port is port), None)
             if p is None:
                 return
@@ -146,7 +145,7 @@ class ProgramTable:
             del self.moving[uid]
         self.settled.notify_all()
         if new is not None:
-            self.moves[uid] = _port_uid(new)
+            self.moves[uid] = port_uid(new)
             while len(self.moves) > param.EXITS_KEPT:
                 self.moves.popitem(last=False)
 
@@ -258,7 +257,8 @@ def _local_task(handle):
     return port.kobject if port.proxy is None else None
 
 
-def _port_uid(port) -> tuple:
+def port_uid(port) -> tuple:
+    """The uid of the port a (local or proxy) port stands for."""
     return tuple(port.proxy[0] if port.proxy is not None else port.uid)
 
 

@@ -165,19 +165,8 @@ def node(index, nodes, join, listen, advertise, memory, launcher) -> None:
 @click.option("--json", "as_json", is_flag=True, help="the rows as JSON")
 def ps(cluster, join, as_json) -> None:
     """The tasks of a running cluster, their programs, and where their memory is."""
-    from . import where
     from .table import ps_table
-    c = where.connect(cluster or join)
-    try:
-        rows = c.ps()
-    finally:
-        c.close()
-    if as_json:
-        import json
-        click.echo(json.dumps(rows))
-    else:
-        from rich.console import Console
-        Console().print(ps_table(rows))
+    _show(cluster or join, lambda c: c.ps(), ps_table, as_json)
 
 
 @main.command()
@@ -186,12 +175,17 @@ def ps(cluster, join, as_json) -> None:
 def status(cluster, join, as_json) -> None:
     """Each node of a running cluster: up/suspect/down, incarnation, address, uptime,
     tasks, memory, pages in and out."""
-    from . import where
     from .nodes import status_rows
     from .table import status_table
-    c = where.connect(cluster or join)
+    _show(cluster or join, status_rows, status_table, as_json)
+
+
+def _show(cluster: str | None, fetch, table, as_json: bool) -> None:
+    """Rows `fetch(client)` of the named cluster, as JSON or as `table(rows)`."""
+    from . import where
+    c = where.connect(cluster)
     try:
-        rows = status_rows(c)
+        rows = fetch(c)
     finally:
         c.close()
     if as_json:
@@ -199,7 +193,7 @@ def status(cluster, join, as_json) -> None:
         click.echo(json.dumps(rows))
     else:
         from rich.console import Console
-        Console().print(status_table(rows))
+        Console().print(table(rows))
 
 
 @main.command()

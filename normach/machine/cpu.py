@@ -360,7 +360,7 @@ class CPU:
             self.machine.token.release(self)
         with self.kernel.lock:
             self._charge(slice_end=False)
-            t0 = time.thread_time()
+            t0 = self.mark                  # the trap's start: the charge just read it
             self.thread.task.events["traps"] += 1
             if trap.blocking:           # registers stay in the CPU; save_state reads them
                 self.mode = BLOCKED
