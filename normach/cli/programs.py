@@ -8,6 +8,7 @@ dies with the command.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sys
 import time
@@ -109,19 +110,12 @@ def _follow(c, p, pid: str, timeout: float | None, kill_on_stop: bool, show: boo
                 return status
     except KeyboardInterrupt:
         if kill_on_stop:
-            _quietly(c.kill, p)
+            with contextlib.suppress(KernError):   # it may have ended meanwhile
+                c.kill(p)
         click.echo(f"normach: {pid}: interrupted" + (": killed" if kill_on_stop else ""), err=True)
         return INTERRUPTED
     except KernError as e:
         raise Fail(f"{pid}: {e}")
-
-
-def _quietly(fn, *args) -> None:
-    from .. import KernError
-    try:
-        fn(*args)
-    except KernError:
-        pass
 
 
 def _program(c, pid: str):
