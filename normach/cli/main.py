@@ -97,6 +97,42 @@ def cc(args: tuple) -> None:
         raise Fail(str(e), NOT_RUNNABLE)
 
 
+@main.command(name="mig")
+@click.argument("defs", required=False, type=click.Path(dir_okay=False))
+@click.option("-o", "--output-dir", default=".", show_default=True, type=click.Path(file_okay=False),
+              help="where FILE.h, FILEUser.c and FILEServer.c go")
+@click.option("-D", "defines", multiple=True, metavar="NAME[=VALUE]",
+              help="a preprocessor definition (USERPREFIX=..., SERVERPREFIX=... for the "
+              "kernel's interfaces)")
+@click.option("-I", "includes", multiple=True, metavar="DIR", help="a directory for #include")
+@click.option("--header", default=None, metavar="NAME", help="the header's name (default FILE.h)")
+@click.option("--user", default=None, metavar="NAME", help="the user stubs' name (FILEUser.c)")
+@click.option("--server", default=None, metavar="NAME", help="the server stubs' name (FILEServer.c)")
+@click.option("--kernel-defs", default=None, type=click.Path(file_okay=False), metavar="DIR",
+              help="write the kernel's interfaces (mach.defs, mach_port.defs, ...) into DIR")
+def mig(defs, output_dir, defines, includes, header, user, server, kernel_defs) -> None:
+    """Compile the MIG interface DEFS (FILE.defs) into FILE.h, FILEUser.c (the user
+    stubs) and FILEServer.c (the server stubs and their demux) for guests
+    (docs/mig.md).  Build them with `normach cc`."""
+    from ..mig.compile import compile_defs, write_kernel_defs
+    from ..mig.model import DefsError
+    from .errors import NOT_FOUND
+    if kernel_defs:
+        for p in write_kernel_defs(kernel_defs):
+            click.echo(str(p))
+    if defs is None:
+        if not kernel_defs:
+            raise Fail("mig: a FILE.defs is needed (or --kernel-defs DIR)")
+        return
+    try:
+        for p in compile_defs(defs, output_dir, defines, includes, header, user, server):
+            click.echo(str(p))
+    except FileNotFoundError:
+        raise Fail(f"mig: {defs}: no such file", NOT_FOUND)
+    except DefsError as e:
+        raise Fail(f"mig: {e}", NOT_RUNNABLE)
+
+
 def _cc_args(args: list) -> tuple[str, list, list]:
     """(output, compiler flags, sources) of `cc`'s arguments.  Raises: Fail."""
     output, flags, sources = None, [], []

@@ -10,6 +10,7 @@ dipc_msg = declare(100, "dipc_msg", [
     ("msg_id", "int"),        # msgh_id
     ("body", "list"),         # items in network form (dipc/wire.py)
     ("complex", "bool"),      # MACH_MSGH_BITS_COMPLEX as sent (kept with 0 descriptors)
+    ("packed", "bool"),       # laid out by a guest (Kmsg.packed: MIG layout for kernel objects)
     ("ool_sizes", "list"),    # sizes of the out-of-line regions, in order
     ("ool", "raw"),           # their data, concatenated: one frame, never re-encoded
 ])

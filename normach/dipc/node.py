@@ -439,7 +439,7 @@ class Dipc:
         kmsg.dest = None
         fields = dict(uid=list(uid), dest_type=int(dest_type), reply_uid=reply_uid,
                       rtype=int(reply_type), msg_id=int(kmsg.id), body=body,
-                      complex=complex_)
+                      complex=complex_, packed=kmsg.packed)
         self.stats["messages_sent"] += 1
         try:
             self.net.send_message(node, fields, raws)
@@ -498,7 +498,8 @@ class Dipc:
                     dest.sorights += 1                 # passing through: forwarded below
                 ipc_kmsg_deliver(Kmsg(dest=dest, dest_type=dest_type, reply=reply,
                                       reply_type=reply_type, id=msg_id, body=body,
-                                      complex_bit=fields.get("complex") is True))
+                                      complex_bit=fields.get("complex") is True,
+                                      packed=fields.get("packed") is True))
                 self._check_full(dest, dest_type, sender)
                 self._forget(dest)
                 dead = False

@@ -32,8 +32,9 @@ LIB_DIR = HERE / "lib"
 ABI_FLAGS = ("-O2", "-ffreestanding", "-nostdlib", "-static", "-fno-pie", "-no-pie",
              "-fno-stack-protector", "-fcf-protection=none", "-Wl,--build-id=none")
 RUNTIME_FLAGS = ("-std=gnu11", "-Wall", "-Wextra", "-Wno-unused-parameter")
-RUNTIME_SOURCES = ("crt0.S", "traps.c", "mach_calls.c", "mach_port_calls.c", "norma_calls.c", "format.c",
-                   "stdio.c", "stdlib.c", "string.c", "malloc.c", "thread.c", "migrate.c")
+RUNTIME_SOURCES = ("crt0.S", "traps.c", "mach_calls.c", "mach_port_calls.c", "norma_calls.c",
+                   "mig_support.c", "format.c", "stdio.c", "stdlib.c", "string.c", "malloc.c",
+                   "thread.c", "migrate.c")
 COMPILERS = ("cc", "gcc", "clang")
 
 

@@ -126,6 +126,8 @@ class Kmsg:
       seqno               the port's sequence number, set at dequeue (P6.13)
       charged             bytes charged to the node's memory budget while queued
       complex_bit         the sender set MACH_MSGH_BITS_COMPLEX (kept with 0 descriptors)
+      packed              a guest laid it out: descriptors, then one inline item
+                          (kernel objects read it in MIG layout, docs/mig.md)
     """
 
     dest: object
@@ -139,6 +141,7 @@ class Kmsg:
     seqno: int = 0
     charged: int = 0
     complex_bit: bool = False
+    packed: bool = False
 
     def __post_init__(self):
         if not self.size:

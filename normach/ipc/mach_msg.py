@@ -284,7 +284,8 @@ def step_copyin_rights(space, msg, size: int, copies: dict, dest_died: bool) -> 
                          if msg.local_disp else (None, 0))
     body = [_copyin_item(space, i, item, copies) for i, item in enumerate(msg.body)]
     return Kmsg(dest=dest, dest_type=dest_type, reply=reply, reply_type=reply_type,
-                id=msgh_id(msg.id), body=body, size=size, complex_bit=msg.complex)
+                id=msgh_id(msg.id), body=body, size=size, complex_bit=msg.complex,
+                packed=msg.packed)
 
 
 def mach_msg_send(task, msg: Message, option: int = 0, timeout: int = 0) -> None:

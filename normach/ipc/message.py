@@ -89,6 +89,9 @@ class Message:
     size: int | None = None
     seqno: int = 0
     complex_bit: bool = field(default=False, compare=False, repr=False)
+    packed: bool = field(default=False, compare=False, repr=False)
+    # laid out by a guest in its memory: descriptors, then its inline data as one item
+    # (a kernel object reads such a request in MIG layout, docs/mig.md)
     # MACH_MSGH_BITS_COMPLEX as sent: a complex message with a descriptor count of 0
 
     @property

@@ -47,7 +47,7 @@ def decode_send(buf: bytes, read_names) -> Message:
         body.append(bytes(buf[off:]))
     return Message(remote_port=remote, remote_disp=bits & 0xFF, local_port=local,
                    local_disp=(bits >> 8) & 0xFF, id=msg_id, body=body,
-                   complex_bit=bool(bits & MACH_MSGH_BITS_COMPLEX))
+                   complex_bit=bool(bits & MACH_MSGH_BITS_COMPLEX), packed=True)
 
 
 def _decode_descriptor(buf: bytes, off: int, read_names):

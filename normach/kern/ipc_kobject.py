@@ -1,5 +1,8 @@
 """The kernel object server: messages to kernel ports are kernel calls (P6.18).
 
+Two request layouts reach it: the items a Python caller sends (this module),
+and the MIG layout of a guest's message (kern/mig_interface.py).
+
 A message sent to a task, thread or host port is not queued: the kernel runs
 the routine whose MIG id is the message id (`kern/routines.py`) on the object
 the port names, synchronously, and queues the reply — `[return code, outs...]`
@@ -24,6 +27,7 @@ from __future__ import annotations
 import struct
 
 from ..mach_types import MsgType
+from . import records
 from .errors import KernError, KernReturn
 from .routines import ROUTINES, convert_target
 
@@ -33,9 +37,14 @@ K = KernReturn
 def server(kernel, kmsg):
     """Execute `kmsg` on the kernel object of its destination; returns the reply Kmsg.
 
+    A request a guest laid out in its memory (`kmsg.packed`) is in MIG layout
+    (docs/mig.md): kern/mig_interface.py reads it and answers in kind.
     Conditions: kernel lock held.
     """
     from ..ipc.kmsg import ipc_kmsg_make_reply
+    if kmsg.packed:
+        from .mig_interface import serve
+        return serve(kernel, kmsg)
     r = ROUTINES.get(kmsg.id)
     if r is None:
         return ipc_kmsg_make_reply(kmsg, [int(K.MIG_BAD_ID)])
@@ -113,8 +122,7 @@ def _encode_out(kind: str, value) -> list:
     if kind == "state":
         return [int(w) for w in value.to_words()]
     if kind == "record":
-        fields = value if isinstance(value, dict) else vars(value)
-        return [int(v) for v in fields.values() if isinstance(v, int)]
+        return records.words(value)
     if kind == "names":
         names, types = value
         return [len(names), *map(int, names), *map(int, types)]

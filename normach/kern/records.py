@@ -56,6 +56,15 @@ def record(names: tuple, *values) -> dict:
     return dict(zip(names, values))
 
 
+def words(value) -> list[int]:
+    """A record's fields as the ints a message or a guest carries, in declared order
+    (a dict, a dataclass of ints, or one int)."""
+    if isinstance(value, int):
+        return [value]
+    fields = value if isinstance(value, dict) else vars(value)
+    return [int(v) for v in fields.values() if isinstance(v, int)]
+
+
 def rebuild(routine: str, params: list, words: list):
     """The record `routine` answers with, from its ints (a reply from another node).
     A shape not declared here stays the list of ints."""

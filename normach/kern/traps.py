@@ -15,6 +15,7 @@ import struct
 import time
 from dataclasses import dataclass
 
+from . import records
 from .errors import KernError, KernReturn
 from .routines import ROUTINES, convert_target
 
@@ -391,7 +392,7 @@ def _copy_outs(task, kinds, outs, values) -> None:
             _u64(task, p[0], _array(task, list(v)))
             _u32(task, p[1], len(v))
         elif kind in ("record", "state"):
-            words = _record_words(v) if kind == "record" else v.to_words()
+            words = records.words(v) if kind == "record" else v.to_words()
             cap = struct.unpack("<I", copyin(task, p[1], 4))[0]
             if cap < 2 * len(words):
                 raise KernError(K.KERN_INVALID_ARGUMENT, f"count {cap} < {2 * len(words)}")
@@ -406,13 +407,6 @@ def _dead_or_name(task, port, msgt) -> int:
     if port is IP_DEAD:
         return MACH_PORT_DEAD
     return _name_for(task, port, msgt)
-
-
-def _record_words(value) -> list[int]:
-    if isinstance(value, int):
-        return [value]
-    fields = value if isinstance(value, dict) else vars(value)
-    return [int(v) for v in fields.values() if isinstance(v, int)]
 
 
 # -- kernel calls on another node's objects ---------------------------------------------------
