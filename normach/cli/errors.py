@@ -8,7 +8,7 @@ from the program's:
   125    normach's own failure: a bad option or argument, no cluster, a node that
          cannot start or join, authentication failed
   126    the program cannot run: not an ELF, another machine, a dynamic ELF, C
-         sources that do not build
+         sources (or a .defs interface) that do not build
   127    the program (or the program id) was not found
   130    interrupted (Ctrl-C)
 

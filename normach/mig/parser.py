@@ -38,11 +38,9 @@ def tokenize(text: str, filename: str) -> list:
         kind, value = m.lastgroup, m.group()
         if kind == "line":
             mark = re.match(r'#\s*(?:line\s+)?(\d+)(?:\s+"([^"]*)")?', value)
-            if mark:
-                line = int(mark.group(1))
+            if mark:                       # names the line after it
+                line = int(mark.group(1)) - 1
                 filename = mark.group(2) or filename
-            else:
-                line += 1
             continue
         if kind == "bad":
             raise DefsError(f"{filename}:{line}: unexpected character {value!r}")

@@ -1,0 +1,5 @@
+"""`python -m normach`: the `normach` command."""
+
+from .cli.main import main
+
+main()
