@@ -27,6 +27,7 @@ import time
 
 import pytest
 from snippets import symbol
+from waiting import wait_until
 
 from normach import Cluster, KernError, KernReturn, mach
 from normach.ipc.message import Message
@@ -94,13 +95,6 @@ def exe(tmp_path_factory):
     out = str(tmp_path_factory.mktemp("migration") / "migration_guest")
     compile_program(out, [str(SRC)])
     return out
-
-
-def wait_until(cond, what: str, timeout: float = TIMEOUT) -> None:
-    end = time.monotonic() + timeout
-    while not cond():
-        assert time.monotonic() < end, f"timed out waiting for {what}"
-        time.sleep(0.002)
 
 
 def msgcount(status) -> int:
@@ -677,3 +671,29 @@ def test_migrated_task_keeps_its_exception_port(tmp_path):
         assert msg.id == 2401                                     # EXCEPTION_RAISE
         assert p.node == 2
         mach.task_terminate(m.task)
+
+
+def test_every_thread_state_flavor_moves_with_the_task():
+    """The x87 part of x86_FLOAT_STATE64 and x86_DEBUG_STATE64 travel as the integer
+    registers do: a stopped thread's three flavors are the same on the new node."""
+    from spin import spin_state
+    from normach.kern.thread import X86DebugState64, X86FloatState64
+    from normach.mach_types import ThreadStateFlavor as F
+    fs = X86FloatState64(fcw=0x27F, fsw=3 << 11, ftw=0x38, fop=0x1D9, fip=0x1234, fdp=0x5678,
+                         mxcsr=0x1FBF, st=[0x3FF0 + i << 64 | 0x8000_0000_0000_1234 for i in range(8)],
+                         xmm=[i << 70 | i for i in range(16)])
+    ds = X86DebugState64(dr0=0x1000, dr6=0x0FF0, dr7=0x401)
+    with Cluster(nodes=2) as c:
+        task = c.task_create(node=0)
+        th = mach.thread_create(task)
+        ts = spin_state(task)
+        for flavor, state in ((F.x86_THREAD_STATE64, ts), (F.x86_FLOAT_STATE64, fs),
+                              (F.x86_DEBUG_STATE64, ds)):
+            mach.thread_set_state(th, flavor, state)
+        m = mach.task_migrate(task, 1)
+        moved, = mach.task_threads(m.task)
+        assert moved.node == 1
+        assert mach.thread_get_state(moved, F.x86_THREAD_STATE64) == ts
+        assert mach.thread_get_state(moved, F.x86_FLOAT_STATE64) == fs
+        assert mach.thread_get_state(moved, F.x86_DEBUG_STATE64) == ds
+        assert c.audit() == []

@@ -3,7 +3,7 @@ its servers and every other program whole."""
 
 from normach import Cluster, mach
 
-from .waiting import wait_until
+from waiting import wait_until
 
 
 def _mapped_bytes(task_handle) -> int:

@@ -13,7 +13,7 @@ import time
 from normach import Cluster, mach
 from normach.handles import release_orphans
 
-from .waiting import wait_until
+from waiting import wait_until
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 RUNS = 12

@@ -28,7 +28,7 @@ import pytest
 from normach import Cluster, KernError, KernReturn, mach
 from normach.servers import migration
 
-from .waiting import wait_until
+from waiting import wait_until
 
 K = KernReturn
 ROUNDS = 40

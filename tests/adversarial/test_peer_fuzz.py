@@ -71,6 +71,7 @@ from normach.transport.endpoint import Endpoint, curve_keys
 from normach.transport.messages import error_reply, ping
 from normach.transport.protocol import PROTOCOL_VERSION, WireError, decode, encode
 from normach.xmm import messages as xm  # noqa: F401  (declares the xmm messages)
+from waiting import satisfied
 
 PAGE = param.PAGE_SIZE
 SEEDS = [1, 3, 13]             # together they hit every bug found so far (see the report)
@@ -116,16 +117,6 @@ def short(v, limit=160):
         return "[" + ", ".join(short(x, 40) for x in v[:12]) + f", ... {len(v)} items]"
     r = repr(v)
     return r if len(r) <= limit else r[:limit] + "..."
-
-
-def wait_until(predicate, timeout=10.0, interval=0.01):
-    """Poll `predicate` until true or `timeout`.  Returns its last value."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = predicate()
-        if value or time.monotonic() > deadline:
-            return value
-        time.sleep(interval)
 
 
 # ------------------------------------------------------------------------- failures
@@ -974,7 +965,7 @@ def test_fuzzed_messages_through_an_authenticated_tcp_endpoint(seed):
         stats, seen = fuzz(c, watch, findings, rng, WIRE_MESSAGES, deliver, refuse)
         for t in range(3):     # every undecodable message was dropped and counted, nothing else
             ep = c._endpoints[t].endpoint
-            if not wait_until(lambda ep=ep, t=t: ep.stats["dropped_malformed"] >= base[t] + expect_drops[t]):
+            if not satisfied(lambda ep=ep, t=t: ep.stats["dropped_malformed"] >= base[t] + expect_drops[t]):
                 findings.add(f"wire node {t}", f"dropped_malformed {ep.stats['dropped_malformed']}"
                              f", expected {base[t]} + {expect_drops[t]}")
             if ep.stats["dropped_unauthenticated"]:

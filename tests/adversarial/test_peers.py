@@ -13,7 +13,7 @@ from normach.norma.node import NORMA_HOST_PORT
 from normach.transport import Endpoint, config
 from normach.transport.messages import ping
 
-from .waiting import wait_until
+from waiting import wait_until
 
 SECRET = b"adversarial secret"
 

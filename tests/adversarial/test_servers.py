@@ -11,7 +11,7 @@ from normach import Cluster, Message, MsgOption, MsgType, PortRight, mach
 from normach.mach_types import Notify
 from normach.servers.server import ServerStats, receive_one
 
-from .waiting import wait_until
+from waiting import wait_until
 
 SQUEEZE = "test: budget held"
 

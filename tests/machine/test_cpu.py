@@ -6,6 +6,7 @@ import time
 
 import pytest
 from snippets import symbol
+from waiting import wait_until
 
 from normach import KernError, KernReturn, VMInherit, VMProt, mach
 from normach.kern.thread import X86ThreadState64
@@ -14,13 +15,6 @@ SPIN = r"""
 volatile u64 counter;
 void _start(void) { for (;;) counter++; }
 """
-
-
-def wait_until(pred, timeout=10.0):
-    end = time.monotonic() + timeout
-    while not pred():
-        assert time.monotonic() < end, "condition not reached"
-        time.sleep(0.005)
 
 
 def test_program_runs_and_its_exit_status_is_reported(cluster, build_snippet):
@@ -214,7 +208,7 @@ def test_thread_moved_by_its_state_gives_the_same_result(cluster, build_snippet)
         return mach.vm_read(task, done, 8)[0] == 1
 
     ref = cluster.spawn(prog)
-    wait_until(lambda: finished(ref.task_handle), 120)
+    wait_until(lambda: finished(ref.task_handle), timeout=120)
     expected = mach.vm_read(ref.task_handle, res, 8)
     mach.task_terminate(ref.task_handle)
 
@@ -239,7 +233,7 @@ def test_thread_moved_by_its_state_gives_the_same_result(cluster, build_snippet)
     mach.thread_set_state(moved, 4, gp)
     mach.thread_set_state(moved, 5, fp)
     mach.thread_resume(moved)
-    wait_until(lambda: finished(other), 120)
+    wait_until(lambda: finished(other), timeout=120)
     assert mach.vm_read(other, res, 8) == expected
     mach.task_terminate(other)
 

@@ -18,8 +18,7 @@ import pytest
 
 from normach import Cluster
 
-sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "adversarial"))
-from waiting import wait_until  # noqa: E402
+from waiting import wait_until
 
 COUNT = r"""
 #include <mach.h>

@@ -12,8 +12,7 @@ import pytest
 
 from .test_cluster_cli import COUNT, cli
 
-sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "adversarial"))
-from waiting import wait_until  # noqa: E402
+from waiting import wait_until
 
 MPIRUN = shutil.which("mpirun")
 pytestmark = pytest.mark.skipif(MPIRUN is None, reason="no mpirun on this machine "

@@ -15,6 +15,8 @@ from normach import (
     PortType,
     mach,
 )
+from normach.mach_types import PortFlavor
+from waiting import wait_until
 
 K = KernReturn
 
@@ -186,8 +188,8 @@ def test_D5_8_guest_waiting_on_a_killed_node_gets_an_answer(tmp_path):
         p = c.spawn(exe, args=[str(0x6603)], node=0, suspended=True)
         mach.mach_port_insert_right(p.task_handle, 0x6603, send, MsgType.MOVE_SEND)
         c.resume(p)
-        import time
-        time.sleep(0.5)                              # the request reaches node 1
+        wait_until(lambda: mach.mach_port_get_attributes(
+            server, name, PortFlavor.RECEIVE_STATUS).msgcount == 1, "the request on node 1")
         c.kill_node(1)
         assert c.wait(p, timeout=60) == 0, c.output(p) + p.reason
         assert "send-once notification" in c.output(p)

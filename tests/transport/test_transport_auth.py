@@ -3,7 +3,7 @@
 import threading
 
 import pytest
-from transport_helpers import wait_until
+from waiting import wait_until
 
 from normach import KernError, KernReturn
 from normach.transport import curve_keys

@@ -6,7 +6,8 @@ import threading
 
 import pytest
 import zmq
-from transport_helpers import echo_handler, wait_until
+from transport_helpers import echo_handler
+from waiting import wait_until
 
 from normach import KernError, KernReturn
 from normach.transport import Endpoint, decode, encode, framing

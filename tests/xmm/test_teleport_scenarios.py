@@ -7,6 +7,7 @@ import time
 
 import pytest
 from snippets import symbol
+from waiting import wait_until
 
 from normach import Cluster, KernError, KernReturn, mach
 
@@ -28,13 +29,6 @@ void _start(void) {
 }"""
 
 
-def wait_until(cond, timeout=60.0):
-    end = time.monotonic() + timeout
-    while not cond():
-        assert time.monotonic() < end, "timed out"
-        time.sleep(0.005)
-
-
 def word(task, addr) -> int:
     return int.from_bytes(mach.vm_read(task, addr, 8), "little")
 
@@ -53,12 +47,12 @@ def test_N1_15_teleported_midrun_task_continues_with_the_same_checksum(c3, build
     res, done, progress = symbol(prog, "result"), symbol(prog, "done"), symbol(prog, "progress")
 
     ref = c3.spawn(prog, node=0)
-    wait_until(lambda: word(ref.task_handle, done) == 1, 120)
+    wait_until(lambda: word(ref.task_handle, done) == 1, timeout=120)
     expected = word(ref.task_handle, res)
     mach.task_terminate(ref.task_handle)
 
     p = c3.spawn(prog, node=0)
-    wait_until(lambda: word(p.task_handle, progress) >= 3, 120)
+    wait_until(lambda: word(p.task_handle, progress) >= 3, timeout=120)
     th = mach.task_threads(p.task_handle)[0]
     mach.thread_suspend(th)
     assert word(p.task_handle, done) == 0
@@ -71,7 +65,7 @@ def test_N1_15_teleported_midrun_task_continues_with_the_same_checksum(c3, build
     mach.thread_set_state(moved, 4, gp)
     mach.thread_set_state(moved, 5, fp)
     mach.thread_resume(moved)
-    wait_until(lambda: word(child, done) == 1, 120)
+    wait_until(lambda: word(child, done) == 1, timeout=120)
     assert word(child, res) == expected
     mach.task_terminate(child)
     settle(c3)
@@ -167,7 +161,7 @@ def test_0_5_teleport_to_a_node_that_is_down_leaves_the_parent_running():
         a = mach.vm_allocate(t, 0, 4096, True)
         mach.vm_write(t, a, b"still here")
         _silence(c, 2)
-        wait_until(lambda: 2 in c.kernels[0].remote.down, 30)
+        wait_until(lambda: 2 in c.kernels[0].remote.down, timeout=30)
         with pytest.raises(KernError) as e:
             mach.norma_task_teleport(t, True, 2)
         assert e.value.code == K.KERN_NODE_DOWN
