@@ -25,3 +25,16 @@ def wait_until(cond, what: str = "the condition", timeout: float = 60.0):
     value = satisfied(cond, timeout)
     assert value, f"timed out waiting for {what}"
     return value
+
+
+def blocked_in(thread, function: str) -> bool:
+    """`thread` (a threading.Thread) waits — on a lock or a condition — inside `function`."""
+    import sys
+    frame = sys._current_frames().get(thread.ident)
+    if frame is None or not frame.f_code.co_filename.endswith("threading.py"):
+        return False
+    while frame is not None:
+        if frame.f_code.co_name == function:
+            return True
+        frame = frame.f_back
+    return False

@@ -5,6 +5,7 @@ import pathlib
 import threading
 
 import pytest
+from waiting import blocked_in, wait_until
 
 from normach import (
     Cluster,
@@ -380,16 +381,12 @@ def test_D5_11_reply_right_held_by_a_node_that_dies_becomes_a_send_once_notifica
 
 
 def test_D5_7_queue_limit_holds_remote_senders(c3):
-    import time
     a, b = c3.task_create(node=0), c3.task_create(node=1)
     rcv, dest = _connect(a, b)
     mach.mach_port_set_attributes(b, rcv, 1, 1)                       # qlimit 1
     proxy = a.port.kobject.itk_space.lookup(dest).object
     mach.mach_msg_send(a, Message(remote_port=dest, remote_disp=MsgType.COPY_SEND, id=1))
-    end = time.monotonic() + 10
-    while not proxy.remote_full:                                      # node 1 says: full
-        assert time.monotonic() < end
-        time.sleep(0.01)
+    wait_until(lambda: proxy.remote_full, "node 1 to say: full")
     with pytest.raises(KernError) as e:
         mach.mach_msg_send(a, Message(remote_port=dest, remote_disp=MsgType.COPY_SEND, id=2),
                            MsgOption.SEND_TIMEOUT, 200)
@@ -489,8 +486,7 @@ def test_D5_17_moving_a_receive_right_leaves_its_set_and_wakes_its_receivers(c3)
     assert mach.mach_port_type(b, moved) & PortType.RECEIVE
     th = threading.Thread(target=receiver)
     th.start()
-    import time
-    time.sleep(0.3)                                                  # let it block
+    wait_until(lambda: blocked_in(th, "ipc_mqueue_receive_port"), "the receiver to wait")
     other_moved = _move(c3, a, other, b, via=0x7B03)                 # a receiver was waiting
     th.join(10)
     assert waiting.get("code") == K.MACH_RCV_PORT_DIED
