@@ -3,7 +3,6 @@ memory following it (no residual dependency), and nodes failing (spec §1.4,
 §0.5, V2.12, X4.11; DESIGN §3.3)."""
 
 import threading
-import time
 
 import pytest
 from snippets import symbol
@@ -178,19 +177,19 @@ def test_0_5_destination_dying_mid_transfer_leaves_the_parent_intact():
     """The child's node dies while it receives the address space: the teleport fails
     with KERN_NODE_DOWN, the parent keeps its memory and runs on; no child is left."""
     c = Cluster(nodes=3, phys_bytes=16 << 20)
+    entered, test_over = threading.Event(), threading.Event()
     try:
         t = c.task_create(node=0)
         a = mach.vm_allocate(t, 0, 4096, True)
         mach.vm_write(t, a, b"intact")
         x2 = c.kernels[2].xmm
         serve = x2.handle
-        entered = threading.Event()
 
         def dying(sender, msg):                     # node 2 crashes while mapping the vector
             if msg.name == "xmm_vm_map":
                 entered.set()
                 _silence(c, 2)
-                time.sleep(30)
+                test_over.wait(60)                  # hung, as a dead node's handler
             return serve(sender, msg)
         x2.handle = dying
         with pytest.raises(KernError) as e:
@@ -201,6 +200,7 @@ def test_0_5_destination_dying_mid_transfer_leaves_the_parent_intact():
         assert c.kernels[0].tasks == {c.kernels[0].tasks.copy().pop()} and t.node == 0
         assert len(c.kernels[0].tasks) == 1                      # the parent, and no child
     finally:
+        test_over.set()
         c.close()
 
 
