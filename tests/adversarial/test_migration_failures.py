@@ -229,9 +229,9 @@ def test_X4_10_no_written_page_is_lost_when_memory_is_handed_over(adversary, mon
     for _ in range(HANDOVER_RUNS):
         with Cluster(nodes=3) as c:
             p = c.spawn(adversary("page_history"), args=[30], node=0)
-            wait_until(lambda: "round 1 " in c.output(p), "the first round")
+            wait_until(lambda p=p: "round 1 " in c.output(p), "the first round")
             c.migrate(p, 1)
-            wait_until(lambda: "on node 1" in c.output(p) or not p.task.active, "a round on 1")
+            wait_until(lambda p=p: "on node 1" in c.output(p) or not p.task.active, "a round on 1")
             if p.task.active:
                 c.migrate(p, 2)
             assert c.wait(p, timeout=60) == 0, (p.reason, c.output(p))

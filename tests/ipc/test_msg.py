@@ -198,7 +198,7 @@ def test_P6_12_kernel_notifications_ignore_queue_limit(pair):
 def test_P6_12_qlimit_max_is_16(pair):
     t, u, q, dest = pair
     mp.mach_port_set_attributes(u.itk_space, q, PortFlavor.LIMITS_INFO, param.PORT_QLIMIT_MAX)
-    for i in range(16):
+    for _ in range(16):
         send(t, dest, option=O.SEND_TIMEOUT, timeout=0)
     with pytest.raises(KernError) as e:
         send(t, dest, option=O.SEND_TIMEOUT, timeout=0)

@@ -69,7 +69,8 @@ def test_N1_15_teleported_midrun_task_continues_with_the_same_checksum(c3, build
     mach.task_terminate(child)
     settle(c3)
     for k in c3.kernels:
-        assert k.xmm.managers == {} and k.xmm.pagers == {}, (leftovers(k), [x.xmm for x in c3.kernels], c3.kernels[2].xmm.pagers)
+        assert k.xmm.managers == {} and k.xmm.pagers == {}, \
+            (leftovers(k), [x.xmm for x in c3.kernels], c3.kernels[2].xmm.pagers)
 
 
 def leftovers(k):
