@@ -133,11 +133,18 @@ class TaskSpecialPort(IntEnum):
     PAGED_LEDGER = 6
 
 
+class ThreadSpecialPort(IntEnum):
+    """THREAD_*_PORT of OSF MK's thread_special_ports.h."""
+
+    KERNEL = 1
+
+
 class ThreadStateFlavor(IntEnum):
     """x86-64 thread state flavors (values as in Mach's i386 thread_status.h)."""
 
     x86_THREAD_STATE64 = 4
     x86_FLOAT_STATE64 = 5
+    x86_DEBUG_STATE64 = 11
 
 
 class HostInfoFlavor(IntEnum):

@@ -16,6 +16,7 @@ MSG_PORTS_MAX = 1 << 16            # most port names the port arrays of one mess
 CALL_ARRAY_MAX = 1 << 16           # most elements of one array argument of a kernel call trap
 KERNEL_COPY_MAX = 64 << 20         # most bytes one kernel call copies in or out of a task at once
 PAGEOUT_FREE_TARGET = 8             # frames the pageout path frees when the pool is empty
+VM_WIRE_MAX_FRACTION = 0.5          # of a node's frames vm_wire may hold in all (the rest stays pageable)
 
 VM_MIN_ADDRESS = 0x1000             # lowest user address (page 0 is never mapped)
 VM_MAX_ADDRESS = 0x7FFF_FFFF_F000   # end of the x86-64 user range

@@ -87,6 +87,24 @@ def test_P6_18_thread_state_words_by_message(caller, task):
     assert mach.thread_get_state(th, 4).to_words() == words
 
 
+def test_P6_18_vm_wire_by_message_to_host_priv_takes_the_task_as_a_port(caller, cluster, task):
+    """A routine whose second object is a task (vm_wire, mach_host 2636): the task
+    travels as a port descriptor, the host_priv port is the destination."""
+    c, _reply = caller
+    mach.mach_port_insert_right(c, 0x8003, cluster.host_priv(0), MsgType.COPY_SEND)
+    mach.mach_port_insert_right(c, 0x8103, cluster.host(0), MsgType.COPY_SEND)
+    a = mach.vm_allocate(task, 0, 2 * 4096, True)
+    wire = BY_NAME["vm_wire"].id
+    assert _rpc(caller, 0x8003, wire, [PortDesc(TASK_NAME), a, 2 * 4096, 3]).body == [0]
+    assert mach.vm_statistics(task)["wire_count"] == 2
+    r = _rpc(caller, 0x8003, wire, [PortDesc(0x8103), a, 4096, 1])     # a host, not a task
+    assert r.body == [K.KERN_INVALID_TASK]
+    r = _rpc(caller, 0x8103, wire, [PortDesc(TASK_NAME), a, 4096, 1])  # host is not host_priv
+    assert r.body == [K.KERN_INVALID_HOST]
+    assert _rpc(caller, 0x8003, wire, [PortDesc(TASK_NAME), a, 2 * 4096, 0]).body == [0]
+    assert mach.vm_statistics(task)["wire_count"] == 0
+
+
 def test_E3_1_message_to_terminated_task_port_is_null_object(caller, cluster):
     victim = cluster.task_create(node=0)
     c, _reply = caller

@@ -6,7 +6,7 @@ import pytest
 from spin import spin_state
 
 from normach import KernError, KernReturn, ThreadStateFlavor, mach
-from normach.kern.thread import X86FloatState64, X86ThreadState64
+from normach.kern.thread import X86DebugState64, X86FloatState64, X86ThreadState64
 from normach.mach_types import ThreadRunState
 
 K = KernReturn
@@ -15,7 +15,8 @@ U64 = (1 << 64) - 1
 U128 = (1 << 128) - 1
 GPRS = [f.name for f in dataclasses.fields(X86ThreadState64)]
 NWORDS_THREAD = len(GPRS)            # 23 64-bit words
-NWORDS_FLOAT = 16 * 2 + 1            # xmm0-15 as lo/hi words, mxcsr
+NWORDS_FLOAT = 64                    # the FXSAVE area: 512 bytes
+U80 = (1 << 80) - 1
 
 
 def code_of(fn, *args):
@@ -46,6 +47,13 @@ def sample_spin_state(task, seed=0) -> X86ThreadState64:
 def sample_float_state() -> X86FloatState64:
     xmm = [((i + 1) * 0x0011_2233_4455_6677_8899_AABB_CCDD_EEFF) & U128 for i in range(16)]
     return X86FloatState64(xmm=xmm, mxcsr=0x1F80 | 0x3F)
+
+
+def sample_x87_state() -> X86FloatState64:
+    """Every FXSAVE field set: TOP 5, st0-st2 in use (physical 5, 6, 7), all masked."""
+    st = [((i + 3) * 0x1234_5678_9ABC_DEF0_1357) & U80 for i in range(8)]
+    return dataclasses.replace(sample_float_state(), fcw=0x27F, fsw=5 << 11 | 0x20, ftw=0xE0,
+                               fop=0x5E9, fip=0x4000_1234, fdp=0x7FFF_0000_1000, st=st)
 
 
 @pytest.fixture
@@ -266,21 +274,70 @@ def test_T7_4_float_state_full_128_bit_xmm(thread):
 
 
 def test_T7_4_float_state_round_trip_dict(thread):
-    st = sample_float_state()
-    mach.thread_set_state(thread, F.x86_FLOAT_STATE64, {"xmm": list(st.xmm), "mxcsr": st.mxcsr})
-    got = mach.thread_get_state(thread, F.x86_FLOAT_STATE64)
-    assert (got.xmm, got.mxcsr) == (st.xmm, st.mxcsr)
+    st = sample_x87_state()
+    mach.thread_set_state(thread, F.x86_FLOAT_STATE64, dataclasses.asdict(st))
+    assert mach.thread_get_state(thread, F.x86_FLOAT_STATE64) == st
 
 
-def test_T7_4_float_state_word_list_is_lo_hi_pairs(thread):
-    words = []
+def test_T7_4_float_state_words_are_the_fxsave_area(thread):
+    """Word 0: fcw, fsw, ftw, fop; 1: fip; 2: fdp; 3: mxcsr and MXCSR_MASK; 4-19: st0-st7
+    in 16-byte slots; 20-51: xmm0-15 as lo/hi words; 52-63 reserved (Intel's layout)."""
+    words = [0] * NWORDS_FLOAT
+    words[0] = 0x37F | 0x0042 << 16 | 0x81 << 32 | 0x123 << 48
+    words[1], words[2], words[3] = 0x1111, 0x2222, 0x1F80
+    for i in range(8):
+        words[4 + 2 * i], words[5 + 2 * i] = i, 0x3FFF - i      # mantissa, sign+exponent
     for i in range(16):
-        words += [i, U64 - i]                     # lo, hi
-    words.append(0x1F80)
+        words[20 + 2 * i], words[21 + 2 * i] = i, U64 - i       # lo, hi
     mach.thread_set_state(thread, F.x86_FLOAT_STATE64, words)
     got = mach.thread_get_state(thread, F.x86_FLOAT_STATE64)
+    assert (got.fcw, got.fsw, got.ftw, got.fop, got.fip, got.fdp, got.mxcsr) == \
+        (0x37F, 0x42, 0x81, 0x123, 0x1111, 0x2222, 0x1F80)
+    assert got.st == [((0x3FFF - i) << 64) | i for i in range(8)]
     assert got.xmm == [((U64 - i) << 64) | i for i in range(16)]
-    assert got.to_words() == words
+    assert got.to_words()[:3] == words[:3] and got.to_words()[4:] == words[4:]
+    assert got.to_words()[3] == 0x1F80 | 0xFFFF << 32           # MXCSR_MASK, as FXSAVE writes
+
+
+def test_T7_4_float_state_reserved_bits_are_ignored_as_fxrstor_does(thread):
+    words = X86FloatState64().to_words()
+    words[0] |= 0xFF << 40 | 0x1F << 59                # reserved byte, fop bits 11-15
+    words[5] |= 0xABCD << 16                           # the 6 reserved bytes of st0's slot
+    words[3] = 0xFFFF_FFFF                             # mxcsr bits above MXCSR_MASK, mask
+    words[60] = U64                                    # the reserved tail
+    mach.thread_set_state(thread, F.x86_FLOAT_STATE64, words)
+    got = mach.thread_get_state(thread, F.x86_FLOAT_STATE64)
+    assert (got.fop, got.st[0], got.mxcsr) == (0, 0, 0xFFFF)
+    assert got.to_words()[60] == 0
+
+
+def test_T7_4_a_new_thread_has_the_float_state_of_fninit(thread):
+    got = mach.thread_get_state(thread, F.x86_FLOAT_STATE64)
+    assert (got.fcw, got.fsw, got.ftw, got.mxcsr) == (0x37F, 0, 0, 0x1F80)
+
+
+@pytest.mark.parametrize("field,value", [("fcw", 1 << 16), ("ftw", 1 << 8), ("fip", 1 << 64),
+                                         ("mxcsr", 1 << 32), ("st", [1 << 80] + [0] * 7),
+                                         ("st", [0] * 7), ("fsw", -1)])
+def test_T7_4_float_field_wider_than_its_register_is_invalid_argument(thread, field, value):
+    bad = dataclasses.replace(sample_x87_state(), **{field: value})
+    assert code_of(mach.thread_set_state, thread, F.x86_FLOAT_STATE64, bad) == \
+        K.KERN_INVALID_ARGUMENT
+
+
+def test_T7_4_x87_and_debug_state_kept_while_the_thread_runs(task, thread):
+    """Loaded into the CPU, run (`jmp .` uses neither), saved back: unchanged."""
+    mach.thread_set_state(thread, F.x86_THREAD_STATE64, sample_spin_state(task))
+    mach.thread_set_state(thread, F.x86_FLOAT_STATE64, sample_x87_state())
+    ds = X86DebugState64(dr0=0x1000, dr1=0x2000, dr2=0x3000, dr3=0x4000, dr6=0x4000_0FF0,
+                         dr7=0x0010_0405)                 # L0 and L1: write watchpoint, execute
+    mach.thread_set_state(thread, F.x86_DEBUG_STATE64, ds)
+    mach.thread_resume(thread)
+    mach.thread_suspend(thread)
+    mach.thread_resume(thread)
+    mach.thread_suspend(thread)
+    assert mach.thread_get_state(thread, F.x86_FLOAT_STATE64) == sample_x87_state()
+    assert mach.thread_get_state(thread, F.x86_DEBUG_STATE64) == ds
 
 
 def test_T7_4_flavors_are_independent(thread):
@@ -539,3 +596,43 @@ def test_T7_5_terminated_thread_does_not_reappear_after_task_resume(task):
 @pytest.mark.parametrize("flavor", [0, 1, 99])
 def test_thread_info_unknown_flavor_is_invalid_argument(thread, flavor):
     assert code_of(mach.thread_info, thread, flavor) == K.KERN_INVALID_ARGUMENT
+
+
+# -- x86_DEBUG_STATE64 (Mach i386 debug_state_is_valid64) ----------------------------------------
+
+def test_T7_4_debug_state_of_a_new_thread_is_zero(thread):
+    assert mach.thread_get_state(thread, F.x86_DEBUG_STATE64) == X86DebugState64()
+
+
+def test_T7_4_debug_state_is_fixed_up_as_mach_does(thread):
+    """dr4 and dr5 read as 0; dr7 keeps its low 32 bits, with bit 10 set and bits 11, 12,
+    14 and 15 clear."""
+    words = [0x1000, 0x2000, 0x3000, 0x4000, 5, 6, 0xFFFF_0FF0, 0xABCD_0000_0000_F801]
+    mach.thread_set_state(thread, F.x86_DEBUG_STATE64, words)
+    got = mach.thread_get_state(thread, F.x86_DEBUG_STATE64)
+    assert got.to_words() == [0x1000, 0x2000, 0x3000, 0x4000, 0, 0, 0xFFFF_0FF0, 0x2401]
+
+
+@pytest.mark.parametrize("dr7", [0x2, 0x8, 0x20, 0x80,          # G0-G3: global enables
+                                 0x1 | 2 << 16, 0x4 | 2 << 20,  # R/W 10b: I/O breakpoints
+                                 0x1 | 1 << 18])                # execute, length 2
+def test_T7_4_debug_state_mach_refuses_is_invalid_argument(thread, dr7):
+    ds = X86DebugState64(dr0=0x1000, dr1=0x1000, dr7=dr7)
+    assert code_of(mach.thread_set_state, thread, F.x86_DEBUG_STATE64, ds) == \
+        K.KERN_INVALID_ARGUMENT
+    assert mach.thread_get_state(thread, F.x86_DEBUG_STATE64) == X86DebugState64()
+
+
+def test_T7_4_enabled_breakpoint_outside_user_memory_is_invalid_argument(thread):
+    from normach import param
+    top = param.VM_MAX_ADDRESS
+    assert code_of(mach.thread_set_state, thread, F.x86_DEBUG_STATE64,
+                   X86DebugState64(dr2=top, dr7=0x10)) == K.KERN_INVALID_ARGUMENT
+    mach.thread_set_state(thread, F.x86_DEBUG_STATE64, X86DebugState64(dr2=top, dr7=0x40))
+    assert mach.thread_get_state(thread, F.x86_DEBUG_STATE64).dr2 == top    # not enabled: kept
+
+
+@pytest.mark.parametrize("n", [0, 7])
+def test_T7_4_short_debug_state_is_invalid_argument(thread, n):
+    assert code_of(mach.thread_set_state, thread, F.x86_DEBUG_STATE64, [0] * n) == \
+        K.KERN_INVALID_ARGUMENT

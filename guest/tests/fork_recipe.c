@@ -70,7 +70,8 @@ int main(void)
                         x86_THREAD_STATE64_COUNT));
     count = x86_FLOAT_STATE64_COUNT;
     KR(thread_get_state(helper, x86_FLOAT_STATE64, (thread_state_t)&fstate, &count));
-    fstate.xmm[7][0] = 0x0123456789abcdefULL;
+    uint64_t xmm7_low = 0x0123456789abcdefULL;
+    memcpy(fstate.fpu_xmm7.xmm_reg, &xmm7_low, sizeof xmm7_low);
     KR(thread_set_state(helper, x86_FLOAT_STATE64, (thread_state_t)&fstate, count));
     KR(thread_suspend(helper));
 
@@ -84,7 +85,8 @@ int main(void)
     memset(&fstate, 0, sizeof fstate);
     count = x86_FLOAT_STATE64_COUNT;
     KR(thread_get_state(helper, x86_FLOAT_STATE64, (thread_state_t)&fstate, &count));
-    CHECK(count == x86_FLOAT_STATE64_COUNT && fstate.xmm[7][0] == 0x0123456789abcdefULL,
+    CHECK(count == x86_FLOAT_STATE64_COUNT
+          && memcmp(fstate.fpu_xmm7.xmm_reg, &xmm7_low, sizeof xmm7_low) == 0,
           "float state count %u", count);
     printf("ok   helper thread state: rip %#lx rsp %#lx\n", (unsigned long)state.rip,
            (unsigned long)state.rsp);

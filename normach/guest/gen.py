@@ -27,8 +27,8 @@ import sys
 from .. import mach_types as mt
 from .. import param
 from ..kern import thread as kthread
-from ..kern.errors import (MACH_MSG_IPC_KERNEL, MACH_MSG_IPC_SPACE, MACH_MSG_VM_KERNEL,
-                           MACH_MSG_VM_SPACE, KernReturn)
+from ..kern.errors import (MACH_MSG_IPC_KERNEL, MACH_MSG_IPC_SPACE, MACH_MSG_MASK,
+                           MACH_MSG_VM_KERNEL, MACH_MSG_VM_SPACE, KernReturn)
 from ..kern.routines import ROUTINES
 
 IN_WORDS = {"int": 1, "bool": 1, "port": 1, "bytes": 2, "poly": 2, "ports": 2, "state": 2,
@@ -83,7 +83,8 @@ def kern_return_h() -> str:
     for name, value in (("MACH_MSG_IPC_SPACE", MACH_MSG_IPC_SPACE),
                         ("MACH_MSG_VM_SPACE", MACH_MSG_VM_SPACE),
                         ("MACH_MSG_IPC_KERNEL", MACH_MSG_IPC_KERNEL),
-                        ("MACH_MSG_VM_KERNEL", MACH_MSG_VM_KERNEL)):
+                        ("MACH_MSG_VM_KERNEL", MACH_MSG_VM_KERNEL),
+                        ("MACH_MSG_MASK", MACH_MSG_MASK)):
         lines.append(f"#define {name} {value:#x}")
     lines.append("#define MACH_MSG_SUCCESS KERN_SUCCESS")
     return _header("_NORMACH_KERN_RETURN_H_", lines)
@@ -144,6 +145,8 @@ def mach_constants_h() -> str:
     L.append("")
     for name, member in mt.TaskSpecialPort.__members__.items():
         L.append(f"#define TASK_{name}_PORT {int(member)}")
+    for name, member in mt.ThreadSpecialPort.__members__.items():
+        L.append(f"#define THREAD_{name}_PORT {int(member)}")
     L.append("")
     for name, member in mt.ThreadStateFlavor.__members__.items():
         L.append(f"#define {name} {int(member)}")

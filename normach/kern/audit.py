@@ -10,7 +10,9 @@ incrementally and reports every disagreement.
            a writable translation maps the entry's own top object, never a
            needs-copy entry, never a page whose copy object still wants it;
   ipc      rights, urefs and counts (ipc/audit.py);
-  memory   the budget charges exactly what is held: tasks, threads, stored pages.
+  memory   the budget charges exactly what is held: tasks, threads, stored pages;
+  wired    vm_wire holds exactly the pages of wired entries, each resident (unless
+           distributed memory took it) and held, and the node's count agrees.
 """
 
 from __future__ import annotations
@@ -149,10 +151,29 @@ def audit_memory(kernel) -> list[str]:
             for kind, n in want.items() if used.get(kind, 0) != n]
 
 
+def audit_wired(kernel) -> list[str]:
+    errs, held = [], 0
+    for t in kernel.tasks:
+        vmap = t.map
+        want = {va for e in vmap.entries if e.wired_count
+                for va in range(e.start, e.end, param.PAGE_SIZE)}
+        if set(vmap.wired) != want:
+            errs.append(f"task {t.name}: wired pages {sorted(set(vmap.wired) ^ want)[:4]} "
+                        "disagree with its wired entries")
+        for va, page in vmap.wired.items():
+            resident = kernel.phys.pages.get(page.frame) is page
+            if page.wired <= 0 or not (resident or page.object.pager.distributed):
+                errs.append(f"task {t.name} va {va:#x}: wired {page} not held resident")
+        held += len(vmap.wired)
+    if held != kernel.phys.user_wired:
+        errs.append(f"user_wired {kernel.phys.user_wired} but {held} pages wired")
+    return errs
+
+
 def audit_kernel(kernel) -> list[str]:
     """Every invariant of one node; returns the violations."""
     from ..ipc.audit import audit_ipc
     with kernel.lock:
         remote = kernel.remote.audit() if kernel.remote is not None else []
         return (kernel.phys.audit() + audit_objects(kernel) + audit_pmaps(kernel)
-                + audit_ipc(kernel) + audit_memory(kernel) + remote)
+                + audit_ipc(kernel) + audit_memory(kernel) + audit_wired(kernel) + remote)

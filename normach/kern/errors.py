@@ -81,6 +81,7 @@ class KernReturn(IntEnum):
     MACH_SEND_TRANSPORT_ERROR = 0x10000012
     MACH_SEND_PORT_MIGRATED = 0x10000013
     MACH_SEND_RESEND_FAILED = 0x10000014
+    MACH_SEND_INVALID_RT_OOL_SIZE = 0x10000015   # OSF MK real-time IPC (never returned here)
 
     MACH_RCV_IN_PROGRESS = 0x10004001
     MACH_RCV_INVALID_NAME = 0x10004002
@@ -98,6 +99,7 @@ class KernReturn(IntEnum):
     MACH_RCV_SCATTER_SMALL = 0x1000400E
     MACH_RCV_INVALID_TRAILER = 0x1000400F
     MACH_RCV_TRANSPORT_ERROR = 0x10004010
+    MACH_RCV_IN_PROGRESS_TIMED = 0x10004011      # OSF MK real-time IPC (never returned here)
 
     MIG_TYPE_ERROR = -300
     MIG_REPLY_MISMATCH = -301
@@ -114,11 +116,13 @@ class KernReturn(IntEnum):
     EML_BAD_CNT = 0x2001
 
 
-# Copyout soft-failure bits OR-ed into MACH_RCV_HEADER_ERROR / BODY_ERROR (§3.2).
+# Copyout soft-failure bits OR-ed into MACH_RCV_HEADER_ERROR / BODY_ERROR (§3.2), and
+# their mask (OSF MK message.h; 0x200 is its real-time MACH_MSG_INVALID_RT_DESCRIPTOR).
 MACH_MSG_IPC_SPACE = 0x2000
 MACH_MSG_VM_SPACE = 0x1000
 MACH_MSG_IPC_KERNEL = 0x800
 MACH_MSG_VM_KERNEL = 0x400
+MACH_MSG_MASK = 0x3E00
 
 
 def code_name(code: int) -> str:

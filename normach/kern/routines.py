@@ -17,13 +17,15 @@ Target kinds and the code a wrong target gives (E3.1): "task" / "vm_task"
 
 Parameter kinds: "int" (a 64-bit integer), "bool", "bytes", "port" (a send
 right the caller passes: the kernel receives its own reference, MACH_PORT_NULL
-→ None), "ports" (a list of them), "poly" (a right of any kind given with its
-disposition — two arguments, port and disposition — reaching the
-implementation as (port, received type)), "state" (a thread state), "record"
-(a dict of ints).  Out kinds:
-"int", "int32" (a 32-bit value: names, types, counts), "bytes", "port" (a new send right given to the caller), "right" (a
-(port, type) pair), "ports", "threads"/"task"/"thread" (send rights to objects'
-ports), "names" (two lists), "record" (a dict or dataclass of ints), "state".
+→ None; a routine whose second object is a task or thread, such as vm_wire,
+takes it as a "port" and converts it with `port_kobject`), "ports" (a list of
+them), "poly" (a right of any kind given with its disposition — two
+arguments, port and disposition — reaching the implementation as (port,
+received type)), "state" (a thread state), "record" (a dict of ints).  Out kinds:
+"int", "int32" (a 32-bit value: names, types, counts), "bytes", "port" (a new
+send right given to the caller), "right" (a (port, type) pair), "ports",
+"threads"/"task"/"thread" (send rights to objects' ports), "names" (two lists),
+"record" (a dict or dataclass of ints), "state".
 """
 
 from __future__ import annotations
@@ -73,6 +75,18 @@ def convert_target(port, kind: str):
     return obj
 
 
+def port_kobject(port, kotype: str):
+    """The object of `kotype` a port *argument* names, or None (MIG's convert_port_to_*
+    gives a null object): for a null or dead port, a port of another kind, or one
+    whose object lives on another node (a proxy names no object here).  The caller
+    still owns the send right.  Conditions: kernel lock held.
+    """
+    from ..ipc.port import port_valid
+    if not port_valid(port) or not port.active or port.kotype != kotype:
+        return None
+    return port.kobject
+
+
 ROUTINES: dict[int, Routine] = {}
 BY_NAME: dict[str, Routine] = {}
 
@@ -87,6 +101,11 @@ def routine(id, name, target, params, outs, impl) -> None:
 def _vm(fn):
     from ..vm import user
     return getattr(user, fn)
+
+
+def _wire(fn):
+    from ..vm import wire
+    return getattr(wire, fn)
 
 
 def _mp(fn):
@@ -213,6 +232,12 @@ routine(2603, "task_set_exception_ports", "task", [("exception_mask", _I), ("new
         ("behavior", _I), ("new_flavor", _I)], [], _lazy(_exc, "task_set_exception_ports"))
 routine(2604, "thread_set_exception_ports", "thread", [("exception_mask", _I), ("new_port", _P),
         ("behavior", _I), ("new_flavor", _I)], [], _lazy(_exc, "thread_set_exception_ports"))
+
+# -- mach_host (2600): wiring, at their OSF MK / GNU Mach mach_host.defs positions ------------
+routine(2636, "vm_wire", "host_priv", [("task", _P), ("address", _I), ("size", _I),
+        ("desired_access", _I)], [], _lazy(_wire, "vm_wire"))
+routine(2637, "thread_wire", "host_priv", [("thread", _P), ("wired", _B)], [],
+        _thread.thread_wire)
 
 # -- mach_norma (555000) -------------------------------------------------------------------
 routine(555001, "task_set_child_node", "task", [("child_node", _I)], [],

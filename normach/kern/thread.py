@@ -3,11 +3,26 @@
 A thread is created suspended (T7.1: user stop count 1) with undefined
 registers; thread_set_state gives it a register file, thread_resume lets it run
 once neither it nor its task is suspended.  The register file is kept per
-flavor as the Mach structures define it (x86_THREAD_STATE64: the integer
-registers, rip, rflags, segment selectors and the fs/gs bases;
-x86_FLOAT_STATE64: xmm0-15 and mxcsr), so a state taken from one thread and
-set into another — on this node or another — resumes the same computation.
-The CPU that executes threads attaches to `Thread.cpu` in the machine layer.
+flavor as the Mach structures define it, so a state taken from one thread and
+set into another — on this node or another — resumes the same computation:
+
+* x86_THREAD_STATE64: the integer registers, rip, rflags, segment selectors
+  and the fs/gs bases;
+* x86_FLOAT_STATE64: the whole FXSAVE area, as Mach defines this flavor — the
+  x87 unit (control, status and abridged tag words, last opcode, instruction
+  and operand pointers, st0-st7 as 80-bit values), mxcsr and xmm0-15.  The x87
+  part extends the one class rather than adding a flavor of its own: Mach has
+  no separate x87 flavor, and a thread's floating point state is one FXSAVE
+  image.  Its words are that image in the 64-bit FXSAVE layout (64 words), which
+  the guest struct lays out with the field names of Mach's x86_float_state64_t
+  (less Mach's reserved prefix and tail; fip and fdp 64-bit);
+* x86_DEBUG_STATE64: dr0-dr7, checked on set as Mach checks them (no global
+  enables, no I/O breakpoints, addresses below the top of user memory, dr4 and
+  dr5 read as 0).  The CPU holds them but unicorn does not enforce hardware
+  breakpoints (docs/mach-compat.md).
+
+The CPU that executes threads attaches to `Thread.cpu` in the machine layer,
+which loads and saves every flavor (machine/regs.py).
 """
 
 from __future__ import annotations
@@ -52,30 +67,111 @@ class X86ThreadState64:
         return cls(**dict(zip(_GPRS, words)))
 
 
+MXCSR_MASK = 0xFFFF        # FXSAVE's MXCSR_MASK as unicorn (QEMU) reports it: bits 0-15 settable
+_FX_WORDS, _FX_ST, _FX_XMM = 64, 4, 20     # the FXSAVE area in words; where st0 and xmm0 start
+
+
+def _check_width(value, bits: int, what: str) -> int:
+    """`value` if it is an int of at most `bits` bits.  Raises ValueError."""
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value < 1 << bits:
+        raise ValueError(f"{what} is not an unsigned {bits}-bit integer")
+    return value
+
+
+def _check_regs(values, n: int, bits: int, what: str) -> list:
+    if not isinstance(values, (list, tuple)) or len(values) != n:
+        raise ValueError(f"{what} must be {n} registers")
+    return [_check_width(v, bits, f"{what}[{i}]") for i, v in enumerate(values)]
+
+
 @dataclass
 class X86FloatState64:
-    """x86_FLOAT_STATE64: xmm0-15 (128-bit each) and mxcsr (33 64-bit words; count in 32-bit words: 66)."""
+    """x86_FLOAT_STATE64: the FXSAVE area (64 64-bit words; count in 32-bit words: 128).
 
-    xmm: list = field(default_factory=lambda: [0] * 16)
+    Fields: fcw, fsw (TOP in bits 11-13), ftw (abridged: bit i set when physical
+    register i holds a value), fop, fip, fdp, mxcsr, st (st0-st7, 80-bit, in stack
+    order), xmm (xmm0-15, 128-bit).  The defaults are the state after FNINIT.
+    """
+
+    fcw: int = 0x37F
+    fsw: int = 0
+    ftw: int = 0
+    fop: int = 0
+    fip: int = 0
+    fdp: int = 0
     mxcsr: int = 0x1F80
+    st: list = field(default_factory=lambda: [0] * 8)
+    xmm: list = field(default_factory=lambda: [0] * 16)
 
     FLAVOR = ThreadStateFlavor.x86_FLOAT_STATE64
-    COUNT = 2 * (2 * 16 + 1)
+    COUNT = 2 * _FX_WORDS
 
     def to_words(self) -> list[int]:
-        """As 64-bit words: xmm0.lo, xmm0.hi, ..., xmm15.hi, mxcsr."""
-        out = []
-        for x in self.xmm:
-            out += [x & _U64, x >> 64]
-        return out + [self.mxcsr]
+        """The FXSAVE image as little-endian 64-bit words (Mach's field offsets, less
+        its 8-byte reserved prefix).  Raises ValueError for a field wider than its slot."""
+        w = [0] * _FX_WORDS
+        w[0] = (_check_width(self.fcw, 16, "fcw") | _check_width(self.fsw, 16, "fsw") << 16
+                | _check_width(self.ftw, 8, "ftw") << 32 | _check_width(self.fop, 16, "fop") << 48)
+        w[1], w[2] = _check_width(self.fip, 64, "fip"), _check_width(self.fdp, 64, "fdp")
+        w[3] = _check_width(self.mxcsr, 32, "mxcsr") | MXCSR_MASK << 32
+        for base, regs in ((_FX_ST, _check_regs(self.st, 8, 80, "st")),
+                           (_FX_XMM, _check_regs(self.xmm, 16, 128, "xmm"))):
+            for i, v in enumerate(regs):
+                w[base + 2 * i], w[base + 2 * i + 1] = v & _U64, v >> 64
+        return w
 
     @classmethod
     def from_words(cls, words) -> "X86FloatState64":
-        xmm = [words[2 * i] | (words[2 * i + 1] << 64) for i in range(16)]
-        return cls(xmm=xmm, mxcsr=words[32])
+        """The state an FXSAVE image holds, read as FXRSTOR reads it: reserved bits and
+        MXCSR_MASK ignored, mxcsr limited to the bits MXCSR_MASK allows."""
+        w0 = words[0]
+        st = [words[_FX_ST + 2 * i] | (words[_FX_ST + 2 * i + 1] & 0xFFFF) << 64 for i in range(8)]
+        xmm = [words[_FX_XMM + 2 * i] | words[_FX_XMM + 2 * i + 1] << 64 for i in range(16)]
+        return cls(fcw=w0 & 0xFFFF, fsw=w0 >> 16 & 0xFFFF, ftw=w0 >> 32 & 0xFF,
+                   fop=w0 >> 48 & 0x7FF, fip=words[1], fdp=words[2],
+                   mxcsr=words[3] & MXCSR_MASK, st=st, xmm=xmm)
 
 
-STATE_CLASSES = {c.FLAVOR: c for c in (X86ThreadState64, X86FloatState64)}
+_DRS = ("dr0", "dr1", "dr2", "dr3", "dr4", "dr5", "dr6", "dr7")
+
+
+@dataclass
+class X86DebugState64:
+    """x86_DEBUG_STATE64: dr0-dr7 (8 64-bit words; count in 32-bit words: 16)."""
+
+    dr0: int = 0; dr1: int = 0; dr2: int = 0; dr3: int = 0       # noqa: E702
+    dr4: int = 0; dr5: int = 0; dr6: int = 0; dr7: int = 0       # noqa: E702
+
+    FLAVOR = ThreadStateFlavor.x86_DEBUG_STATE64
+    COUNT = 2 * len(_DRS)
+
+    def to_words(self) -> list[int]:
+        return [getattr(self, n) for n in _DRS]
+
+    @classmethod
+    def from_words(cls, words) -> "X86DebugState64":
+        return cls(**dict(zip(_DRS, words)))
+
+    def validated(self) -> "X86DebugState64":
+        """The state a thread gets, checked and fixed up as Mach i386 does
+        (debug_state_is_valid64): dr4 and dr5 are 0; dr7 keeps its low 32 bits, bit 10
+        set and bits 11, 12, 14, 15 clear.
+        Raises: KERN_INVALID_ARGUMENT for a global enable (G0-G3), an I/O breakpoint
+        (R/W 10b), an execution breakpoint of length other than 1, or an enabled
+        breakpoint at or above the top of user memory."""
+        dr7 = self.dr7 & 0xFFFF_FFFF
+        bad = KernError(KERN.KERN_INVALID_ARGUMENT, f"debug state dr7 {self.dr7:#x}")
+        for i in range(4):
+            rw, length = dr7 >> (16 + 4 * i) & 3, dr7 >> (18 + 4 * i) & 3
+            if rw == 2 or (rw == 0 and length) or dr7 & 2 << (2 * i):
+                raise bad
+            if dr7 & 1 << (2 * i) and getattr(self, f"dr{i}") >= param.VM_MAX_ADDRESS:
+                raise KernError(KERN.KERN_INVALID_ARGUMENT, f"dr{i} is not a user address")
+        dr7 = (dr7 | 1 << 10) & ~(1 << 11 | 1 << 12 | 1 << 14 | 1 << 15)
+        return X86DebugState64(self.dr0, self.dr1, self.dr2, self.dr3, 0, 0, self.dr6, dr7)
+
+
+STATE_CLASSES = {c.FLAVOR: c for c in (X86ThreadState64, X86FloatState64, X86DebugState64)}
 
 _current = threading.local()
 
@@ -96,7 +192,8 @@ class Thread:
     (holds by task_suspend), state {flavor: state object}, exc_ports, cpu (set
     by the machine layer), run_state, abort_pending (thread_abort asked the
     kernel call it waits in to give up), waiting_on (the condition it waits on
-    in a kernel call, for thread_abort to wake it).
+    in a kernel call, for thread_abort to wake it), vm_privilege (thread_wire:
+    recorded only, normach's threads are never swapped out).
     """
 
     def __init__(self, task):
@@ -115,6 +212,7 @@ class Thread:
         self.abort_pending = False
         self.times = [0, 0]        # user, system microseconds of CPU (kernel lock)
         self.waiting_on = None
+        self.vm_privilege = False
         self.ith_self = ipc_kobject_alloc(self.kernel, self, "thread")
         self.changed = self.kernel.lock.condition()   # signalled on suspend/resume/terminate
 
@@ -147,7 +245,8 @@ class Thread:
 
     def __repr__(self) -> str:
         st = self.run_state.name if self.active else "TERMINATED"
-        return f"<Thread {self.id} of {self.task.name} {st} suspend={self.suspend_count}>"
+        wired = " wired" if self.vm_privilege else ""
+        return f"<Thread {self.id} of {self.task.name} {st} suspend={self.suspend_count}{wired}>"
 
 
 def _check(thread: Thread) -> None:
@@ -242,7 +341,8 @@ def thread_set_state(thread: Thread, flavor, state) -> None:
     """Replace the thread's state of `flavor` (T7.4).
 
     `state` is the flavor's dataclass, a dict of all its fields, or its word list.
-    Raises: KERN_INVALID_ARGUMENT (calling thread, unknown flavor, too few values).
+    Raises: KERN_INVALID_ARGUMENT (calling thread, unknown flavor, too few values, a
+    value wider than its register, a debug state Mach refuses), KERN_TERMINATED.
     """
     cls = _check_state_target(thread, flavor)
     new = _coerce_state(cls, state)
@@ -278,7 +378,8 @@ def _coerce_state(cls, state):
     limit = (1 << 64) - 1
     if any(w < 0 or w > limit for w in words):
         raise KernError(KERN.KERN_INVALID_ARGUMENT, "register values are unsigned 64-bit")
-    return cls.from_words(words)
+    new = cls.from_words(words)
+    return new.validated() if hasattr(new, "validated") else new
 
 
 def thread_terminate_internal(thread: Thread) -> None:
@@ -313,3 +414,21 @@ def thread_info(thread: Thread, flavor) -> dict:
     _check(thread)
     return record(THREAD_BASIC_INFO, thread.times[0], thread.times[1], 0, 1,
                   int(thread.run_state), 0, thread.suspend_count, 0)
+
+
+def thread_wire(host_priv, thread_port, wired) -> None:
+    """thread_wire: `thread` must always be able to run and to allocate memory (Mach's
+    vm_privilege).  normach never swaps a thread out nor keeps a reserve of pages for
+    privileged threads, so the kernel only records it (`Thread.vm_privilege`, shown
+    by repr).  `thread_port` is a send right the call consumes.
+    Raises: KERN_INVALID_ARGUMENT (not a live thread of this node).
+    """
+    from ..ipc.port import ipc_port_release_send
+    from .routines import port_kobject
+    try:
+        thread = port_kobject(thread_port, "thread")
+        if thread is None or not thread.active:
+            raise KernError(KERN.KERN_INVALID_ARGUMENT, "not a live thread of this node")
+        thread.vm_privilege = bool(wired)
+    finally:
+        ipc_port_release_send(thread_port)

@@ -57,7 +57,7 @@ from .. import mach
 from ..kern.errors import KernError, KernReturn
 from ..mach_types import MsgType, PortRight, PortType, TaskInfoFlavor, ThreadStateFlavor
 from ..norma.node import NORMA_HOST_PORT, NORMA_HOST_PRIV_PORT
-FLAVORS = (ThreadStateFlavor.x86_THREAD_STATE64, ThreadStateFlavor.x86_FLOAT_STATE64)
+FLAVORS = tuple(ThreadStateFlavor)     # every flavor: registers, FXSAVE area, dr0-dr7
 
 listeners: list = []        # callables(event, old task handle, Migration | None); events
                             # "start" (before the teleport), "done", "failed"

@@ -16,7 +16,8 @@ It runs in named steps:
 6. push        – before the top object's page may be written, its old contents
                  go to the object's copy object if that has no version yet;
                  until then reads map it read-only;
-7. enter       – install the translation with the protection earned above.
+7. enter       – install the translation with the protection earned above;
+                 at an address vm_wire holds, the hold follows the page entered.
 
 Distributed memory.  An object whose pager is distributed (xmm/) holds a page
 only with the access its manager granted this node (X4.4).  The walk stops at
@@ -99,7 +100,20 @@ def _fault(vmap: VMMap, address: int, access: int):
     pmap_enter(vmap.pmap, address, page.frame, prot)
     if prot & WRITE:
         page.dirty = True
+    if vmap.wired:
+        _rewire(vmap, address, page)
     return page
+
+
+def _rewire(vmap: VMMap, address: int, page) -> None:
+    """A wired address now finds another page (a write copied it up, distributed memory
+    brought it back after another node took it): vm_wire's hold moves to that page."""
+    va = trunc_page(address)
+    old = vmap.wired.get(va)
+    if old is not None and old is not page:
+        old.wired -= 1
+        page.wired += 1
+        vmap.wired[va] = page
 
 
 def _lookup(vmap: VMMap, address: int):

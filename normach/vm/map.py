@@ -36,7 +36,8 @@ def round_page(x: int) -> int:
 
 
 class MapEntry:
-    """One range of a map.  Fields guarded by the kernel lock."""
+    """One range of a map.  Fields guarded by the kernel lock; wired_count is the
+    number of vm_wire calls holding the range (Mach's user_wired_count, vm/wire.py)."""
 
     __slots__ = ("start", "end", "object", "offset", "protection", "max_protection",
                  "inheritance", "needs_copy", "is_shared", "wired_count")
@@ -64,6 +65,7 @@ class MapEntry:
         tail = MapEntry(at, self.end, self.object, self.offset + (at - self.start),
                         self.protection, self.max_protection, self.inheritance,
                         self.needs_copy, self.is_shared)
+        tail.wired_count = self.wired_count
         if self.object is not None:
             self.object.reference()
         self.end = at
@@ -95,7 +97,8 @@ class VMMap:
     """A task's address map.
 
     Fields (kernel lock): entries (sorted by start), size (bytes mapped),
-    pmap, ledger (limits checked when the map grows; may be None).
+    pmap, ledger (limits checked when the map grows; may be None), wired
+    {page address: the VMPage vm_wire holds wired there} (vm/wire.py).
     """
 
     def __init__(self, kernel, ledger=None, min_address=param.VM_MIN_ADDRESS,
@@ -108,6 +111,7 @@ class VMMap:
         self.max_address = max_address
         self.size = 0
         self.ledger = ledger
+        self.wired: dict = {}
 
     # -- lookup -------------------------------------------------------------------------
     def lookup(self, addr: int) -> MapEntry | None:
@@ -212,13 +216,27 @@ class VMMap:
         return e
 
     def remove(self, start: int, end: int) -> None:
-        """Unmap [start, end): holes are ignored.  Conditions: kernel lock held."""
+        """Unmap [start, end): holes are ignored; a wired range is unwired first.
+        Conditions: kernel lock held."""
         for e in self.clip(start, end):
+            if e.wired_count:
+                e.wired_count = 0
+                self.unwire_pages(e.start, e.end)
             self._delete(e)
             self.size -= e.size
             pmap_remove(self.pmap, e.start, e.end)
             if e.object is not None:
                 e.object.deallocate()
+
+    def unwire_pages(self, start: int, end: int) -> None:
+        """Let go of the pages vm_wire holds in [start, end): pageout may take them again.
+        Conditions: kernel lock held."""
+        phys = self.kernel.phys
+        for va in range(start, end, PAGE):
+            page = self.wired.pop(va, None)
+            if page is not None:
+                page.wired -= 1
+                phys.user_wired -= 1
 
     def destroy(self) -> None:
         """Release every entry and the pmap.  Conditions: kernel lock held."""
@@ -240,18 +258,43 @@ def entry_copy_object(vmap: VMMap, entry: MapEntry):
     """The (object, offset) a snapshot of `entry` should map, with needs_copy set.
 
     Symmetric objects are shared with the snapshot and both sides get needs_copy;
-    delay (shared) objects give their copy object.  Returns (None, 0) for an
-    untouched entry (the snapshot is zero-fill too).
+    delay (shared) objects give their copy object; a wired entry is copied in full
+    now (V2.7): its pages stay where vm_wire holds them, writable.  Returns (None, 0)
+    for an untouched entry (the snapshot is zero-fill too).
     Conditions: kernel lock held.
+    Raises: KERN_RESOURCE_SHORTAGE (no frames for a wired entry's copy).
     """
     obj = entry.object
     if obj is None:
         return None, 0
+    if entry.wired_count:
+        return _copy_slowly(vmap.kernel, obj, entry.offset, entry.size), 0
     if obj.strategy == DELAY:
         return obj.copy_delayed(), entry.offset
     entry.needs_copy = True
     vmap.write_protect(entry)
     return obj.reference(), entry.offset
+
+
+def _copy_slowly(kernel, obj: VMObject, offset: int, size: int) -> VMObject:
+    """A new object holding a copy of [offset, offset+size) of `obj`'s chain (Mach's
+    vm_object_copy_slowly).  Conditions: kernel lock held.
+    Raises: KERN_RESOURCE_SHORTAGE (nothing is left behind)."""
+    from .fault import object_read_page
+    new, obj = VMObject(kernel, size), obj.reference()   # kept alive while pages are read
+    try:
+        for off in range(0, size, PAGE):
+            data = object_read_page(obj, offset + off)
+            if data is not None:
+                page = new.page_insert(off, zero=False)
+                kernel.phys.frame_view(page.frame)[:] = data
+                page.dirty = True
+    except BaseException:
+        new.deallocate()
+        raise
+    finally:
+        obj.deallocate()
+    return new
 
 
 def entry_share_object(vmap: VMMap, entry: MapEntry) -> VMObject:

@@ -47,7 +47,8 @@ class PhysicalMemory:
     """The frame pool of one node.
 
     Fields (kernel lock): free (free frame numbers), pages (frame -> VMPage),
-    pv (frame -> set of (pmap, vpn) mapping it), fifo (resident pages, oldest first).
+    pv (frame -> set of (pmap, vpn) mapping it), fifo (resident pages, oldest first),
+    user_wired (pages vm_wire holds, one per map and address: what it is charged).
     """
 
     def __init__(self, kernel, nbytes: int):
@@ -63,6 +64,17 @@ class PhysicalMemory:
         self.pages: dict[int, VMPage] = {}
         self.pv: dict[int, set] = collections.defaultdict(set)
         self.fifo: collections.OrderedDict[int, VMPage] = collections.OrderedDict()
+        self.user_wired = 0
+
+    @property
+    def user_wire_limit(self) -> int:
+        """The most pages vm_wire may hold on this node (param.VM_WIRE_MAX_FRACTION)."""
+        return int(self.nframes * param.VM_WIRE_MAX_FRACTION)
+
+    @property
+    def wired_count(self) -> int:
+        """Resident pages that pageout may not take (vm_statistics wire_count)."""
+        return sum(1 for p in self.pages.values() if p.wired)
 
     @property
     def free_count(self) -> int:

@@ -24,9 +24,10 @@ class VMStatistics:
         """The vm_statistics record: the counters, then the node's page counts, in the
         order of RECORD (the guest's vm_statistics_data_t is generated from it)."""
         d = asdict(self)
+        wired = phys.wired_count
         d.update(pagesize=param.PAGE_SIZE, free_count=phys.free_count,
-                 active_count=phys.nframes - phys.free_count, inactive_count=0,
-                 wire_count=0)
+                 active_count=phys.nframes - phys.free_count - wired, inactive_count=0,
+                 wire_count=wired)
         assert tuple(d) == RECORD
         return d
 

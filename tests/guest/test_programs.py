@@ -28,7 +28,7 @@ def built(tmp_path_factory):
     return get
 
 
-PRIVILEGED = {"norma_node"}        # programs that take host_priv (normach_host_priv_self)
+PRIVILEGED = {"norma_node", "vm_wire"}   # programs that take host_priv (normach_host_priv_self)
 
 
 def run(built, name, args=(), nodes=1):

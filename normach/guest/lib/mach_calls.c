@@ -214,7 +214,18 @@ kern_return_t thread_set_exception_ports(thread_act_t thread, exception_mask_t e
                  S(behavior), S(new_flavor));
 }
 
+kern_return_t thread_wire(host_priv_t host_priv, thread_act_t thread, boolean_t wired)
+{
+    return KCALL(thread_wire, W(host_priv), W(thread), W(wired != 0));
+}
+
 /* -- virtual memory ---------------------------------------------------------------- */
+
+kern_return_t vm_wire(host_priv_t host_priv, vm_task_t task, vm_address_t address,
+                      vm_size_t size, vm_prot_t desired_access)
+{
+    return KCALL(vm_wire, W(host_priv), W(task), W(address), W(size), S(desired_access));
+}
 
 kern_return_t vm_allocate(vm_task_t target_task, vm_address_t *address, vm_size_t size,
                           boolean_t anywhere)

@@ -17,6 +17,21 @@ kern_return_t task_suspend(task_t target_task);
 kern_return_t task_resume(task_t target_task);
 kern_return_t task_get_special_port(task_t task, int which_port, mach_port_t *special_port);
 kern_return_t task_set_special_port(task_t task, int which_port, mach_port_t special_port);
+/* task_special_ports.h (OSF MK): the special ports by name. */
+#define task_get_kernel_port(task, port) (task_get_special_port((task), TASK_KERNEL_PORT, (port)))
+#define task_set_kernel_port(task, port) (task_set_special_port((task), TASK_KERNEL_PORT, (port)))
+#define task_get_bootstrap_port(task, port) \
+    (task_get_special_port((task), TASK_BOOTSTRAP_PORT, (port)))
+#define task_set_bootstrap_port(task, port) \
+    (task_set_special_port((task), TASK_BOOTSTRAP_PORT, (port)))
+#define task_get_wired_ledger_port(task, port) \
+    (task_get_special_port((task), TASK_WIRED_LEDGER_PORT, (port)))
+#define task_set_wired_ledger_port(task, port) \
+    (task_set_special_port((task), TASK_WIRED_LEDGER_PORT, (port)))
+#define task_get_paged_ledger_port(task, port) \
+    (task_get_special_port((task), TASK_PAGED_LEDGER_PORT, (port)))
+#define task_set_paged_ledger_port(task, port) \
+    (task_set_special_port((task), TASK_PAGED_LEDGER_PORT, (port)))
 kern_return_t task_info(task_t target_task, task_flavor_t flavor, task_info_t task_info_out,
                         mach_msg_type_number_t *task_info_outCnt);
 kern_return_t mach_ports_register(task_t target_task, mach_port_array_t init_port_set,
@@ -78,6 +93,17 @@ kern_return_t vm_map(vm_task_t target_task, vm_address_t *address, vm_size_t siz
                      vm_address_t mask, boolean_t anywhere, memory_object_t memory_object,
                      vm_offset_t offset, boolean_t copy, vm_prot_t cur_protection,
                      vm_prot_t max_protection, vm_inherit_t inheritance);
+
+/* -- wiring (mach_host, 2600; host_priv only) --------------------------------- */
+
+/* Holds [address, address+size) of `task` (a task of host_priv's node) resident for
+ * `desired_access`; VM_PROT_NONE takes one wiring off. A node lets vm_wire hold a part of
+ * its memory only (KERN_RESOURCE_SHORTAGE beyond). vm_deallocate unwires. */
+kern_return_t vm_wire(host_priv_t host_priv, vm_task_t task, vm_address_t address,
+                      vm_size_t size, vm_prot_t desired_access);
+/* Marks `thread` as one that must always be able to run and allocate memory: normach
+ * never swaps a thread out, so this is only recorded. */
+kern_return_t thread_wire(host_priv_t host_priv, thread_act_t thread, boolean_t wired);
 
 /* -- exception ports (mach_host, 2600) ---------------------------------------- */
 

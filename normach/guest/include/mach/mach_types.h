@@ -110,11 +110,48 @@ typedef struct {
     uint64_t rip, rflags, cs, fs, gs, fs_base, gs_base;
 } x86_thread_state64_t;
 
-/* x86_FLOAT_STATE64 (kern/thread.py X86FloatState64): xmm[i] = {low, high}. */
+/*
+ * x86_FLOAT_STATE64 (kern/thread.py X86FloatState64): the FXSAVE area in its 64-bit
+ * format, with the field names of Mach's x86_float_state64_t. Differs from Mach's
+ * struct: no 8-byte reserved prefix or 4-byte reserved tail, and the last x87
+ * instruction and operand pointers are 64-bit (fpu_ip, fpu_dp; Mach splits them into
+ * 32-bit offsets and 16-bit selectors). fpu_ftw is the abridged tag (bit i: physical
+ * register i holds a value); fpu_stmm<i> is st(i), stack-relative, as FXSAVE stores it.
+ */
+struct mmst_reg {
+    char mmst_reg[10];          /* an 80-bit x87 value (or an MMX register) */
+    char mmst_rsrv[6];
+};
+struct xmm_reg {
+    char xmm_reg[16];
+};
 typedef struct {
-    uint64_t xmm[16][2];
-    uint64_t mxcsr;
+    uint16_t fpu_fcw;
+    uint16_t fpu_fsw;           /* TOP in bits 11-13 */
+    uint8_t fpu_ftw;
+    uint8_t fpu_rsrv1;
+    uint16_t fpu_fop;
+    uint64_t fpu_ip;
+    uint64_t fpu_dp;
+    uint32_t fpu_mxcsr;
+    uint32_t fpu_mxcsrmask;     /* written by the kernel, ignored when set */
+    struct mmst_reg fpu_stmm0, fpu_stmm1, fpu_stmm2, fpu_stmm3;
+    struct mmst_reg fpu_stmm4, fpu_stmm5, fpu_stmm6, fpu_stmm7;
+    struct xmm_reg fpu_xmm0, fpu_xmm1, fpu_xmm2, fpu_xmm3, fpu_xmm4, fpu_xmm5, fpu_xmm6, fpu_xmm7;
+    struct xmm_reg fpu_xmm8, fpu_xmm9, fpu_xmm10, fpu_xmm11, fpu_xmm12, fpu_xmm13, fpu_xmm14,
+        fpu_xmm15;
+    char fpu_rsrv4[96];
 } x86_float_state64_t;
+_Static_assert(sizeof(x86_float_state64_t) == 4 * x86_FLOAT_STATE64_COUNT,
+               "x86_float_state64_t differs from kern/thread.py");
+
+/* x86_DEBUG_STATE64 (kern/thread.py X86DebugState64), as Mach's x86_debug_state64_t.
+ * unicorn does not enforce the breakpoints (docs/mach-compat.md). */
+typedef struct {
+    uint64_t dr0, dr1, dr2, dr3, dr4, dr5, dr6, dr7;
+} x86_debug_state64_t;
+_Static_assert(sizeof(x86_debug_state64_t) == 4 * x86_DEBUG_STATE64_COUNT,
+               "x86_debug_state64_t differs from kern/thread.py");
 
 /* task_basic_info_data_t, thread_basic_info_data_t and the other records: mach_records.h */
 
