@@ -28,3 +28,28 @@ def test_every_rule_the_code_cites_is_in_the_spec():
             cited.setdefault(f"{a}.{b}", path.relative_to(ROOT))
     missing = {rule: str(where) for rule, where in cited.items() if rule not in _spec_rules()}
     assert missing == {}
+
+
+def test_every_place_the_index_names_exists():
+    """docs/index.md: each `normach/x.py: name` — and each `name` after it in the same
+    cell — is defined in that module (a method as `Class.method`)."""
+    text = (ROOT / "docs" / "index.md").read_text()
+    checked = 0
+    for line in text.splitlines():
+        cells = line.split("|")
+        if len(cells) < 4 or "normach/" not in cells[2]:
+            continue
+        module = None
+        for token in re.findall(r"`([^`]+)`", cells[2]):
+            m = re.match(r"(normach/[\w/]+\.py): (\S+)", token)
+            if m:
+                module, name = m.group(1), m.group(2)
+            else:
+                name = token
+            assert module is not None, line
+            defined = name.split(".")[-1]
+            source = (ROOT / module).read_text()
+            assert re.search(rf"^\s*(def|class) {defined}\b|^{defined}\s*[:=]", source, re.M), \
+                f"{module}: {name}"
+            checked += 1
+    assert checked > 80
