@@ -31,7 +31,7 @@ from waiting import wait_until
 
 from normach import Cluster, KernError, KernReturn, mach
 from normach.ipc.message import Message
-from normach.mach_types import MsgType, PortFlavor, PortRight, PortType
+from normach.mach_types import MsgType, PortFlavor, PortRight, PortType, TaskInfoFlavor
 from normach.servers import migration
 
 K = KernReturn
@@ -190,6 +190,11 @@ class Guest:
         return status, self.receive(RESULT)
 
 
+def user_time(task) -> int:
+    """The task's threads' user time so far (µs), the slices running now included."""
+    return mach.task_info(task, TaskInfoFlavor.TASK_THREAD_TIMES_INFO)["user_time"]
+
+
 def word(task, address: int) -> int:
     return int.from_bytes(mach.vm_read(task, address, 8), "little")
 
@@ -280,7 +285,10 @@ def test_twenty_migrations_in_a_row_round_robin_give_the_unmigrated_result(exe):
             m = c.migrate(g.p, target)
             assert (m.source, m.node, m.threads) == (source, target, NTHREADS), i
             assert g.p.node == target
-            time.sleep(0.02)                   # let it compute a little on each node
+            spent = user_time(g.p.task_handle)   # it computes a little on each node
+            wait_until(lambda: user_time(g.p.task_handle) > spent
+                       or c.output(g.p).count(" ends on node ") == NTHREADS - 1,
+                       f"the program to compute on node {target}")
         assert [m.node for m in g.p.migrations] == [(i + 1) % 3 for i in range(20)]
         assert g.p.node == 2 and g.queued() == 4
         g.batch()

@@ -220,7 +220,7 @@ def task_info(task: Task, flavor: int) -> dict:
                       TaskInfoFlavor.TASK_THREAD_TIMES_INFO):
         raise KernError(KERN.KERN_INVALID_ARGUMENT, f"task_info flavor {flavor}")
     _active(task)
-    live = [sum(t.times[i] for t in task.threads) for i in (0, 1)]
+    live = [sum(t.cpu_times()[i] for t in task.threads) for i in (0, 1)]
     if flavor == TaskInfoFlavor.TASK_THREAD_TIMES_INFO:
         return record(TASK_THREAD_TIMES_INFO, *live)
     if flavor == TaskInfoFlavor.TASK_EVENTS_INFO:

@@ -220,6 +220,12 @@ class Thread:
     def runnable(self) -> bool:
         return self.active and self.suspend_count == 0 and self.hold_count == 0
 
+    def cpu_times(self) -> tuple[int, int]:
+        """(user, system) microseconds, the slice it is running now included.
+        Conditions: kernel lock held."""
+        running = self.cpu.running_user_s() if self.cpu is not None else 0.0
+        return self.times[0] + int(running * 1e6), self.times[1]
+
     def hold(self) -> None:
         self.hold_count += 1
         self._update()
@@ -412,7 +418,8 @@ def thread_info(thread: Thread, flavor) -> dict:
     if flavor != ThreadInfoFlavor.THREAD_BASIC_INFO:
         raise KernError(KERN.KERN_INVALID_ARGUMENT, f"thread_info flavor {flavor}")
     _check(thread)
-    return record(THREAD_BASIC_INFO, thread.times[0], thread.times[1], 0, 1,
+    user, system = thread.cpu_times()
+    return record(THREAD_BASIC_INFO, user, system, 0, 1,
                   int(thread.run_state), 0, thread.suspend_count, 0)
 
 

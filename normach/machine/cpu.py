@@ -81,7 +81,8 @@ class CPU:
         self.ack = threading.Event()
         self.load_pending = True
         self.restart = False
-        self.mark = 0.0            # thread_time() when CPU time was last charged (_charge)
+        self.clock = None          # the OS thread's CPU-time clock (readable from any thread)
+        self.mark = 0.0            # its reading when CPU time was last charged (_charge)
         self.kernel_s = 0.0        # since: CPU seconds in traps and faults (system time)
         self.retry_insn = False              # a refused fill: resume at the instruction
         self.pending_exc = None
@@ -203,8 +204,14 @@ class CPU:
             self.restart = True
 
     # -- the run loop ------------------------------------------------------------------
+    def _cpu_now(self) -> float:
+        """CPU seconds this CPU's OS thread has used (a wait uses none)."""
+        return time.clock_gettime(self.clock) if self.clock is not None else time.thread_time()
+
     def _run(self) -> None:
         set_current_thread(self.thread)
+        if hasattr(time, "pthread_getcpuclockid"):
+            self.clock = time.pthread_getcpuclockid(threading.get_ident())
         k, th = self.kernel, self.thread
         try:
             while True:
@@ -220,7 +227,7 @@ class CPU:
                     self._load()
                     rip = th.state[ThreadStateFlavor.x86_THREAD_STATE64].rip
                     self._set_mode(GUEST)
-                self.mark, self.kernel_s = time.thread_time(), 0.0
+                self.mark, self.kernel_s = self._cpu_now(), 0.0
                 err = self._emulate(rip)
                 if self.reported:
                     self.reported = False
@@ -249,13 +256,21 @@ class CPU:
         (time.thread_time: a wait uses none): in traps and faults, system time; the
         rest, guest code, user time.  At the end of each slice, and as each trap
         begins (so that task_info sees it).  Conditions: kernel lock held."""
-        th, now = self.thread, time.thread_time()
+        th, now = self.thread, self._cpu_now()
         user = max(now - self.mark - self.kernel_s, 0.0)
         th.times[0] += int(user * 1e6)
         th.times[1] += int(self.kernel_s * 1e6)
         self.mark, self.kernel_s = now, 0.0
         if slice_end:
             th.task.events["slices"] += 1
+
+    def running_user_s(self) -> float:
+        """User seconds of the slice in progress not yet charged: what a thread that
+        runs guest code without trapping has used since its slice began (thread_info
+        adds it).  Read from another thread.  Conditions: kernel lock held."""
+        if self.mode != GUEST or self.clock is None:
+            return 0.0
+        return max(time.clock_gettime(self.clock) - self.mark - self.kernel_s, 0.0)
 
     def _park(self) -> bool:
         """Wait (kernel lock held) until the thread may run; False if it is gone."""
@@ -307,11 +322,11 @@ class CPU:
         refused: unicorn rolls the CPU back to the start of the instruction,
         and the run loop resumes there, with the page now held for writing.
         """
-        t0 = time.thread_time()
+        t0 = self._cpu_now()
         try:
             return self._fault_and_fill(vaddr, vpn, need, entry)
         finally:
-            self.kernel_s += time.thread_time() - t0
+            self.kernel_s += self._cpu_now() - t0
 
     def _fault_and_fill(self, vaddr: int, vpn: int, need: int, entry) -> bool:
         from ..vm.fault import vm_fault
@@ -373,7 +388,7 @@ class CPU:
             self.thread.abort_pending = False      # thread_abort ends with the call
         if trap.blocking:
             self.machine.token.acquire(self)
-        self.kernel_s += time.thread_time() - t0        # (a wait in it used no CPU)
+        self.kernel_s += self._cpu_now() - t0           # (a wait in it used no CPU)
         with self.kernel.lock:
             self._return_to_guest(uc, result)
 

@@ -2,7 +2,6 @@
 preemption, thread state on running threads, and TLB shootdown on revocation.
 """
 
-import time
 
 import pytest
 from snippets import symbol
@@ -10,6 +9,7 @@ from waiting import wait_until
 
 from normach import KernError, KernReturn, VMInherit, VMProt, mach
 from normach.kern.thread import X86ThreadState64
+from normach.mach_types import TaskInfoFlavor, ThreadInfoFlavor
 
 SPIN = r"""
 volatile u64 counter;
@@ -73,22 +73,33 @@ def test_busy_loop_is_preempted_and_can_be_terminated(cluster, build_snippet):
         assert cluster.wait(p, timeout=10) == 128 + 9
 
 
+def _counter(task, address):
+    return lambda: int.from_bytes(mach.vm_read(task, address, 8), "little")
+
+
 def test_T7_3_suspend_stops_a_running_thread_and_resume_continues(cluster, build_snippet):
+    """While the thread is suspended a second spinner on the node counts on: the
+    suspended one's counter does not move meanwhile."""
     prog = build_snippet("spin2", SPIN)
-    p = cluster.spawn(prog)
+    p, other = cluster.spawn(prog), cluster.spawn(prog)
     counter = symbol(prog, "counter")
-    read = lambda: int.from_bytes(mach.vm_read(p.task_handle, counter, 8), "little")  # noqa
+    read, meanwhile = _counter(p.task_handle, counter), _counter(other.task_handle, counter)
+
+    def others_run_a_while():
+        start = meanwhile()
+        wait_until(lambda: meanwhile() > start + 100_000, "the other spinner")
+
     wait_until(lambda: read() > 1000)
     th = mach.task_threads(p.task_handle)[0]
     mach.thread_suspend(th)
     frozen = read()
-    time.sleep(0.05)
+    others_run_a_while()
     assert read() == frozen
     mach.thread_resume(th)
     wait_until(lambda: read() > frozen)
     mach.task_suspend(p.task_handle)
     frozen = read()
-    time.sleep(0.05)
+    others_run_a_while()
     assert read() == frozen
     mach.task_resume(p.task_handle)
     wait_until(lambda: read() > frozen)
@@ -132,7 +143,7 @@ def test_T7_4_state_of_a_running_thread_is_exact_and_settable(cluster, build_sni
     void _start(void) { for (;;) __asm__ volatile("" ::: "memory"); }""")
     p = cluster.spawn(prog)
     th = mach.task_threads(p.task_handle)[0]
-    time.sleep(0.05)
+    wait_until(lambda: _has_run(th), "the thread to run")
     s = mach.thread_get_state(th, 4)
     assert symbol(prog, "_start") <= s.rip < symbol(prog, "_start") + 64
     s.rip = symbol(prog, "target")
@@ -140,6 +151,11 @@ def test_T7_4_state_of_a_running_thread_is_exact_and_settable(cluster, build_sni
     s.rsp = (s.rsp & ~0xF) - 8
     mach.thread_set_state(th, 4, s)
     assert cluster.wait(p, timeout=30) == 9
+
+
+def _has_run(thread) -> bool:
+    """The thread has been charged CPU time: it is running its loop."""
+    return mach.thread_info(thread, ThreadInfoFlavor.THREAD_BASIC_INFO)["user_time"] > 0
 
 
 def test_revocation_leaves_no_stale_writable_translation(cluster, build_snippet):
@@ -154,10 +170,9 @@ def test_revocation_leaves_no_stale_writable_translation(cluster, build_snippet)
     wait_until(lambda: read() > 10000)
     mach.vm_protect(p.task_handle, counter & ~0xFFF, 4096, False, VMProt.READ)
     frozen = read()
-    time.sleep(0.05)
-    assert read() == frozen
-    assert cluster.wait(p, timeout=30) == 128 + 11
+    assert cluster.wait(p, timeout=30) == 128 + 11     # its next write faulted ...
     assert "KERN_PROTECTION_FAILURE" in p.reason
+    assert read() == frozen                            # ... and none landed before
     mach.task_terminate(watcher)
 
 
@@ -213,8 +228,8 @@ def test_thread_moved_by_its_state_gives_the_same_result(cluster, build_snippet)
     mach.task_terminate(ref.task_handle)
 
     p = cluster.spawn(prog)
-    time.sleep(0.05)
     th = mach.task_threads(p.task_handle)[0]
+    wait_until(lambda: _has_run(th), "the thread to run")
     mach.thread_suspend(th)
     assert not finished(p.task_handle)
     gp, fp = mach.thread_get_state(th, 4), mach.thread_get_state(th, 5)
@@ -288,3 +303,21 @@ def test_guest_memory_larger_than_physical_memory_pages_out_and_back(build_snipp
         stats = c.kernels[0].stats
         assert stats.pageouts > 0 and stats.pageins > 0
         assert c.audit() == []
+
+
+def test_a_thread_running_without_traps_is_charged_its_time_as_it_runs(cluster, build_snippet):
+    """thread_info and task_info count the slice in progress: a loop that never traps
+    (and is never preempted, being alone) shows user time growing."""
+    prog = build_snippet("spin3", SPIN)
+    p = cluster.spawn(prog)
+    th = mach.task_threads(p.task_handle)[0]
+    read = _counter(p.task_handle, symbol(prog, "counter"))
+    wait_until(lambda: _has_run(th), "user time")
+    first = mach.thread_info(th, ThreadInfoFlavor.THREAD_BASIC_INFO)["user_time"]
+    progress = read()
+    wait_until(lambda: read() > progress + 1_000_000, "a million more iterations")
+    later = mach.thread_info(th, ThreadInfoFlavor.THREAD_BASIC_INFO)["user_time"]
+    assert later > first
+    times = mach.task_info(p.task_handle, TaskInfoFlavor.TASK_THREAD_TIMES_INFO)
+    assert times["user_time"] >= later
+    mach.task_terminate(p.task_handle)

@@ -1068,7 +1068,9 @@ def test_X4_21_snapshots_taken_while_nodes_write(c3):
                 s = mach.norma_task_create(tasks[k % 3], True, (k + 1) % 3)
                 snaps.append((s, [word(s, a + 8 * i) for i in (1, 2)],
                               [word(s, a + PAGE + 8 * i) for i in (1, 2)]))
-                time.sleep(0.01)
+                seen = [word(tasks[0], a + 8 * i) for i in (1, 2)]
+                wait_until(lambda seen=seen: all(word(tasks[0], a + 8 * i) > v        # both wrote
+                                                 for i, v in zip((1, 2), seen)), "the writers")
         finally:
             stop.set()
 
