@@ -705,4 +705,4 @@ def _hello(proc, i: int, addresses: dict, keys: dict) -> None:
         hello = json.loads(line)
         addresses[i], keys[i] = hello["address"], hello.get("key", "")
     except (ValueError, KeyError, TypeError):
-        raise KernError(KernReturn.KERN_NODE_DOWN, f"node process {i}: {line.strip()!r}")
+        raise KernError(KernReturn.KERN_NODE_DOWN, f"node process {i}: {line.strip()!r}") from None

@@ -286,7 +286,7 @@ def test_twenty_migrations_in_a_row_round_robin_give_the_unmigrated_result(exe):
             assert (m.source, m.node, m.threads) == (source, target, NTHREADS), i
             assert g.p.node == target
             spent = user_time(g.p.task_handle)   # it computes a little on each node
-            wait_until(lambda: user_time(g.p.task_handle) > spent
+            wait_until(lambda spent=spent: user_time(g.p.task_handle) > spent
                        or c.output(g.p).count(" ends on node ") == NTHREADS - 1,
                        f"the program to compute on node {target}")
         assert [m.node for m in g.p.migrations] == [(i + 1) % 3 for i in range(20)]

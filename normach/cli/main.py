@@ -94,7 +94,7 @@ def cc(args: tuple) -> None:
     try:
         compile_program(output, sources, flags)
     except GuestBuildError as e:    # the compiler's diagnostics are in the message
-        raise Fail(str(e), NOT_RUNNABLE)
+        raise Fail(str(e), NOT_RUNNABLE) from None
 
 
 @main.command(name="mig")
@@ -128,9 +128,9 @@ def mig(defs, output_dir, defines, includes, header, user, server, kernel_defs) 
         for p in compile_defs(defs, output_dir, defines, includes, header, user, server):
             click.echo(str(p))
     except FileNotFoundError:
-        raise Fail(f"mig: {defs}: no such file", NOT_FOUND)
+        raise Fail(f"mig: {defs}: no such file", NOT_FOUND) from None
     except DefsError as e:
-        raise Fail(f"mig: {e}", NOT_RUNNABLE)
+        raise Fail(f"mig: {e}", NOT_RUNNABLE) from None
 
 
 def _cc_args(args: list) -> tuple[str, list, list]:
@@ -322,7 +322,7 @@ def bench(json_path: str) -> None:
     try:
         from benchmarks.__main__ import main as bench_main
     except ImportError:
-        raise Fail("benchmarks/ is not installed: run from a source checkout")
+        raise Fail("benchmarks/ is not installed: run from a source checkout") from None
     bench_main(["--json", json_path])
 
 

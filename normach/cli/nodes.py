@@ -30,14 +30,14 @@ def up(nodes: int, local: int, listen: str, advertise: str | None, memory: int |
     try:
         address = tcp_address(listen)
     except ValueError as e:
-        raise Fail(f"--listen: {e}")
+        raise Fail(f"--listen: {e}") from None
     secret = secrets.token_bytes(32)
     try:
         procs, addresses, _keys = start_node_processes(
             nodes, secret, count=local, memory=memory << 20 if memory else None,
             listen=address, advertise=advertise)
     except KernError as e:
-        raise Fail(f"the nodes did not form a cluster: {e.detail or e.name}")
+        raise Fail(f"the nodes did not form a cluster: {e.detail or e.name}") from None
     try:
         path = where.write_cluster_file(addresses[0], secret, nodes)
         click.echo(f"connect: {addresses[0]}#{secret.hex()}")
@@ -88,7 +88,7 @@ def node(index, nodes, join, listen, advertise, memory, launcher) -> int:
         try:
             return run_rank(listen, advertise, memory)
         except NodeError as e:
-            raise Fail(str(e))
+            raise Fail(str(e)) from None
     if index is None:
         raise Fail("node: --index is needed (or --from-launcher)")
     seed, secret = _seed(join)

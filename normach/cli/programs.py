@@ -33,9 +33,9 @@ def load(prog: str) -> bytes:
         image = _load_program(prog)
         parse_image(image)
     except GuestBuildError as e:
-        raise Fail(f"{prog}: does not build:\n{e}", NOT_RUNNABLE)
+        raise Fail(f"{prog}: does not build:\n{e}", NOT_RUNNABLE) from None
     except KernError as e:
-        raise Fail(f"{prog}: cannot run here: {e.detail or e.name}", NOT_RUNNABLE)
+        raise Fail(f"{prog}: cannot run here: {e.detail or e.name}", NOT_RUNNABLE) from None
     return image
 
 
@@ -75,7 +75,7 @@ def run_on_cluster(c, image: bytes, prog: str, args: list, node: int, detach: bo
         try:
             p = c.spawn_image(image, prog, args=args, node=node)
         except KernError as e:
-            raise Fail(f"{prog}: cannot start on node {node}: {e}")
+            raise Fail(f"{prog}: cannot start on node {node}: {e}") from None
         pid = f"{p.home}-{p.remote_id}"
         if detach:
             click.echo(pid)
@@ -115,7 +115,7 @@ def _follow(c, p, pid: str, timeout: float | None, kill_on_stop: bool, show: boo
         click.echo(f"normach: {pid}: interrupted" + (": killed" if kill_on_stop else ""), err=True)
         return INTERRUPTED
     except KernError as e:
-        raise Fail(f"{pid}: {e}")
+        raise Fail(f"{pid}: {e}") from None
 
 
 def _program(c, pid: str):
@@ -125,14 +125,14 @@ def _program(c, pid: str):
     try:
         home, _ = parse_program_id(pid)
     except KernError:
-        raise Fail(f"{pid!r}: not a program id (HOME-K, as `normach run --detach` prints it)")
+        raise Fail(f"{pid!r}: not a program id (HOME-K, as `normach run --detach` prints it)") from None
     if home >= c.nnodes:
         raise Fail(f"{pid}: no node {home} (the cluster has {c.nnodes})", NOT_FOUND)
     try:
         return c.program(pid)
     except KernError as e:
         code = NOT_FOUND if e.code == KernReturn.KERN_INVALID_ARGUMENT else FAILURE
-        raise Fail(f"{pid}: {e.detail or e.name}", code)
+        raise Fail(f"{pid}: {e.detail or e.name}", code) from None
 
 
 def logs(c, pid: str, follow: bool) -> None:
@@ -149,7 +149,7 @@ def logs(c, pid: str, follow: bool) -> None:
                 return
             _out(data)
     except KernError as e:
-        raise Fail(f"{pid}: {e}")
+        raise Fail(f"{pid}: {e}") from None
 
 
 def wait(c, pid: str, timeout: float | None) -> int:
@@ -164,7 +164,7 @@ def kill(c, pid: str) -> None:
     try:
         c.kill(p)
     except KernError as e:
-        raise Fail(f"{pid}: {e}")
+        raise Fail(f"{pid}: {e}") from None
 
 
 def migrate(c, target: str, to: int, wait_memory: bool) -> None:
@@ -179,7 +179,7 @@ def migrate(c, target: str, to: int, wait_memory: bool) -> None:
         else:
             m = c.migrate(_program(c, target), to)
     except KernError as e:
-        raise Fail(f"migration of {target} to node {to} failed: {e}")
+        raise Fail(f"migration of {target} to node {to} failed: {e}") from None
     click.echo(f"moved {target} to node {m.node}: {m.threads} threads, {m.rights} port names, "
                f"{m.messages} queued messages, frozen {m.freeze_s * 1e3:.1f} ms")
     if wait_memory:
@@ -195,7 +195,7 @@ def _task_id(target: str, nnodes: int) -> tuple[int, int]:
     try:
         node, task_id = (int(x) for x in target.split(":"))
     except ValueError:
-        raise Fail(f"{target!r}: expected NODE:ID (e.g. 0:12) or a program id HOME-K")
+        raise Fail(f"{target!r}: expected NODE:ID (e.g. 0:12) or a program id HOME-K") from None
     if not 0 <= node < nnodes:
         raise Fail(f"{target}: no node {node} (the cluster has {nnodes})", NOT_FOUND)
     return node, task_id

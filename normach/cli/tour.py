@@ -93,7 +93,8 @@ def tour_messages(con: Console, c: Cluster) -> None:
     t.add_row("inline int", str(got.body[1]))
     t.add_row("port right", f"name {port.name:#x}, {RECEIVED[port.disposition]}")
     t.add_row("reply right", f"name {got.remote_port:#x} (send-once)")
-    t.add_row("out-of-line", f"{ool.size} bytes at {ool.address:#x}: {_peek(server, ool.address + 5 * PAGE, 32)}")
+    peek = _peek(server, ool.address + 5 * PAGE, 32)
+    t.add_row("out-of-line", f"{ool.size} bytes at {ool.address:#x}: {peek}")
     con.print(t)
     copied = mach.vm_statistics(client)["cow_faults"] - before
     con.print(f"The 64 KiB arrived copy-on-write: pages copied by the transfer: {copied}. Both tasks "

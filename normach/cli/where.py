@@ -2,8 +2,9 @@
 
 `normach up` writes a *cluster file* (`cluster.json` in the user's runtime
 folder from platformdirs, or their config folder where the session has no
-runtime folder; the folder 0700 and the file 0600, as ssh keeps its keys): the address of node 0 and the cluster's secret.  Every command that
-talks to a cluster finds it, in this order:
+runtime folder; the folder 0700 and the file 0600, as ssh keeps its keys): the
+address of node 0 and the cluster's secret.  Every command that talks to a
+cluster finds it, in this order:
 
   1. `--cluster ADDRESS#SECRET` on the command line (`--join` is the old name);
   2. the environment: `NORMACH_CLUSTER=ADDRESS#SECRET`;
@@ -88,7 +89,7 @@ def find(option: str | None) -> tuple[str, bytes] | None:
         data = json.loads(path.read_text())
         return parse(f"{data['address']}#{data['secret']}", str(path))
     except (OSError, ValueError, KeyError, TypeError):
-        raise Fail(f"{path}: not a cluster file (remove it, or start a cluster with `normach up`)")
+        raise Fail(f"{path}: not a cluster file (remove it, or start a cluster with `normach up`)") from None
 
 
 def _check_owner(path: Path) -> None:

@@ -59,9 +59,10 @@ _MESSAGE_ERRORS = (KernReturn.MACH_RCV_HEADER_ERROR, KernReturn.MACH_RCV_BODY_ER
 
 def receive_one(task, name: int, stats: ServerStats) -> Message | None:
     """The next request on `name` (a port or port set of `task`), or None when the
-    server's port, set or task is gone (any error that is not the request's).  A request the kernel could not hand over whole (a header
-    or body error: no room for a right; too large) is dropped and counted: what it
-    did deliver is destroyed, and the next is received."""
+    server's port, set or task is gone (any error that is not the request's).  A
+    request the kernel could not hand over whole (a header or body error: no room
+    for a right; too large) is dropped and counted: what it did deliver is
+    destroyed, and the next is received."""
     while True:
         try:
             return mach.mach_msg_receive(task, name)

@@ -25,9 +25,9 @@ object.  Copy-on-write is built from two devices, as in Mach:
 
 Reference counts: every map entry, every shadow link and every copy in transit
 holds one reference (an original's `copy` link holds none: the copy object's
-shadow link already keeps the original alive, and a dying copy object clears it).  The object dies at zero: its
-frames are freed (after every mapping is revoked), its pager forgets it, and its
-shadow loses a reference.
+shadow link already keeps the original alive, and a dying copy object clears it).
+The object dies at zero: its frames are freed (after every mapping is revoked),
+its pager forgets it, and its shadow loses a reference.
 """
 
 from __future__ import annotations
