@@ -93,8 +93,10 @@ def test_options_after_the_program_are_the_programs(tmp_path):
 
 
 def test_version_and_help():
+    import normach
     v = cli("--version")
-    assert v.returncode == 0 and v.stdout.startswith("normach ")
+    assert v.returncode == 0 and v.stdout.strip() == f"normach {normach.__version__}"
+    assert normach.__version__[0].isdigit()
     h = cli("-h")
     assert h.returncode == 0 and "Exit codes" in h.stdout
     assert cli("run", "-h").returncode == 0
