@@ -158,6 +158,7 @@ class Env:
             "host_get_time": [], "host_get_clock_service": [0],
             "host_info": [1], "host_kernel_version": [], "task_set_name": [b"name"],
             "clock_get_time": [], "clock_sleep": [1, 0, 0],
+            "vm_wire": [self.task, a, P, VMProt.READ], "thread_wire": [self.thread, True],
         }
         if name in table:
             return list(table[name])

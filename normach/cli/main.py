@@ -114,18 +114,19 @@ def mig(defs, output_dir, defines, includes, header, user, server, kernel_defs) 
     """Compile the MIG interface DEFS (FILE.defs) into FILE.h, FILEUser.c (the user
     stubs) and FILEServer.c (the server stubs and their demux) for guests
     (docs/mig.md).  Build them with `normach cc`."""
-    from ..mig.compile import compile_defs, write_kernel_defs
+    from ..guest.build import compile_interface
+    from ..kern.mig_interface import write_defs
     from ..mig.model import DefsError
     from .errors import NOT_FOUND
     if kernel_defs:
-        for p in write_kernel_defs(kernel_defs):
+        for p in write_defs(kernel_defs):
             click.echo(str(p))
     if defs is None:
         if not kernel_defs:
             raise Fail("mig: a FILE.defs is needed (or --kernel-defs DIR)")
         return
     try:
-        for p in compile_defs(defs, output_dir, defines, includes, header, user, server):
+        for p in compile_interface(defs, output_dir, defines, includes, header, user, server):
             click.echo(str(p))
     except FileNotFoundError:
         raise Fail(f"mig: {defs}: no such file", NOT_FOUND) from None

@@ -165,3 +165,30 @@ def compile_program(output: str, sources: list[str], extra_flags=()) -> None:
     os.makedirs(out_dir, exist_ok=True)
     _run([compiler, *ABI_FLAGS, *_include_flags(compiler, gen_dir), *extra_flags,
           "-o", output, str(crt0), *map(str, sources), *map(str, runtime), *libs])
+
+
+# -- MIG (normach/mig) with the guest toolchain ------------------------------------------------
+
+def kernel_defs_dir() -> Path:
+    """A directory holding `mach/` with the kernel's interfaces as .defs, generated from
+    kern/routines.py into the build cache (rewritten each time: they follow the table)."""
+    from ..kern.mig_interface import write_defs
+    d = cache_root() / "defs"
+    write_defs(d / "mach")
+    return d
+
+
+def compile_interface(path, output_dir=".", defines=(), includes=(), header=None, user=None,
+                      server=None) -> list[Path]:
+    """`normach mig`: compile a .defs with the guest compiler's preprocessor, the
+    runtime's types (`<mach/std_types.defs>`) and the kernel's interfaces
+    (`<mach/mach_port.defs>` ...) on the include path.
+    Raises: DefsError, FileNotFoundError."""
+    from ..mig.compile import compile_defs
+    from ..mig.model import DefsError
+    try:
+        cc = find_compiler()
+    except GuestBuildError as e:
+        raise DefsError(f"{path}: {e}") from None
+    return compile_defs(path, cc, output_dir, defines,
+                        [*includes, INCLUDE_DIR, kernel_defs_dir()], header, user, server)

@@ -10,7 +10,10 @@ each request it receives.
 * `parser.py`: the .defs language (after cpp) into `model.Subsystem`;
 * `model.py`: types, routines, and where each argument travels (the layout);
 * `cgen.py`: the header, the user stubs, the server stubs and the demux;
-* `compile.py`: `normach mig FILE.defs`.
+* `compile.py`: preprocess, parse, write the three files.
+
+The package imports nothing of normach's: `guest/build.py` runs it with the guest
+toolchain (`normach mig`), and the kernel reads its own interfaces with the parser.
 
 The kernel publishes its own routines as .defs (kern/mig_interface.py) and reads
 a guest's request to a kernel port in the same layout.  docs/mig.md is the

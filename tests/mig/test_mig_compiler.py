@@ -10,7 +10,7 @@ import sys
 import pytest
 
 from normach.mig.cgen import max_size, request_max
-from normach.mig.compile import compile_defs
+from normach.guest.build import compile_interface
 from normach.mig.model import DefsError
 from normach.mig.parser import parse
 
@@ -99,7 +99,7 @@ def test_cpp_runs_first_and_errors_point_at_the_defs_line(tmp_path):
                  "routine add(s : mach_port_t; v : array[*:N] of int);\n"
                  "routine bad(s : mach_port_t; v : nosuch_t);\n")
     with pytest.raises(DefsError) as e:
-        compile_defs(d, tmp_path / "out")
+        compile_interface(d, tmp_path / "out")
     assert str(e.value).startswith(f"{d}:5: ")
 
 

@@ -14,9 +14,9 @@ GUEST_TESTS = HERE.parent.parent.parent / "guest" / "tests"
 
 def _build(tmp, defs, sources, defines=()):
     from normach.guest.build import compile_program
-    from normach.mig.compile import compile_defs
+    from normach.guest.build import compile_interface
     out = tmp / "gen"
-    compile_defs(HERE / defs, out, defines)
+    compile_interface(HERE / defs, out, defines)
     stem = defs[:-5]
     exes = {}
     for name, src, side in sources:
@@ -67,20 +67,20 @@ def test_a_mig_server_and_client_talk_across_nodes(calc):
 
 @pytest.fixture(scope="module")
 def kernel_defs(tmp_path_factory):
-    from normach.mig.compile import write_kernel_defs
+    from normach.kern.mig_interface import write_defs
     d = tmp_path_factory.mktemp("kernel_defs")
-    write_kernel_defs(d)
+    write_defs(d)
     return d
 
 
 def _build_kernel_client(tmp, kernel_defs, program, subsystems, defines):
     from normach.guest.build import compile_program
-    from normach.mig.compile import compile_defs
+    from normach.guest.build import compile_interface
     gen = tmp / "gen"
     sources = [str(HERE / program)]
     for sub in subsystems:
         header = "mach_mig.h" if sub == "mach" else None      # not <mach.h>
-        files = compile_defs(kernel_defs / f"{sub}.defs", gen, defines, header=header)
+        files = compile_interface(kernel_defs / f"{sub}.defs", gen, defines, header=header)
         sources += [str(f) for f in files if f.suffix == ".c"
                     and (f.name.endswith("User.c") or "SERVERPREFIX=srv_" in defines)]
     exe = str(tmp / program[:-2])
