@@ -6,7 +6,7 @@ Public surface: `Cluster`, the Mach routines in `normach.mach`, the errors
 
 from importlib.metadata import PackageNotFoundError, version as _version
 
-from .kern.errors import KernError, KernReturn
+from .errors import KernError, KernReturn
 from .mach_types import (MACH_PORT_DEAD, MACH_PORT_NULL, MsgOption, MsgType, Notify, PortRight,
                          PortType, TaskSpecialPort, ThreadStateFlavor, VMInherit, VMProt)
 from . import mach

@@ -19,7 +19,7 @@ import os
 import uuid
 
 from .handles import Host, Task
-from .kern.errors import KernError, KernReturn
+from .errors import KernError, KernReturn
 from .kern.kernel import Kernel
 
 

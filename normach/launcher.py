@@ -25,7 +25,7 @@ import secrets
 import sys
 
 from . import param
-from .kern.errors import KernError
+from .errors import KernError
 from .node_process import NodeError, NodeProcess, tcp_address
 
 

@@ -18,7 +18,7 @@ from __future__ import annotations
 import inspect
 
 from .handles import Host, Port, Task, Thread, handle_for, release_orphans
-from .kern.errors import KernError, KernReturn
+from .errors import KernError, KernReturn
 from .kern.routines import BY_NAME, Routine, convert_target
 from .mach_types import MACH_PORT_DEAD, MsgType
 

@@ -7,7 +7,7 @@ is the `Task` handle whose port space holds the names used in the message.
 
 from __future__ import annotations
 
-from .kern.errors import KernError, KernReturn
+from .errors import KernError, KernReturn
 from .handles import Task, release_orphans
 
 

@@ -29,7 +29,7 @@ import threading
 import time
 
 from . import param
-from .kern.errors import KernError, KernReturn
+from .errors import KernError, KernReturn
 from .dipc import control as _control  # noqa: F401  (declares the control messages it decodes)
 from .programs import ProgramTable, port_uid, task_by_uid, task_exit
 

@@ -30,7 +30,7 @@ import threading
 import time
 
 from . import param
-from .kern.errors import KernError, KernReturn
+from .errors import KernError, KernReturn
 
 
 class Program:

@@ -23,7 +23,7 @@ def load(prog: str) -> bytes:
     found; 126: not an x86-64 static ELF, or sources that do not build)."""
     from ..cluster import _load_program
     from ..guest.build import GuestBuildError
-    from ..kern.errors import KernError
+    from ..errors import KernError
     from ..kern.exec import parse_image
     if not os.path.exists(prog):
         raise Fail(f"{prog}: no such file", NOT_FOUND)

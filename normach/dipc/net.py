@@ -14,7 +14,7 @@ import queue
 import threading
 
 from .. import param
-from ..kern.errors import KernError, KernReturn
+from ..errors import KernError, KernReturn
 from ..transport.messages import ping
 from . import messages as m
 

@@ -50,7 +50,7 @@ import collections
 import logging
 
 from .. import param
-from ..kern.errors import KernError, KernReturn
+from ..errors import KernError, KernReturn
 from ..ipc.kmsg import msgh_id
 from ..mach_types import MsgType
 from . import wire

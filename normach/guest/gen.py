@@ -27,7 +27,7 @@ import sys
 from .. import mach_types as mt
 from .. import param
 from ..kern import thread as kthread
-from ..kern.errors import (MACH_MSG_IPC_KERNEL, MACH_MSG_IPC_SPACE, MACH_MSG_MASK,
+from ..errors import (MACH_MSG_IPC_KERNEL, MACH_MSG_IPC_SPACE, MACH_MSG_MASK,
                            MACH_MSG_VM_KERNEL, MACH_MSG_VM_SPACE, KernReturn)
 from ..kern.routines import ROUTINES
 

@@ -43,7 +43,7 @@ from __future__ import annotations
 
 from .. import param
 from ..kern.memory import QUEUED
-from ..kern.errors import (MACH_MSG_IPC_SPACE, MACH_MSG_VM_SPACE, KernError,
+from ..errors import (MACH_MSG_IPC_SPACE, MACH_MSG_VM_SPACE, KernError,
                            KernReturn)
 from ..mach_types import MACH_PORT_DEAD, MACH_PORT_NULL, CopyOption, MsgOption, MsgType, PortType
 from .ipc_kernel import ipc_state

@@ -48,7 +48,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from .. import param
-from ..kern.errors import KernError, KernReturn
+from ..errors import KernError, KernReturn
 from ..mach_types import (MACH_PORT_NULL, MACH_PORT_TYPE, MsgType, Notify, PortFlavor,
                           PortRight, PortType)
 from .kmsg import ipc_object_destroy

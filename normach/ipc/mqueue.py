@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import time
 
-from ..kern.errors import KernError, KernReturn
+from ..errors import KernError, KernReturn
 from ..kern.thread import aborted, current_thread
 
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import struct
 
-from ..kern.errors import KernError, KernReturn
+from ..errors import KernError, KernReturn
 from ..mach_types import MACH_MSGH_BITS_COMPLEX
 from .message import Message, OOLDesc, OOLPortsDesc, PortDesc
 

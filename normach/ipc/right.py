@@ -30,7 +30,7 @@ dies instead, the name becomes a dead name and the request fires DEAD_NAME.
 from __future__ import annotations
 
 from .. import param
-from ..kern.errors import KernError, KernReturn
+from ..errors import KernError, KernReturn
 from ..mach_types import MACH_PORT_DEAD, MACH_PORT_NULL, MsgType, PortType
 from .port import (IP_DEAD, ipc_port_clear_receiver, ipc_port_consume_sonce,
                    ipc_port_destroy, ipc_port_make_send, ipc_port_make_sonce,

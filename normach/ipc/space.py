@@ -32,7 +32,7 @@ from __future__ import annotations
 import collections
 
 from .. import param
-from ..kern.errors import KernError, KernReturn
+from ..errors import KernError, KernReturn
 from ..kern.memory import NAMES
 from ..mach_types import MACH_PORT_DEAD, MACH_PORT_NULL, PortType
 

@@ -26,14 +26,13 @@ from .memory import NAMES, QUEUED, STORED, TASKS, THREADS, stored_bytes
 
 def kernel_held_send_rights(kernel) -> collections.Counter:
     """Send rights held by kernel state and Python handles: Counter {Port: n}."""
-    from ..handles import external_rights
     from ..mach_types import MsgType
     c = collections.Counter()
     for t in kernel.tasks:
         c.update(t.held_send_rights())
         for th in t.threads:
             c.update(th.held_send_rights())
-    for (port, right), n in external_rights(kernel).items():
+    for (port, right), n in kernel.handle_rights.items():
         if right == MsgType.PORT_SEND:
             c[port] += n
     if kernel.remote is not None:
@@ -43,9 +42,8 @@ def kernel_held_send_rights(kernel) -> collections.Counter:
 
 def handle_held_rights(kernel, right) -> collections.Counter:
     """Rights of received type `right` held by Python handles: Counter {Port: n}."""
-    from ..handles import external_rights
     c = collections.Counter()
-    for (port, r), n in external_rights(kernel).items():
+    for (port, r), n in kernel.handle_rights.items():
         if r == right:
             c[port] += n
     return c

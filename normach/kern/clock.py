@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import time
 
-from .errors import KernError, KernReturn
+from ..errors import KernError, KernReturn
 
 SYSTEM_CLOCK, CALENDAR_CLOCK = 0, 1
 TIME_ABSOLUTE, TIME_RELATIVE = 0, 1

@@ -14,7 +14,7 @@ from __future__ import annotations
 import struct
 
 from ..mach_types import MsgType
-from .errors import KernError, KernReturn, code_name
+from ..errors import KernError, KernReturn, code_name
 
 EXCEPTION_RAISE = 2401
 EXC_NAMES = {1: "EXC_BAD_ACCESS", 2: "EXC_BAD_INSTRUCTION", 3: "EXC_ARITHMETIC",

@@ -24,7 +24,7 @@ import struct
 
 from .. import param
 from ..mach_types import ThreadStateFlavor, VMInherit, VMProt
-from .errors import KernError, KernReturn
+from ..errors import KernError, KernReturn
 
 STACK_TOP = 0x7FFF_FFFF_0000
 STACK_SIZE = 1 << 20

@@ -38,7 +38,7 @@ def host_info(host: Host, flavor) -> dict:
     Raises: KERN_INVALID_ARGUMENT (another flavor)."""
     from .. import param
     from ..mach_types import HostInfoFlavor as F
-    from .errors import KernError, KernReturn
+    from ..errors import KernError, KernReturn
     from .records import HOST_BASIC_INFO, HOST_PRIORITY_INFO, HOST_SCHED_INFO, record
     if flavor == F.HOST_BASIC_INFO:
         return record(HOST_BASIC_INFO, 1, 1, host.kernel.memory.limit, CPU_TYPE_X86_64,

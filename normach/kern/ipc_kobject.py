@@ -28,7 +28,7 @@ import struct
 
 from ..mach_types import MsgType
 from . import records
-from .errors import KernError, KernReturn
+from ..errors import KernError, KernReturn
 from .routines import ROUTINES, convert_target
 
 K = KernReturn

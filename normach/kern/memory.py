@@ -28,7 +28,7 @@ import collections
 import os
 
 from .. import param
-from .errors import KernError, KernReturn
+from ..errors import KernError, KernReturn
 
 
 # What the budget is charged for (its kinds, as `used` and `refused` name them).

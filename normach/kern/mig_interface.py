@@ -28,7 +28,7 @@ from pathlib import Path
 
 from ..mach_types import MsgType
 from . import records
-from .errors import KernError, KernReturn
+from ..errors import KernError, KernReturn
 from .routines import ROUTINES, convert_target
 
 K = KernReturn

@@ -13,7 +13,7 @@ and the Python front end (normach/mach.py) both come here.
 from __future__ import annotations
 
 from ..mach_types import MsgType, Notify
-from .errors import KernReturn
+from ..errors import KernReturn
 
 K = KernReturn
 

@@ -32,7 +32,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from .errors import KernError, KernReturn
+from ..errors import KernError, KernReturn
 from . import task as _task
 from . import thread as _thread
 

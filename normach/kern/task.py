@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from .. import param
 from ..mach_types import TaskSpecialPort
-from .errors import KernError, KernReturn
+from ..errors import KernError, KernReturn
 from .records import (TASK_BASIC_INFO, TASK_EVENTS_INFO, TASK_NORMA_MEMORY_INFO,
                       TASK_THREAD_TIMES_INFO, record)
 from .ledger import Ledger

@@ -32,7 +32,7 @@ from dataclasses import dataclass, field, fields
 
 from .. import param
 from ..mach_types import ThreadRunState, ThreadStateFlavor, ThreadInfoFlavor
-from .errors import KernError, KernReturn
+from ..errors import KernError, KernReturn
 from .records import THREAD_BASIC_INFO, record
 from .memory import THREADS
 

@@ -16,7 +16,7 @@ import time
 from dataclasses import dataclass
 
 from . import records
-from .errors import KernError, KernReturn
+from ..errors import KernError, KernReturn
 from .routines import ROUTINES, convert_target
 
 K = KernReturn

@@ -42,7 +42,7 @@ from unicorn.x86_const import (UC_X86_INS_IN, UC_X86_INS_OUT, UC_X86_INS_SYSCALL
                                UC_X86_INS_SYSENTER, UC_X86_REG_RAX, UC_X86_REG_RIP)
 
 from .. import param
-from ..kern.errors import KernError, KernReturn
+from ..errors import KernError, KernReturn
 from ..kern.thread import set_current_thread
 from ..mach_types import ThreadStateFlavor
 from . import regs, stop_hook, usermode

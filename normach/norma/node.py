@@ -12,7 +12,7 @@ on; asking about another node goes through DIPC.
 
 from __future__ import annotations
 
-from ..kern.errors import KernError, KernReturn
+from ..errors import KernError, KernReturn
 
 K = KernReturn
 NORMA_DEVICE_PORT, NORMA_HOST_PORT, NORMA_HOST_PRIV_PORT = 1, 2, 3

@@ -21,7 +21,7 @@ All three run on the parent's home node and share one algorithm:
 from __future__ import annotations
 
 from .. import param
-from ..kern.errors import KernError, KernReturn
+from ..errors import KernError, KernReturn
 from .node import node_valid
 
 K = KernReturn

@@ -21,7 +21,7 @@ import threading
 
 from .. import mach, param
 from ..ipc.message import PortDesc
-from ..kern.errors import KernError, KernReturn
+from ..errors import KernError, KernReturn
 from ..mach_types import MsgType, Notify, PortRight
 from .server import ServerStats, discard, log, receive_one, reply, serve_one, status_body
 

@@ -54,7 +54,7 @@ import threading
 import time
 
 from .. import mach
-from ..kern.errors import KernError, KernReturn
+from ..errors import KernError, KernReturn
 from ..mach_types import MsgType, PortRight, PortType, TaskInfoFlavor, ThreadStateFlavor
 from ..norma.node import NORMA_HOST_PORT, NORMA_HOST_PRIV_PORT
 FLAVORS = tuple(ThreadStateFlavor)     # every flavor: registers, FXSAVE area, dr0-dr7

@@ -32,7 +32,7 @@ import logging
 
 from .. import mach
 from ..ipc.message import Message, OOLDesc, OOLPortsDesc, PortDesc
-from ..kern.errors import (MACH_MSG_IPC_KERNEL, MACH_MSG_IPC_SPACE, MACH_MSG_VM_SPACE,
+from ..errors import (MACH_MSG_IPC_KERNEL, MACH_MSG_IPC_SPACE, MACH_MSG_VM_SPACE,
                            KernError, KernReturn)
 from ..mach_types import MsgOption, MsgType, PortRight
 

@@ -69,7 +69,7 @@ import zmq
 import zmq.utils.z85
 from zmq.utils.monitor import recv_monitor_message
 
-from ..kern.errors import KernError, KernReturn
+from ..errors import KernError, KernReturn
 from . import config, framing
 from .messages import error_reply, ping, pong
 from .protocol import WireError, decode, encode

@@ -36,7 +36,7 @@ pager interface, so local and remote memory take the same path.
 from __future__ import annotations
 
 from .. import param
-from ..kern.errors import KernError, KernReturn
+from ..errors import KernError, KernReturn
 from ..mach_types import VMProt
 from .map import VMMap, trunc_page
 from .pmap import pmap_enter

@@ -19,7 +19,7 @@ from __future__ import annotations
 import bisect
 
 from .. import param
-from ..kern.errors import KernError, KernReturn
+from ..errors import KernError, KernReturn
 from ..mach_types import VMInherit, VMProt
 from .object import DELAY, VMObject
 from .pmap import Pmap, pmap_protect, pmap_remove, pmap_destroy

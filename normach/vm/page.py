@@ -19,7 +19,7 @@ import ctypes
 import mmap
 
 from .. import param
-from ..kern.errors import KernError, KernReturn
+from ..errors import KernError, KernReturn
 
 
 class VMPage:

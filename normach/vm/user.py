@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from .. import param
-from ..kern.errors import KernError, KernReturn
+from ..errors import KernError, KernReturn
 from ..mach_types import VMInherit, VMProt
 from .fault import READ, WRITE, vm_fault_range
 from .map import VMMap, round_page, trunc_page

@@ -24,7 +24,7 @@ frame from pageout.  Conditions for every function: kernel lock held.
 
 from __future__ import annotations
 
-from ..kern.errors import KernError, KernReturn
+from ..errors import KernError, KernReturn
 from ..mach_types import VMProt
 from .fault import vm_fault
 from .map import PAGE, VMMap

@@ -29,7 +29,7 @@ from __future__ import annotations
 import collections
 
 from .. import param
-from ..kern.errors import KernError, KernReturn
+from ..errors import KernError, KernReturn
 from ..kern.memory import STORED, ChargedStore
 from ..vm.pager import Pager
 from ..vm.pmap import pmap_page_protect

@@ -23,7 +23,7 @@ every entry (§0.7, V2.11, V2.12) and keep the parent's inheritance values (V2.1
 from __future__ import annotations
 
 from .. import param
-from ..kern.errors import KernError, KernReturn
+from ..errors import KernError, KernReturn
 from ..mach_types import VMInherit, VMProt
 
 K = KernReturn

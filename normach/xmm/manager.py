@@ -39,7 +39,7 @@ from __future__ import annotations
 import collections
 
 from .. import param
-from ..kern.errors import KernError, KernReturn
+from ..errors import KernError, KernReturn
 from ..kern.memory import STORED, ChargedStore
 from .client import DATA, ERROR, KEEP, READ, RW, WRITE, ZERO
 

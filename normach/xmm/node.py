@@ -24,7 +24,7 @@ import queue
 import threading
 
 from .. import param
-from ..kern.errors import KernError, KernReturn
+from ..errors import KernError, KernReturn
 from . import messages as m
 from .client import DATA, ERROR, READ, XmmPager
 from .manager import Manager

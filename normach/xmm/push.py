@@ -15,7 +15,7 @@ maps keeps its manager (it is shared, V2.12).
 from __future__ import annotations
 
 from .. import param
-from ..kern.errors import KernError
+from ..errors import KernError
 from . import messages as m
 from .client import RW, WRITE
 

@@ -7,8 +7,8 @@ from normach import param
 from normach.ipc import mach_port as mp
 from normach.ipc.mach_msg import mach_msg, mach_msg_send
 from normach.ipc.message import Message, OOLDesc, OOLPortsDesc, PortDesc
-from normach.kern.errors import MACH_MSG_IPC_SPACE, KernError
-from normach.kern.errors import KernReturn as K
+from normach.errors import MACH_MSG_IPC_SPACE, KernError
+from normach.errors import KernReturn as K
 from normach.mach_types import (
     MACH_MSGH_BITS,
     MACH_MSGH_BITS_COMPLEX,

@@ -14,8 +14,8 @@ from ipc_helpers import (
 
 from normach.ipc import mach_port as mp
 from normach.ipc.port import IP_DEAD
-from normach.kern.errors import KernError
-from normach.kern.errors import KernReturn as K
+from normach.errors import KernError
+from normach.errors import KernReturn as K
 from normach.kern.task import task_terminate
 from normach.mach_types import MsgType, Notify, PortType
 

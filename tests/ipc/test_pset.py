@@ -4,8 +4,8 @@ import pytest
 from ipc_helpers import R, T, poll, ptype, receive_right, send, send_right_in
 
 from normach.ipc import mach_port as mp
-from normach.kern.errors import KernError
-from normach.kern.errors import KernReturn as K
+from normach.errors import KernError
+from normach.errors import KernReturn as K
 from normach.mach_types import PortFlavor, PortType
 
 

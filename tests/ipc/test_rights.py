@@ -6,8 +6,8 @@ from ipc_helpers import R, T, poll, ptype, receive_right, refs, send, send_right
 from normach import param
 from normach.ipc import mach_port as mp
 from normach.ipc.port import IP_DEAD, ipc_port_make_send
-from normach.kern.errors import KernError
-from normach.kern.errors import KernReturn as K
+from normach.errors import KernError
+from normach.errors import KernReturn as K
 from normach.mach_types import MACH_PORT_DEAD, MACH_PORT_NULL, MACH_PORT_TYPE, PortType
 
 

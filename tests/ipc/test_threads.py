@@ -12,8 +12,8 @@ from ipc_helpers import R, T, receive_right, send, send_right_in
 from normach.ipc import mach_port as mp
 from normach.ipc.mach_msg import mach_msg_receive, mach_msg_send
 from normach.ipc.message import Message, PortDesc
-from normach.kern.errors import KernError
-from normach.kern.errors import KernReturn as K
+from normach.errors import KernError
+from normach.errors import KernReturn as K
 from normach.kern.task import task_terminate
 from normach.mach_types import MsgOption as O
 from normach.mach_types import PortFlavor

@@ -1,4 +1,5 @@
-"""Return codes and the two kinds of failure.
+"""Return codes and the two kinds of failure: the bottom floor, as Mach's
+`include/mach/kern_return.h` (every layer imports it; it imports nothing of ours).
 
 Everything a caller, a guest or another node can cause is reported with a Mach
 code: the kernel raises `KernError(code)` inside and the user-exported layer lets
