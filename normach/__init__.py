@@ -7,6 +7,7 @@ Public surface: `Cluster`, the Mach routines in `normach.mach`, the errors
 from importlib.metadata import PackageNotFoundError, version as _version
 
 from .errors import KernError, KernReturn
+from .norma import routines as _norma_routines  # noqa: F401  (the NORMA layer plugs in)
 from .mach_types import (MACH_PORT_DEAD, MACH_PORT_NULL, MsgOption, MsgType, Notify, PortRight,
                          PortType, TaskSpecialPort, ThreadStateFlavor, VMInherit, VMProt)
 from . import mach

@@ -14,7 +14,7 @@ which follows them when they move), and checks the kernels' invariants (`audit`)
 
 from __future__ import annotations
 
-from . import param
+from . import boot, param
 import os
 import uuid
 
@@ -45,7 +45,7 @@ class Cluster:
             self.kernels = []
             self._start_processes(nodes, phys_bytes, secret, memory)
             return
-        self.kernels = [Kernel(i, nodes, phys_bytes, memory) for i in range(nodes)]
+        self.kernels = [boot.node_kernel(i, nodes, phys_bytes, memory) for i in range(nodes)]
         if transport not in ("inproc", "tcp"):
             raise KernError(KernReturn.KERN_INVALID_ARGUMENT, f"transport {transport!r}")
         if nodes > 1:
@@ -72,7 +72,6 @@ class Cluster:
         import random
         from .dipc import control
         from .dipc.net import DipcNet
-        from .dipc.node import Dipc
         from .node_process import _local_ip
         me = (1 << 20) + random.randrange(1 << 20)     # a client index, past every node
         net = DipcNet(me, f"tcp://{_local_ip(seed)}:0", self.secret, {0: seed})
@@ -86,7 +85,7 @@ class Cluster:
             self._endpoints.remove(net)
             raise
         self.nnodes = reply.nnodes
-        self.client = Kernel(me, me + 1, 8 << 20)
+        self.client = boot.node_kernel(me, me + 1, 8 << 20)
         self.client.migration_server = self._migrate_handle
         table = {int(n): e for n, e in reply.table.items()}
         nodes = sorted(n for n in table if n != me)
@@ -100,7 +99,7 @@ class Cluster:
                     net.endpoint.request(node, hello, param.DIPC_REQUEST_TIMEOUT)
                 except KernError:
                     pass                            # down: its proxies die as any node's
-        net.attach(Dipc(self.client, net), nodes)
+        boot.connect(self.client, net, nodes)
 
     def _leave(self) -> None:
         """A client says goodbye to every node (each forgets it at once)."""
@@ -141,7 +140,6 @@ class Cluster:
         """Connect the nodes: one transport endpoint and one DIPC layer per node, over
         inproc (the default) or tcp loopback (each node on its own port)."""
         from .dipc.net import DipcNet
-        from .dipc.node import Dipc
         tag = f"{os.getpid()}-{uuid.uuid4().hex[:12]}"      # never reused, unlike id(self)
         nets = []
         for k in self.kernels:
@@ -153,7 +151,7 @@ class Cluster:
             peers = [n for n in addresses if n != k.node]
             for n in peers:
                 net.endpoint.add_peer(n, addresses[n])
-            net.attach(Dipc(k, net), peers)
+            boot.connect(k, net, peers)
             self._endpoints.append(net)
 
     def __enter__(self) -> "Cluster":
@@ -388,8 +386,12 @@ class Cluster:
     def _migrate_handle(self, handle, node: int):
         """A client's migration_server (mach.task_migrate of a task on a node process):
         the task's node runs the migration, and keeps where the task went, so that the
-        home of its program follows it; this client may exit at once."""
+        home of its program follows it; this client may exit at once.  A task of the
+        client's own kernel migrates here."""
         from .dipc.control import ctl_migrate, ctl_port
+        if handle.port.proxy is None:
+            from .servers.migration import task_migrate
+            return task_migrate(handle, node)
         uid, at = handle.port.proxy
         r, m = self._run_migration(at, ctl_migrate(program=-1, task=-1, uid=list(uid), node=node))
         m.task = self._handle_from(self._control(r.node, ctl_port(uid=list(r.uid))).uid, Task)

@@ -62,8 +62,12 @@ class Port:
 
     def deallocate(self) -> None:
         """Drop the right (mach_port_deallocate for a handle)."""
-        from .mach import _release_handle
-        _release_handle(self)
+        from .ipc.kmsg import ipc_object_destroy
+        if self.port is None:
+            return
+        with self.port.kernel.lock:
+            right = self.right
+            ipc_object_destroy(self.take(), right)
 
     def __repr__(self) -> str:
         kind = {MsgType.PORT_SEND: "send", MsgType.PORT_SEND_ONCE: "send-once",

@@ -307,16 +307,6 @@ for _r in BY_NAME.values():
     __all__.append(_r.name)
 
 
-def _release_handle(h: Port) -> None:
-    """Drop the right a handle holds."""
-    from .ipc.kmsg import ipc_object_destroy
-    if h.port is None:
-        return
-    with h.port.kernel.lock:
-        right = h.right
-        ipc_object_destroy(h.take(), right)
-
-
 def task_set_limits(task, max_vm=None, max_threads=None) -> None:
     """Set the task's resource limits (bytes of VM, threads); children inherit them."""
     return _call(BY_NAME["task_set_limits"], task, (max_vm, max_threads))
@@ -332,18 +322,19 @@ def task_migrate(task, node: int):
 
     The migration manager (servers/migration.py) does it from Mach calls: suspend,
     thread states, rights taken out by name, norma_task_teleport, rights put back
-    under the same names, threads recreated, resume.  Returns its Migration record;
-    `.task` is the handle of the task on `node`.  Raises KernError (KERN_NODE_DOWN:
-    the task keeps running where it was).  From a client of node processes the task's
-    node runs the manager (Kernel.migration_server), so the migration outlives the
-    client.
+    under the same names, threads recreated, resume.  This API reaches the manager
+    as its client, through the node's `migration_server` (boot.py plugs it in; a
+    client of node processes has the task's node run it, so the migration outlives
+    the client).  Returns its Migration record; `.task` is the handle of the task
+    on `node`.  Raises KernError (KERN_NODE_DOWN: the task keeps running where it
+    was; KERN_INVALID_ARGUMENT: not a task).
     """
-    from .servers.migration import task_migrate as migrate
     port = getattr(task, "port", None)
     server = getattr(getattr(port, "kernel", None), "migration_server", None)
-    if server is not None and port.proxy is not None:
-        return server(task, node)             # a client's: the task's node runs it
-    return migrate(task, node)
+    if server is None:
+        raise KernError(KernReturn.KERN_INVALID_ARGUMENT, f"{task!r} is no task of a node "
+                        "with a migration manager")
+    return server(task, node)
 
 
 __all__.append("task_migrate")

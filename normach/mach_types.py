@@ -176,3 +176,11 @@ class ThreadRunState(IntEnum):
 
 class VMRegionFlavor(IntEnum):
     VM_REGION_BASIC_INFO = 10
+
+
+# NORMA special port ids (OSF MK's norma_special_ports.h): kernel ids below
+# MAX_SPECIAL_KERNEL_ID name a node's own ports; user ids up to MAX_SPECIAL_ID are
+# registered by servers (norma/node.py).
+NORMA_DEVICE_PORT, NORMA_HOST_PORT, NORMA_HOST_PRIV_PORT = 1, 2, 3
+NORMA_NAMESERVER_PORT = 11
+MAX_SPECIAL_KERNEL_ID, MAX_SPECIAL_ID = 10, 40

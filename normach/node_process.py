@@ -39,14 +39,13 @@ class NodeProcess:
 
     def __init__(self, index: int, nnodes: int, listen: str, secret: bytes | None,
                  phys_bytes: int, memory: int | None = None, advertise: str | None = None):
+        from . import boot
         from .dipc.net import DipcNet
-        from .dipc.node import Dipc
-        from .kern.kernel import Kernel
-        self.kernel = Kernel(index, nnodes, phys_bytes, memory)
+        self.kernel = boot.node_kernel(index, nnodes, phys_bytes, memory)
         self.secret = secret
         self.net = DipcNet(index, listen, secret, handler=self.handle)
         self._address = advertised(self.net.endpoint.address, advertise)
-        self.net.attach(Dipc(self.kernel, self.net), [])
+        boot.connect(self.kernel, self.net, [])
         self.stopped = threading.Event()
         self.table = {index: [self.address, _key_str(self.net.endpoint.public_key)]}
         # membership: node -> [address, public key] (the key is the node's identity)

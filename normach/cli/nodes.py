@@ -83,7 +83,7 @@ def node(index, nodes, join, listen, advertise, memory, launcher) -> int:
         if index is not None or join:
             raise Fail("--from-launcher: the launcher gives the index and the cluster "
                        "(no --index, no --join)")
-        from ..launcher import run_rank
+        from .launcher import run_rank
         from ..node_process import NodeError
         try:
             return run_rank(listen, advertise, memory)

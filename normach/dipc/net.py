@@ -43,11 +43,11 @@ class DipcNet:
         self._inbox: queue.Queue = queue.Queue()      # (sender, msg) in arrival order
         self._deliverer = None
 
-    def attach(self, dipc, peers) -> None:
-        from ..xmm import messages as _xmm_messages  # noqa: F401  (declares what it decodes)
-        from ..xmm.node import Xmm
+    def attach(self, dipc, xmm, peers) -> None:
+        """Serve `dipc` and `xmm` (the node's DIPC and XMM layers, made by boot.connect)
+        and start the heartbeat to `peers`."""
         self.dipc = dipc
-        self.xmm = Xmm(dipc.kernel, self)
+        self.xmm = xmm
         self.peers = list(peers)
         self.endpoint.on_peer_down(dipc.node_down)
         self.endpoint.on_peer_down(self.xmm.node_down)

@@ -611,7 +611,7 @@ class Dipc:
         user ids cost one request.  Conditions: kernel lock held (released while
         waiting for the other node).  Raises: KERN_NODE_DOWN.
         """
-        from ..norma.node import MAX_SPECIAL_KERNEL_ID, NORMA_HOST_PORT, NORMA_HOST_PRIV_PORT
+        from ..mach_types import MAX_SPECIAL_KERNEL_ID, NORMA_HOST_PORT, NORMA_HOST_PRIV_PORT
         if which < MAX_SPECIAL_KERNEL_ID:
             lid = {NORMA_HOST_PORT: SPECIAL_UIDS["host"],
                    NORMA_HOST_PRIV_PORT: SPECIAL_UIDS["host_priv"]}.get(which)
@@ -630,12 +630,12 @@ class Dipc:
     def export_special(self, which: int, node: int | None = None) -> list:
         """Serve another node's get: the uid of our special port `which` (a send right
         exported with it), or [0, 0].  Conditions: kernel lock not held."""
-        from ..norma.node import norma_get_special_port
+        from ..kern.host import host_special_port
+        from ..mach_types import MAX_SPECIAL_ID
         with self.kernel.lock:
-            try:
-                port = norma_get_special_port(self.kernel.host_priv, self.node, which)
-            except KernError:
-                port = None
+            valid = isinstance(which, int) and not isinstance(which, bool) \
+                and 0 <= which < MAX_SPECIAL_ID
+            port = host_special_port(self.kernel, which) if valid else None
             return self.export_right(port, MsgType.PORT_SEND, node) if port is not None else [0, 0]
 
     # -- tasks created for another node (norma_task_allocate, N1.13) ---------------------------

@@ -58,3 +58,22 @@ def host_kernel_version(host: Host) -> bytes:
     except PackageNotFoundError:
         v = "unknown"
     return f"normach {v}: NORMA-style Mach in Python, node {host.kernel.node}\0".encode()
+
+
+def host_special_port(kernel, which: int):
+    """A new send right for this node's special port `which` (a valid id), or None:
+    the host and host_priv ports for their kernel ids, what a server registered for
+    a user id (norma/node.py keeps the table).  Conditions: kernel lock held."""
+    from ..ipc.port import ipc_port_copy_send, ipc_port_make_send
+    from ..mach_types import MAX_SPECIAL_KERNEL_ID, NORMA_HOST_PORT, NORMA_HOST_PRIV_PORT
+    if which == NORMA_HOST_PORT:
+        return ipc_port_make_send(kernel.host.port)
+    if which == NORMA_HOST_PRIV_PORT:
+        return ipc_port_make_send(kernel.host_priv.port)
+    if which < MAX_SPECIAL_KERNEL_ID:
+        return None                                  # no device port (or unused kernel id)
+    port = kernel.special_ports.get(which)
+    if port is not None and not port.active:         # died: the slot empties itself
+        del kernel.special_ports[which]
+        port = None
+    return None if port is None else ipc_port_copy_send(port)

@@ -30,6 +30,7 @@ class Kernel:
       special_ports  norma special port table {id: Port} (N1.26-N1.29)
       stats       vm_statistics counters
       memory      the node's memory budget (kern/memory.py): what guests may make it hold
+      machine     fixed after boot: the node's CPUs (boot.py attaches them)
     """
 
     def __init__(self, node: int = 0, nnodes: int = 1, phys_bytes: int = param.PHYS_MEM_BYTES,
@@ -40,7 +41,6 @@ class Kernel:
         from ..ipc.ipc_kernel import IPCKernelState
         from .host import Host
         from .memory import NodeMemory, default_limit
-        from ..machine.machine import Machine
 
         assert 0 <= node < nnodes
         self.node = node
@@ -62,12 +62,13 @@ class Kernel:
         self.remote = None                 # the DIPC layer (dipc/node.py) when there are nodes
         self.xmm = None                    # the distributed memory manager (xmm/node.py), likewise
         self.task_events = self.lock.condition()   # notified whenever a task terminates
-        self.migration_server = None       # a client's: callable(task handle, node) that has
-        # a node run the migration of a task living there (mach.task_migrate); else None
+        self.migration_server = None       # callable(task handle, node) behind
+        # mach.task_migrate: the migration manager (boot.py), or a client's, which has the
+        # task's node run it
         self.exits: collections.OrderedDict = collections.OrderedDict()
         # task port uid -> (exit status, reason) of the last EXITS_KEPT tasks that ended
         # (lock): a task's status outlives it, for whoever on another node asks late
-        self.machine = Machine(self)
+        self.machine = None                # its CPUs (machine/machine.py), attached at boot (boot.py)
         with self.lock:
             self.host.init_port()
             self.host_priv.init_port()

@@ -1,9 +1,10 @@
 """The kernel's routine table: every kernel call declared once.
 
-Each routine of the `mach`, `mach_port`, `mach_host` and `mach_norma` subsystems
-is declared here with its MIG message id, the kind of object its first argument
-names, its in-parameters and out-parameters, and the function that implements
-it.  Three front ends read this one table:
+Each routine of the `mach`, `mach_port` and `mach_host` subsystems is declared
+here with its MIG message id, the kind of object its first argument names, its
+in-parameters and out-parameters, and the function that implements it (the
+NORMA layer declares its `mach_norma` routines the same way, in
+`norma/routines.py`, when it is imported: upper layers plug in).  Three front ends read this one table:
 
 * `normach.mach` (Python): the caller passes handles and values, gets outs back;
 * the kernel object server (`ipc_kobject.server`): a message whose destination is
@@ -111,16 +112,6 @@ def _wire(fn):
 def _mp(fn):
     from ..ipc import mach_port
     return getattr(mach_port, fn)
-
-
-def _norma_task(fn):
-    from ..norma import task
-    return getattr(task, fn)
-
-
-def _norma(fn):
-    from ..norma import node
-    return getattr(node, fn)
 
 
 def _host(fn):
@@ -238,23 +229,6 @@ routine(2636, "vm_wire", "host_priv", [("task", _P), ("address", _I), ("size", _
         ("desired_access", _I)], [], _lazy(_wire, "vm_wire"))
 routine(2637, "thread_wire", "host_priv", [("thread", _P), ("wired", _B)], [],
         _thread.thread_wire)
-
-# -- mach_norma (555000) -------------------------------------------------------------------
-routine(555001, "task_set_child_node", "task", [("child_node", _I)], [],
-        _lazy(_norma, "task_set_child_node"))
-routine(555002, "norma_node_self", "host", [], ["int32"], _lazy(_norma, "norma_node_self"))
-routine(555005, "norma_task_clone", "task", [("inherit_memory", _B), ("child_node", _I)],
-        ["task"], _lazy(_norma_task, "norma_task_clone"))
-routine(555006, "norma_task_create", "task", [("inherit_memory", _B), ("child_node", _I)],
-        ["task"], _lazy(_norma_task, "norma_task_create"))
-routine(555009, "norma_task_teleport", "task", [("inherit_memory", _B), ("child_node", _I)],
-        ["task"], _lazy(_norma_task, "norma_task_teleport"))
-routine(555007, "norma_get_special_port", "host_priv", [("node", _I), ("which", _I)], [_P],
-        _lazy(_norma, "norma_get_special_port"))
-routine(555008, "norma_set_special_port", "host_priv", [("which", _I), ("port", _P)], [],
-        _lazy(_norma, "norma_set_special_port"))
-routine(555012, "norma_port_location_hint", "task", [("port", _P)], ["int32"],
-        _lazy(_norma, "norma_port_location_hint"))
 
 # -- normach extension (resource limits), outside the MIG ranges --------------------------
 routine(2999, "task_set_limits", "task", [("vm_max", _I), ("threads_max", _I)], [],

@@ -115,6 +115,15 @@ def task_create(parent: Task | None, inherit_memory: bool, kernel=None, name: st
     return child
 
 
+_remote_create = None    # norma_task_create, once the NORMA layer plugs in (norma/routines.py)
+
+
+def plug_remote_create(create) -> None:
+    """The NORMA layer's task creation on another node, for task_create (N1.8)."""
+    global _remote_create
+    _remote_create = create
+
+
 def task_create_routine(parent: Task, inherit_memory: bool) -> Task:
     """The task_create kernel call: local, unless the parent's child_node says
     otherwise (N1.8), in which case it is norma_task_create to that node.
@@ -124,8 +133,8 @@ def task_create_routine(parent: Task, inherit_memory: bool) -> Task:
     node = parent.child_node
     if node in (-1, parent.kernel.node):
         return task_create(parent, inherit_memory)
-    from ..norma.task import norma_task_create
-    return norma_task_create(parent, inherit_memory, node)
+    assert _remote_create is not None, "a child node is set only through the NORMA layer"
+    return _remote_create(parent, inherit_memory, node)
 
 
 def task_terminate(task: Task) -> None:

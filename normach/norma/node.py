@@ -13,11 +13,10 @@ on; asking about another node goes through DIPC.
 from __future__ import annotations
 
 from ..errors import KernError, KernReturn
+from ..kern.host import host_special_port
+from ..mach_types import MAX_SPECIAL_ID, MAX_SPECIAL_KERNEL_ID
 
 K = KernReturn
-NORMA_DEVICE_PORT, NORMA_HOST_PORT, NORMA_HOST_PRIV_PORT = 1, 2, 3
-NORMA_NAMESERVER_PORT = 11
-MAX_SPECIAL_KERNEL_ID, MAX_SPECIAL_ID = 10, 40
 
 
 def node_valid(kernel, node) -> bool:
@@ -49,7 +48,6 @@ def norma_get_special_port(host_priv, node, which):
     Raises: KERN_INVALID_HOST (not host_priv: the caller converts), KERN_INVALID_ARGUMENT
     (bad id or node), KERN_NODE_DOWN (a remote node that does not answer).
     """
-    from ..ipc.port import ipc_port_copy_send, ipc_port_make_send
     kernel = host_priv.kernel
     _check_which(which, 0, K.KERN_INVALID_ARGUMENT)
     if not node_valid(kernel, node):
@@ -58,17 +56,7 @@ def norma_get_special_port(host_priv, node, which):
         if kernel.remote is None:
             raise KernError(K.KERN_NODE_DOWN, f"node {node} is not reachable")
         return kernel.remote.get_special_port(node, which)
-    if which == NORMA_HOST_PORT:
-        return ipc_port_make_send(kernel.host.port)
-    if which == NORMA_HOST_PRIV_PORT:
-        return ipc_port_make_send(kernel.host_priv.port)
-    if which < MAX_SPECIAL_KERNEL_ID:
-        return None                                  # no device port (or unused kernel id)
-    port = kernel.special_ports.get(which)
-    if port is not None and not port.active:         # died: the slot empties itself
-        del kernel.special_ports[which]
-        port = None
-    return None if port is None else ipc_port_copy_send(port)
+    return host_special_port(kernel, which)
 
 
 def norma_set_special_port(host_priv, which, port) -> None:

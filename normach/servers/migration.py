@@ -56,7 +56,7 @@ import time
 from .. import mach
 from ..errors import KernError, KernReturn
 from ..mach_types import MsgType, PortRight, PortType, TaskInfoFlavor, ThreadStateFlavor
-from ..norma.node import NORMA_HOST_PORT, NORMA_HOST_PRIV_PORT
+from ..mach_types import NORMA_HOST_PORT, NORMA_HOST_PRIV_PORT
 FLAVORS = tuple(ThreadStateFlavor)     # every flavor: registers, FXSAVE area, dr0-dr7
 
 listeners: list = []        # callables(event, old task handle, Migration | None); events

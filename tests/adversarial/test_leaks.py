@@ -124,7 +124,7 @@ def test_a_nodes_host_port_keeps_its_proxy_when_no_right_is_held():
     other nodes' host ports: they live as long as their node, and the migration manager
     knows a host port by its proxy (a forgotten one came back as a new proxy, the task's
     host name was not recognised, and the move failed with KERN_RIGHT_EXISTS)."""
-    from normach.norma.node import NORMA_HOST_PORT
+    from normach.mach_types import NORMA_HOST_PORT
     with Cluster(nodes=2) as c:
         first = mach.norma_get_special_port(c.host_priv(0), 1, NORMA_HOST_PORT)
         proxy = first.port

@@ -9,7 +9,7 @@ import struct
 import pytest
 
 from normach import Cluster, KernError, KernReturn, MsgType, PortRight, PortType, mach
-from normach.norma.node import NORMA_HOST_PORT
+from normach.mach_types import NORMA_HOST_PORT
 from normach.transport import Endpoint, config
 from normach.transport.messages import ping
 

@@ -7,13 +7,13 @@ threaded tests use `kernel` instead and take the lock themselves.
 import pytest
 
 from normach.ipc.audit import audit_ipc
-from normach.kern.kernel import Kernel
+from normach import boot
 from normach.kern.task import task_create
 
 
 @pytest.fixture
 def kernel():
-    k = Kernel(phys_bytes=4 << 20)
+    k = boot.node_kernel(phys_bytes=4 << 20)
     yield k
     with k.lock:
         problems = audit_ipc(k)

@@ -24,9 +24,9 @@ from __future__ import annotations
 import secrets
 import sys
 
-from . import param
-from .errors import KernError
-from .node_process import NodeError, NodeProcess, tcp_address
+from .. import param
+from ..errors import KernError
+from ..node_process import NodeError, NodeProcess, tcp_address
 
 
 def run_rank(listen: str, advertise: str | None, memory_mib: int | None) -> int:
@@ -59,7 +59,7 @@ def run_rank(listen: str, advertise: str | None, memory_mib: int | None) -> int:
 
 
 def _announce(address: str, secret: bytes, size: int) -> None:
-    from .cli.where import write_cluster_file
+    from .where import write_cluster_file
     path = write_cluster_file(address, secret, size)       # the secret: there alone (0600),
     print(f"normach: {size} nodes up from the launcher, node 0 at {address}; cluster file "
           f"{path}", file=sys.stderr, flush=True)        # not in the job's output files
