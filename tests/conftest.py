@@ -42,6 +42,20 @@ def task(cluster):
     return cluster.task_create(node=0)
 
 
+TASK_NAME = 0x5003          # where `caller` holds its send right to `task`'s kernel port
+
+
+@pytest.fixture
+def caller(cluster, task):
+    """A task holding a send right to `task`'s kernel port (under TASK_NAME) and a
+    reply port: (caller task, reply port name)."""
+    from normach import MsgType, PortRight, mach
+    c = cluster.task_create(node=0, name="caller")
+    mach.mach_port_insert_right(c, TASK_NAME, task, MsgType.COPY_SEND)
+    reply = mach.mach_port_allocate(c, PortRight.RECEIVE)
+    return c, reply
+
+
 def pytest_unconfigure(config):
     import shutil
     shutil.rmtree(_RUNTIME, ignore_errors=True)

@@ -6,22 +6,12 @@ and kernel-port messages alike (same ids, same codes).
 
 import struct
 
-import pytest
 
-from normach import KernReturn, Message, MsgOption, MsgType, PortDesc, PortRight, mach
+from normach import KernReturn, Message, MsgOption, MsgType, PortDesc, mach
 from normach.kern.routines import BY_NAME, ROUTINES
 
 K = KernReturn
-TASK_NAME = 0x5003
-
-
-@pytest.fixture
-def caller(cluster, task):
-    """A task holding a send right to `task`'s kernel port and a reply port."""
-    c = cluster.task_create(node=0, name="caller")
-    mach.mach_port_insert_right(c, TASK_NAME, task, MsgType.COPY_SEND)
-    reply = mach.mach_port_allocate(c, PortRight.RECEIVE)
-    return c, reply
+TASK_NAME = 0x5003          # the caller fixture's name for the task port (conftest.py)
 
 
 def _rpc(caller, dest, msg_id, body):

@@ -10,20 +10,12 @@ import struct
 
 import pytest
 
-from normach import KernReturn, Message, MsgOption, MsgType, OOLDesc, PortDesc, PortRight, mach
+from normach import KernReturn, Message, MsgOption, MsgType, OOLDesc, PortDesc, mach
 from normach.kern.mig_interface import subsystems
 from normach.kern.routines import BY_NAME, ROUTINES
 
 K = KernReturn
-TASK_NAME = 0x5003
-
-
-@pytest.fixture
-def caller(cluster, task):
-    c = cluster.task_create(node=0, name="caller")
-    mach.mach_port_insert_right(c, TASK_NAME, task, MsgType.COPY_SEND)
-    reply = mach.mach_port_allocate(c, PortRight.RECEIVE)
-    return c, reply
+TASK_NAME = 0x5003          # the caller fixture's name for the task port (conftest.py)
 
 
 def _rpc(caller, msg_id, body, dest=TASK_NAME):
