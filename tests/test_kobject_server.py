@@ -7,7 +7,7 @@ and kernel-port messages alike (same ids, same codes).
 import struct
 
 
-from normach import KernReturn, Message, MsgOption, MsgType, PortDesc, mach
+from normach import KernReturn, Message, MsgOption, MsgType, PortDesc, PortRight, mach
 from normach.kern.routines import BY_NAME, ROUTINES
 
 K = KernReturn
@@ -109,3 +109,17 @@ def test_routine_ids_are_unique_and_named():
     assert BY_NAME["vm_allocate"].id == 2021 and BY_NAME["mach_port_allocate"].id == 3204
     for r in ROUTINES.values():
         assert hasattr(mach, r.name), r.name
+
+
+def test_P6_18_a_refused_request_keeps_no_right_it_carried(caller, task):
+    """A port first, then a parameter of the wrong shape: MIG_BAD_ARGUMENTS, and the
+    send-once right given for the port is destroyed with the request (its port hears
+    the notification), not lost."""
+    from normach import Notify
+    c, _ = caller
+    other = mach.mach_port_allocate(c, PortRight.RECEIVE)
+    body = [2, PortDesc(other, MsgType.MAKE_SEND_ONCE), 1, b"not an int"]
+    r = _rpc(caller, TASK_NAME, BY_NAME["task_set_exception_ports"].id, body)
+    assert r.body == [K.MIG_BAD_ARGUMENTS]
+    n = mach.mach_msg_receive(c, other, MsgOption.RCV_TIMEOUT, 5000)
+    assert n.id == Notify.SEND_ONCE

@@ -61,38 +61,44 @@ def server(kernel, kmsg):
     return ipc_kmsg_make_reply(kmsg, body)
 
 
-def _decode_args(kmsg, r) -> list:
+def _item_fits(kind: str, item) -> bool:
+    """The request item given for a parameter of `kind` is of the declared shape."""
     from ..ipc.kmsg import OOLPortsItem, PortItem
-    bad = KernError(K.MIG_BAD_ARGUMENTS, f"request does not match {r.name}")
-    if len(kmsg.body) != len(r.params):
-        raise bad
+    if kind in ("int", "bool"):
+        return isinstance(item, int)
+    if kind == "bytes":
+        return isinstance(item, (bytes, bytearray))
+    if kind in ("port", "poly"):
+        return isinstance(item, PortItem)
+    if kind == "ports":
+        return isinstance(item, OOLPortsItem)
+    if kind in ("state", "record"):
+        return isinstance(item, (bytes, bytearray)) and len(item) % 8 == 0
+    return False
+
+
+def _decode_args(kmsg, r) -> list:
+    """The routine's arguments from a Python caller's request items; every item is
+    checked before any right is taken out of the request (a refused request keeps
+    its rights, destroyed with it).  Raises: MIG_BAD_ARGUMENTS."""
+    if len(kmsg.body) != len(r.params) or not all(
+            _item_fits(kind, item) for (_n, kind), item in zip(r.params, kmsg.body)):
+        raise KernError(K.MIG_BAD_ARGUMENTS, f"request does not match {r.name}")
     args = []
     for i, (_name, kind) in enumerate(r.params):
         item = kmsg.body[i]
         if kind in ("int", "bool"):
-            if not isinstance(item, int):
-                raise bad
             args.append(item)
         elif kind == "bytes":
-            if not isinstance(item, (bytes, bytearray)):
-                raise bad
             args.append(bytes(item))
         elif kind in ("port", "poly"):
-            if not isinstance(item, PortItem):
-                raise bad
             taken = kmsg.take_item(i)
             port = taken.port if taken.port else None
             args += [port, taken.msgt] if kind == "poly" else [port]
         elif kind == "ports":
-            if not isinstance(item, OOLPortsItem):
-                raise bad
             args.append([p or None for p in kmsg.take_item(i).ports])
-        elif kind in ("state", "record"):
-            if not isinstance(item, (bytes, bytearray)) or len(item) % 8:
-                raise bad
+        else:                                   # state, record: little-endian words
             args.append(list(struct.unpack(f"<{len(item) // 8}Q", item)))
-        else:
-            raise bad
     return args
 
 

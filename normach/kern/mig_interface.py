@@ -132,11 +132,6 @@ def subsystems() -> dict:
 
 # -- the server: a request a guest laid out, in MIG layout --------------------------------
 
-class _Bad(Exception):
-    def __init__(self, code):
-        self.code = code
-
-
 def serve(kernel, kmsg):
     """Execute a MIG-layout request on the kernel object of its destination.
 
@@ -151,13 +146,12 @@ def serve(kernel, kmsg):
     try:
         target = convert_target(kmsg.dest, r.target)
         values = _decode(kmsg, mr)
-        args, caps = _impl_args(kernel, kmsg, r, mr, values)
+        _check_descriptors(kmsg, r, values)        # before any right is taken out of it
+        args, caps = _impl_args(kmsg, r, mr, values)
         result = r.impl(target, *args)
         outs = [] if not r.outs else [result] if len(r.outs) == 1 else list(result)
         body = _encode_reply(kernel, r, mr, outs, caps)
-    except _Bad as e:
-        return ipc_kmsg_make_reply(kmsg, [struct.pack("<i", e.code)])
-    except KernError as e:
+    except KernError as e:              # what is left in the request is destroyed with it
         return ipc_kmsg_make_reply(kmsg, [struct.pack("<i", e.code)])
     return ipc_kmsg_make_reply(kmsg, body)
 
@@ -169,19 +163,19 @@ def _decode(kmsg, mr) -> dict:
     inline = [it for it in kmsg.body if isinstance(it, (bytes, bytearray))]
     if len(descs) != len(mr.request_descriptors()) or len(inline) > 1 \
             or len(descs) + len(inline) != len(kmsg.body):
-        raise _Bad(K.MIG_BAD_ARGUMENTS)
+        raise KernError(K.MIG_BAD_ARGUMENTS)
     want = {"port": PortItem, "ool": OOLItem, "ool_ports": OOLPortsItem}
     values = {}
     for a, (i, item) in zip(mr.request_descriptors(), descs):
         if not isinstance(item, want[a.type.descriptor]):
-            raise _Bad(K.MIG_TYPE_ERROR)
+            raise KernError(K.MIG_TYPE_ERROR)
         values[a.name] = i
     data = bytes(inline[0]) if inline else b""
     pos = 0
     for a, what in mr.request_inline():
         pos = _read_inline(data, pos, a, what, values)
     if pos != len(data):
-        raise _Bad(K.MIG_BAD_ARGUMENTS)
+        raise KernError(K.MIG_BAD_ARGUMENTS)
     return values
 
 
@@ -191,7 +185,7 @@ def _read_inline(data: bytes, pos: int, a, what: str, values: dict) -> int:
 
     def u32(at):
         if at + 4 > len(data):
-            raise _Bad(K.MIG_BAD_ARGUMENTS)
+            raise KernError(K.MIG_BAD_ARGUMENTS)
         return struct.unpack_from("<I", data, at)[0]
 
     if what in ("count", "capacity"):
@@ -200,24 +194,40 @@ def _read_inline(data: bytes, pos: int, a, what: str, values: dict) -> int:
     if t.kind == "array" and t.variable:
         n = u32(pos)
         if n > t.count:
-            raise _Bad(K.MIG_BAD_ARGUMENTS)
+            raise KernError(K.MIG_BAD_ARGUMENTS)
         size = inline_size(t, n)
         if pos + 4 + size > len(data):
-            raise _Bad(K.MIG_BAD_ARGUMENTS)
+            raise KernError(K.MIG_BAD_ARGUMENTS)
         values[a.name] = data[pos + 4:pos + 4 + t.elem_size * n]
         return pos + 4 + size
     size = inline_size(t)
     if pos + size > len(data):
-        raise _Bad(K.MIG_BAD_ARGUMENTS)
+        raise KernError(K.MIG_BAD_ARGUMENTS)
     raw = data[pos:pos + t.fixed_bytes]
     values[a.name] = int.from_bytes(raw, "little", signed=True) if t.kind == "scalar" else raw
     return pos + size
 
 
-def _impl_args(kernel, kmsg, r, mr, values) -> tuple[list, dict]:
-    """The routine's arguments (as kern/routines.py declares them), and the callers'
-    capacities for record and state outs (u32 units)."""
-    from ..ipc.kmsg import OOLItem
+def _check_descriptors(kmsg, r, values) -> None:
+    """Each descriptor agrees with its argument: a "port" is a send right, an array's
+    inline count is its length.  Raises: MIG_TYPE_ERROR."""
+    for name, kind in r.params:
+        if kind not in ("port", "ports", "bytes"):
+            continue
+        item = kmsg.body[values[name]]
+        if kind == "port":
+            ok = item.port is None or item.msgt == MsgType.PORT_SEND
+        elif kind == "ports":
+            ok = len(item.ports) == values[(name, "count")]
+        else:
+            ok = item.size == values[(name, "count")]
+        if not ok:
+            raise KernError(K.MIG_TYPE_ERROR, f"{r.name}: argument {name}")
+
+
+def _impl_args(kmsg, r, mr, values) -> tuple[list, dict]:
+    """The routine's arguments (as kern/routines.py declares them; the rights taken out
+    of the request), and the caller's capacities for record and state outs (u32 units)."""
     from ..vm.map import vm_map_copy_read
     args = []
     for name, kind in r.params:
@@ -226,18 +236,11 @@ def _impl_args(kernel, kmsg, r, mr, values) -> tuple[list, dict]:
             args.append(v)
         elif kind in ("port", "poly"):
             item = kmsg.take_item(v)
-            if kind == "port" and item.port is not None and item.msgt != MsgType.PORT_SEND:
-                raise _Bad(K.MIG_TYPE_ERROR)
             args += [item.port, item.msgt] if kind == "poly" else [item.port]
         elif kind == "ports":
-            item = kmsg.body[v]
-            if len(item.ports) != values[(name, "count")]:
-                raise _Bad(K.MIG_TYPE_ERROR)
             args.append([p or None for p in kmsg.take_item(v).ports])
         elif kind == "bytes":
-            item: OOLItem = kmsg.body[v]
-            if item.size != values[(name, "count")]:
-                raise _Bad(K.MIG_TYPE_ERROR)
+            item = kmsg.body[v]
             args.append(vm_map_copy_read(item.copy)[:item.size] if item.copy else b"")
         else:                                  # state, record: u32 words → u64 words
             raw = v + b"\0" * (-len(v) % 8)

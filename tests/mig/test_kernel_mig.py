@@ -10,7 +10,7 @@ import struct
 
 import pytest
 
-from normach import KernReturn, Message, MsgOption, MsgType, OOLDesc, PortDesc, mach
+from normach import KernReturn, Message, MsgOption, MsgType, OOLDesc, PortDesc, PortRight, mach
 from normach.kern.mig_interface import subsystems
 from normach.kern.routines import BY_NAME, ROUTINES
 
@@ -115,3 +115,15 @@ def test_the_kernel_reads_the_defs_it_publishes():
         assert m.name == r.name
         ins = [a.name for a in m.args[1:] if a.direction == "in"]
         assert ins == [n for n, _k in r.params]
+
+
+def test_P6_18_a_right_of_a_refused_request_is_destroyed_not_lost(caller, task):
+    """A send-once right where task_set_special_port wants a send right: MIG_TYPE_ERROR,
+    and the right goes with the request (its port hears a send-once notification)."""
+    from normach import Notify
+    c, _ = caller
+    other = mach.mach_port_allocate(c, PortRight.RECEIVE)
+    body = [PortDesc(other, MsgType.MAKE_SEND_ONCE), struct.pack("<q", 4)]   # BOOTSTRAP
+    assert _code(_rpc(caller, BY_NAME["task_set_special_port"].id, body)) == K.MIG_TYPE_ERROR
+    n = mach.mach_msg_receive(c, other, MsgOption.RCV_TIMEOUT, 5000)
+    assert n.id == Notify.SEND_ONCE
