@@ -124,3 +124,21 @@ def test_cc_passes_compiler_flags_as_they_are(tmp_path):
     assert not (tmp_path / "o").exists()
     run = cli("run", str(tmp_path / "v"))
     assert run.returncode == 0 and run.stdout == "foo\n"
+
+
+def test_ctrl_c_stops_an_embedded_run_with_130(tmp_path):
+    """Ctrl-C in `normach run` on an embedded cluster: exit 130 and one line; the
+    signal is taken between waits, never inside the kernel's lock."""
+    import signal
+    src = tmp_path / "ready.c"
+    src.write_text('#include <mach.h>\n#include <stdio.h>\n'
+                   'int main(void) { printf("ready\\n"); for (;;) swtch_pri(0); }\n')
+    p = subprocess.Popen([sys.executable, "-m", "normach.cli.main", "run", str(src)],
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        assert p.stdout.readline() == "ready\n"
+        p.send_signal(signal.SIGINT)
+        assert p.wait(60) == 130
+        assert p.stderr.read().strip().endswith("interrupted")
+    finally:
+        p.kill()

@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import contextlib
 import os
+import signal
 import sys
+import threading
 import time
 
 import click
@@ -39,6 +41,23 @@ def load(prog: str) -> bytes:
     return image
 
 
+@contextlib.contextmanager
+def ctrl_c():
+    """Ctrl-C (SIGINT) sets the event this yields instead of raising KeyboardInterrupt
+    wherever the main thread happens to be, which could be inside a lock's `with` of
+    the transport or the kernel and leave it held (the command then hangs on its
+    next call); the caller's loop checks the event between calls."""
+    stop = threading.Event()
+    if threading.current_thread() is not threading.main_thread():
+        yield stop
+        return
+    old = signal.signal(signal.SIGINT, lambda *_: stop.set())
+    try:
+        yield stop
+    finally:
+        signal.signal(signal.SIGINT, old)
+
+
 def _out(data: bytes) -> None:
     sys.stdout.buffer.write(data)
     sys.stdout.flush()
@@ -50,16 +69,22 @@ def run_embedded(image: bytes, prog: str, args: list, nodes: int, node: int,
     from .. import Cluster, KernError
     if node >= nodes:
         raise Fail(f"--node {node}: the cluster has {nodes} node{'s' * (nodes > 1)} (0-{nodes - 1})")
-    with Cluster(nodes=nodes) as c:
+    end = None if timeout is None else time.monotonic() + timeout
+    with Cluster(nodes=nodes) as c, ctrl_c() as stop:
         p = c.spawn_image(image, prog, args=args, node=node, sink=_out)
-        try:
-            status = c.wait(p, timeout=timeout)
-        except KernError:
-            click.echo(f"normach: {prog}: killed after {timeout} s", err=True)
-            return TIMEOUT
-        except KeyboardInterrupt:
-            click.echo(f"normach: {prog}: interrupted", err=True)
-            return INTERRUPTED
+        while True:
+            if stop.is_set():
+                click.echo(f"normach: {prog}: interrupted", err=True)
+                return INTERRUPTED
+            left = 0.5 if end is None else min(0.5, end - time.monotonic())
+            if left <= 0:
+                click.echo(f"normach: {prog}: killed after {timeout} s", err=True)
+                return TIMEOUT
+            try:
+                status = c.wait(p, timeout=left)
+                break
+            except KernError:                  # KERN_OPERATION_TIMED_OUT: not yet
+                continue
         if p.reason:
             click.echo(f"normach: {prog}: {p.reason}", err=True)
         return status
@@ -88,11 +113,17 @@ def run_on_cluster(c, image: bytes, prog: str, args: list, node: int, detach: bo
 def _follow(c, p, pid: str, timeout: float | None, kill_on_stop: bool, show: bool = True) -> int:
     """Stream the program's output until it ends; returns its status (124 at the
     timeout, 130 on Ctrl-C: then it is killed if `kill_on_stop`)."""
+    with ctrl_c() as stop:
+        return _follow_until(c, p, pid, timeout, stop, kill_on_stop, show)
+
+
+def _follow_until(c, p, pid: str, timeout: float | None, stop, kill_on_stop: bool,
+                  show: bool) -> int:
     from .. import KernError
     end = None if timeout is None else time.monotonic() + timeout
     offset = 0
     try:
-        while True:
+        while not stop.is_set():
             left = 1.0 if end is None else min(1.0, end - time.monotonic())
             if left <= 0:
                 if kill_on_stop:
@@ -108,14 +139,13 @@ def _follow(c, p, pid: str, timeout: float | None, kill_on_stop: bool, show: boo
                 if reason and status:
                     click.echo(f"normach: {pid}: {reason}", err=True)
                 return status
-    except KeyboardInterrupt:
-        if kill_on_stop:
-            with contextlib.suppress(KernError):   # it may have ended meanwhile
-                c.kill(p)
-        click.echo(f"normach: {pid}: interrupted" + (": killed" if kill_on_stop else ""), err=True)
-        return INTERRUPTED
     except KernError as e:
         raise Fail(f"{pid}: {e}") from None
+    if kill_on_stop:                                # Ctrl-C
+        with contextlib.suppress(KernError):       # it may have ended meanwhile
+            c.kill(p)
+    click.echo(f"normach: {pid}: interrupted" + (": killed" if kill_on_stop else ""), err=True)
+    return INTERRUPTED
 
 
 def _program(c, pid: str):
