@@ -646,3 +646,9 @@ def test_E3_1_fuzz_every_call_returns_or_raises_kern_error(data):
             problems = cluster.audit()
             assert problems == [], f"after {name}{tuple([target] + args)!r}:\n" + "\n".join(problems)
     assert cluster.audit() == []
+
+
+@pytest.mark.parametrize("name", [-1, None, "text", 3.5, [b"x"]])
+def test_E3_1_a_task_name_that_is_not_bytes_is_invalid_argument(env, name):
+    """Found by the fuzz below: task_set_name(task, -1) raised ValueError from bytes(-1)."""
+    assert code_of(mach.task_set_name, env.task, name) == K.KERN_INVALID_ARGUMENT

@@ -347,8 +347,10 @@ def task_set_limits(task: Task, vm_max: int | None, threads_max: int | None) -> 
 
 def task_set_name(task: Task, name: bytes) -> None:
     """Name the task (what ps shows; a debugging name, as OSF MK's).
-    Raises: KERN_INVALID_ARGUMENT (terminated; longer than TASK_NAME_MAX or not text)."""
+    Raises: KERN_INVALID_ARGUMENT (terminated; not bytes; longer than TASK_NAME_MAX)."""
     _active(task)
+    if not isinstance(name, (bytes, bytearray, memoryview)):
+        raise KernError(KERN.KERN_INVALID_ARGUMENT, "a task name is bytes")
     text = bytes(name).split(b"\0", 1)[0]
     if len(text) > param.TASK_NAME_MAX:
         raise KernError(KERN.KERN_INVALID_ARGUMENT, f"a name of {len(text)} bytes")
