@@ -19,7 +19,7 @@ import time
 
 from normach import Cluster
 
-from .harness import Result
+from .harness import Result, guest_per_call
 
 US = 1e6
 FLAGS = ["-O2", "-ffreestanding", "-nostdlib", "-static", "-fno-pie", "-no-pie",
@@ -137,15 +137,7 @@ def bench_guest_rpc() -> Result:
     d = tempfile.mkdtemp(prefix="normach-bench-")
     exe = os.path.join(d, "msg_rtt")
     compile_program(exe, [os.path.join(os.path.dirname(__file__), "guest", "msg_rtt.c")])
-
-    def run(n):
-        with Cluster(nodes=1) as c:
-            t0 = time.perf_counter()
-            p = c.spawn(exe, args=[str(n)])
-            assert c.wait(p, timeout=300) == 0, p.reason
-            return time.perf_counter() - t0
-    small, big = min(run(200) for _ in range(3)), min(run(2200) for _ in range(3))
-    per = (big - small) / 2000
+    per = guest_per_call(exe, lambda n: [str(n)])
     return Result("null mach_msg RPC, guest thread to guest thread", "µs", per * US,
                   "same RPC between Python threads", python_rpc_us())
 

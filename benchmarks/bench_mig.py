@@ -14,11 +14,8 @@ from __future__ import annotations
 
 import os
 import tempfile
-import time
 
-from normach import Cluster
-
-from .harness import Result
+from .harness import Result, guest_per_call
 
 US = 1e6
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -40,24 +37,12 @@ def _build() -> tuple[str, str]:
     return calls, rtt
 
 
-def _per_call(exe: str, args_for) -> float:
-    """Seconds per call: the difference of runs of 200 and 2200 calls (best of 3)."""
-    def run(n):
-        with Cluster(nodes=1) as c:
-            t0 = time.perf_counter()
-            p = c.spawn(exe, args=args_for(n))
-            assert c.wait(p, timeout=600) == 0, (p.reason, c.output(p))
-            return time.perf_counter() - t0
-    small, big = min(run(200) for _ in range(3)), min(run(2200) for _ in range(3))
-    return (big - small) / 2000
-
-
 def run_all() -> list[Result]:
     calls, rtt = _build()
-    trap = _per_call(calls, lambda n: ["trap", str(n)])
-    mig = _per_call(calls, lambda n: ["mig", str(n)])
-    rpc = _per_call(calls, lambda n: ["rpc", str(n)])
-    hand = _per_call(rtt, lambda n: [str(n)])
+    trap = guest_per_call(calls, lambda n: ["trap", str(n)])
+    mig = guest_per_call(calls, lambda n: ["mig", str(n)])
+    rpc = guest_per_call(calls, lambda n: ["rpc", str(n)])
+    hand = guest_per_call(rtt, lambda n: [str(n)])
     return [Result("task_info by a MIG message to the task port", "µs", mig * US,
                    "task_info by the kernel-call trap", trap * US),
             Result("MIG add() RPC, guest thread to guest thread", "µs", rpc * US,

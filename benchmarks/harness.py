@@ -47,6 +47,21 @@ def per_iteration(fn, min_time: float = 0.2, runs: int = 3, max_loops: int = 1 <
     return statistics.median(samples)
 
 
+def guest_per_call(exe: str, args_for, small: int = 200, big: int = 2200) -> float:
+    """Seconds per call of a guest program that makes n calls (argv `args_for(n)`), on
+    a fresh one-node embedded cluster: the difference of the best of 3 runs of `big`
+    and of `small` calls, so loading and start-up drop out."""
+    from normach import Cluster
+
+    def run(n):
+        with Cluster(nodes=1) as c:
+            t0 = time.perf_counter()
+            p = c.spawn(exe, args=args_for(n))
+            assert c.wait(p, timeout=600) == 0, (p.reason, c.output(p))
+            return time.perf_counter() - t0
+    return (min(run(big) for _ in range(3)) - min(run(small) for _ in range(3))) / (big - small)
+
+
 def once(fn, runs: int = 3) -> float:
     """Median seconds of fn() over `runs` runs (for operations too big to loop)."""
     out = []

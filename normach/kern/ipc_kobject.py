@@ -102,33 +102,41 @@ def _decode_args(kmsg, r) -> list:
     return args
 
 
-def _encode_out(kind: str, value) -> list:
+RIGHT_OUTS = ("task", "thread", "port", "sonce", "right", "threads", "ports")
+
+
+def right_item(kind: str, value):
+    """The reply item of an out of a RIGHT_OUTS kind: a port right, or an out-of-line
+    array of them (both reply layouts carry rights so)."""
     from ..ipc.kmsg import OOLPortsItem, PortItem
     from ..ipc.port import ipc_port_make_send
+    if kind == "task":                        # a Task here, or a send right (a task elsewhere)
+        right = ipc_port_make_send(value.itk_self) if hasattr(value, "itk_self") else value
+        return PortItem(right, MsgType.PORT_SEND)
+    if kind == "thread":
+        return PortItem(ipc_port_make_send(value.ith_self), MsgType.PORT_SEND)
+    if kind == "port":
+        return PortItem(value, MsgType.PORT_SEND)
+    if kind == "sonce":
+        return PortItem(value, MsgType.PORT_SEND_ONCE)
+    if kind == "right":
+        port, msgt = value
+        return PortItem(port, msgt)
+    if kind == "threads":
+        return OOLPortsItem([ipc_port_make_send(t.ith_self) for t in value], MsgType.PORT_SEND)
+    assert kind == "ports", kind
+    return OOLPortsItem(list(value), MsgType.PORT_SEND)
+
+
+def _encode_out(kind: str, value) -> list:
     if kind in ("int", "int32"):
         return [int(value)]
     if kind == "bytes":
         return [bytes(value)]
-    if kind == "task":                        # a Task here, or a send right (a task elsewhere)
-        right = ipc_port_make_send(value.itk_self) if hasattr(value, "itk_self") else value
-        return [PortItem(right, MsgType.PORT_SEND)]
-    if kind == "thread":
-        return [PortItem(ipc_port_make_send(value.ith_self), MsgType.PORT_SEND)]
-    if kind == "port":
-        return [PortItem(value, MsgType.PORT_SEND)]
-    if kind == "sonce":
-        return [PortItem(value, MsgType.PORT_SEND_ONCE)]
-    if kind == "right":
-        port, msgt = value
-        return [PortItem(port, msgt)]
-    if kind == "threads":
-        return [OOLPortsItem([ipc_port_make_send(t.ith_self) for t in value], MsgType.PORT_SEND)]
-    if kind == "ports":
-        return [OOLPortsItem(list(value), MsgType.PORT_SEND)]
-    if kind == "state":
-        return [int(w) for w in value.to_words()]
-    if kind == "record":
-        return records.words(value)
+    if kind in RIGHT_OUTS:
+        return [right_item(kind, value)]
+    if kind in ("state", "record"):
+        return [int(w) for w in records.out_words(kind, value)]
     if kind == "names":
         names, types = value
         return [len(names), *map(int, names), *map(int, types)]

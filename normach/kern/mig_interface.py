@@ -243,9 +243,7 @@ def _impl_args(kmsg, r, mr, values) -> tuple[list, dict]:
             item = kmsg.body[v]
             args.append(vm_map_copy_read(item.copy)[:item.size] if item.copy else b"")
         else:                                  # state, record: u32 words → u64 words
-            raw = v + b"\0" * (-len(v) % 8)
-            words = list(struct.unpack(f"<{len(raw) // 8}Q", raw))
-            args.append(words[0] if kind == "record" and len(words) == 1 else words)
+            args.append(records.param_words(kind, v))
     caps = {a.name: values[(a.name, "capacity")] for a in mr.args if a.capacity_in_request}
     return args, caps
 
@@ -277,31 +275,20 @@ def _expand_values(r, outs) -> list:
 
 
 def _out_descriptor(kernel, kind, value):
-    from ..ipc.kmsg import OOLItem, OOLPortsItem, PortItem
-    from ..ipc.port import ipc_port_make_send
+    """Rights as the items-layout reply carries them (ipc_kobject.right_item); byte
+    strings and name arrays out of line."""
+    from ..ipc.kmsg import OOLItem
     from ..vm.map import vm_map_copy_from_bytes
-    S = MsgType.PORT_SEND
-    if kind == "task":
-        return PortItem(ipc_port_make_send(value.itk_self) if hasattr(value, "itk_self") else value, S)
-    if kind == "thread":
-        return PortItem(ipc_port_make_send(value.ith_self), S)
-    if kind == "port":
-        return PortItem(value, S)
-    if kind == "sonce":
-        return PortItem(value, MsgType.PORT_SEND_ONCE)
-    if kind == "right":
-        return PortItem(*value)
-    if kind == "threads":
-        return OOLPortsItem([ipc_port_make_send(t.ith_self) for t in value], S)
-    if kind == "ports":
-        return OOLPortsItem(list(value), S)
+    from .ipc_kobject import RIGHT_OUTS, right_item
+    if kind in RIGHT_OUTS:
+        return right_item(kind, value)
     data = bytes(value) if kind == "bytes" else struct.pack(f"<{len(value)}I", *map(int, value))
     return OOLItem(vm_map_copy_from_bytes(kernel, data) if data else None, len(data))
 
 
 def _out_inline(a, kind, value, caps) -> bytes:
     if kind in ("record", "state"):
-        words = records.words(value) if kind == "record" else value.to_words()
+        words = records.out_words(kind, value)
         if caps[a.name] < 2 * len(words) or 2 * len(words) > a.type.count:
             raise KernError(K.KERN_INVALID_ARGUMENT, f"count {caps[a.name]} < {2 * len(words)}")
         return struct.pack(f"<I{len(words)}Q", 2 * len(words), *[w & (1 << 64) - 1 for w in words])

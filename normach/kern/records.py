@@ -11,6 +11,8 @@ them, and the remote path (mach.py) rebuilds the record from the ints.
 
 from __future__ import annotations
 
+import struct
+
 from ..mach_types import HostInfoFlavor, PortFlavor, TaskInfoFlavor, ThreadInfoFlavor
 
 TASK_BASIC_INFO = ("suspend_count", "virtual_size", "resident_size", "user_time", "system_time",
@@ -63,6 +65,19 @@ def words(value) -> list[int]:
         return [value]
     fields = value if isinstance(value, dict) else vars(value)
     return [int(v) for v in fields.values() if isinstance(v, int)]
+
+
+def out_words(kind: str, value) -> list[int]:
+    """The u64 words a "record" or "state" out is written as (to a guest, in a reply)."""
+    return words(value) if kind == "record" else value.to_words()
+
+
+def param_words(kind: str, data: bytes):
+    """A "record" or "state" parameter from a guest's u32 words (`data`, padded to whole
+    u64 words): the u64 words, or a one-word record as its one int."""
+    data = bytes(data) + b"\0" * (-len(data) % 8)
+    values = list(struct.unpack(f"<{len(data) // 8}Q", data))
+    return values[0] if kind == "record" and len(values) == 1 else values
 
 
 def rebuild(routine: str, params: list, words: list):

@@ -313,10 +313,7 @@ def _decode_params(task, routine, words, held):
             count = words[pos + 1] & 0xFFFFFFFF
             if count > param.CALL_ARRAY_MAX:
                 raise KernError(K.KERN_INVALID_ARGUMENT, f"an array of {count} words")
-            data = copyin(task, w, 4 * count) if count else b""
-            data += b"\0" * (-len(data) % 8)
-            words = list(struct.unpack(f"<{len(data) // 8}Q", data))
-            params.append(words[0] if kind == "record" and len(words) == 1 else words)
+            params.append(records.param_words(kind, copyin(task, w, 4 * count) if count else b""))
         pos += _IN_WORDS[kind]
     return params, pos
 
@@ -392,7 +389,7 @@ def _copy_outs(task, kinds, outs, values) -> None:
             _u64(task, p[0], _array(task, list(v)))
             _u32(task, p[1], len(v))
         elif kind in ("record", "state"):
-            words = records.words(v) if kind == "record" else v.to_words()
+            words = records.out_words(kind, v)
             cap = struct.unpack("<I", copyin(task, p[1], 4))[0]
             if cap < 2 * len(words):
                 raise KernError(K.KERN_INVALID_ARGUMENT, f"count {cap} < {2 * len(words)}")
