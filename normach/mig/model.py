@@ -205,8 +205,6 @@ class Subsystem:
     server_prefix: str = ""
     server_demux: str = ""
     imports: list = field(default_factory=list)       # (which, text): "", "u" or "s"
-    kernel_user: bool = False
-    kernel_server: bool = False
 
     @property
     def demux_name(self) -> str:

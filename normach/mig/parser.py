@@ -165,15 +165,13 @@ class Parser:
     def st_subsystem(self, line) -> None:
         if self.sub is not None:
             raise self.error("a second subsystem statement", line)
-        flags = set()
         while self.peek()[1] in ("KernelUser", "KernelServer"):
-            flags.add(self.take())
+            self.take()                    # in-kernel stubs: no meaning for guest stubs
         name = self.take(kind="id")
         base = self.number()
         if not 0 <= base < 1 << 31:
             raise self.error(f"subsystem base {base} out of range", line)
-        self.sub = Subsystem(name, base, kernel_user="KernelUser" in flags,
-                             kernel_server="KernelServer" in flags)
+        self.sub = Subsystem(name, base)
 
     def st_userprefix(self, line) -> None:
         self.sub.user_prefix = self.take(kind="id")

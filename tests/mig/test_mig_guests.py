@@ -12,25 +12,26 @@ HERE = pathlib.Path(__file__).parent / "programs"
 GUEST_TESTS = HERE.parent.parent.parent / "guest" / "tests"
 
 
-def _build(tmp, defs, sources, defines=()):
-    from normach.guest.build import compile_program
-    from normach.guest.build import compile_interface
-    out = tmp / "gen"
-    compile_interface(HERE / defs, out, defines)
-    stem = defs[:-5]
-    exes = {}
-    for name, src, side in sources:
-        exe = str(tmp / name)
-        compile_program(exe, [str(HERE / src), str(out / f"{stem}{side}.c")],
-                        ["-I", str(out), "-I", str(GUEST_TESTS)])
-        exes[name] = exe
-    return exes
+def _build(tmp, program: str, interfaces, defines=(), sides=("User",)) -> str:
+    """Compile the .defs `interfaces` (paths) with `defines` into tmp/gen and build the
+    guest `program` (in programs/) with their `sides` ("User", "Server") linked in."""
+    from normach.guest.build import compile_interface, compile_program
+    gen = tmp / "gen"
+    sources = [str(HERE / program)]
+    for defs in interfaces:
+        header = "mach_mig.h" if defs.name == "mach.defs" else None     # not <mach.h>
+        files = compile_interface(defs, gen, defines, header=header)
+        sources += [str(f) for f in files if f.name.endswith(tuple(f"{s}.c" for s in sides))]
+    exe = str(tmp / program[:-2])
+    compile_program(exe, sources, ["-I", str(gen), "-I", str(GUEST_TESTS)])
+    return exe
 
 
 @pytest.fixture(scope="module")
 def calc(tmp_path_factory):
-    return _build(tmp_path_factory.mktemp("calc"), "calc.defs",
-                  [("server", "calc_server.c", "Server"), ("client", "calc_client.c", "User")])
+    tmp, defs = tmp_path_factory.mktemp("calc"), [HERE / "calc.defs"]
+    return {"server": _build(tmp, "calc_server.c", defs, sides=("Server",)),
+            "client": _build(tmp, "calc_client.c", defs)}
 
 
 def _registered_port(c, program):
@@ -73,26 +74,11 @@ def kernel_defs(tmp_path_factory):
     return d
 
 
-def _build_kernel_client(tmp, kernel_defs, program, subsystems, defines):
-    from normach.guest.build import compile_program
-    from normach.guest.build import compile_interface
-    gen = tmp / "gen"
-    sources = [str(HERE / program)]
-    for sub in subsystems:
-        header = "mach_mig.h" if sub == "mach" else None      # not <mach.h>
-        files = compile_interface(kernel_defs / f"{sub}.defs", gen, defines, header=header)
-        sources += [str(f) for f in files if f.suffix == ".c"
-                    and (f.name.endswith("User.c") or "SERVERPREFIX=srv_" in defines)]
-    exe = str(tmp / program[:-2])
-    compile_program(exe, sources, ["-I", str(gen), "-I", str(GUEST_TESTS)])
-    return exe
-
-
 def test_a_mig_guest_calls_the_kernel_interfaces_generated_from_the_routine_table(
         tmp_path, kernel_defs):
-    exe = _build_kernel_client(tmp_path, kernel_defs, "mig_kernel.c",
-                               ["mach", "mach_port", "mach_host", "clock", "norma"],
-                               ["USERPREFIX=mig_"])
+    exe = _build(tmp_path, "mig_kernel.c",
+                 [kernel_defs / f"{s}.defs" for s in ("mach", "mach_port", "mach_host", "clock",
+                                                      "norma")], ["USERPREFIX=mig_"])
     from normach.ipc.ipc_kernel import ipc_state
     with Cluster(nodes=2) as c:
         calls = [ipc_state(c.kernel(n)).stats.kobject_calls for n in (0, 1)]
@@ -107,8 +93,8 @@ def test_a_mig_guest_calls_the_kernel_interfaces_generated_from_the_routine_tabl
 
 
 def test_a_guest_serves_a_kernel_interface_built_from_its_defs(tmp_path, kernel_defs):
-    exe = _build_kernel_client(tmp_path, kernel_defs, "mig_clock_server.c", ["clock"],
-                               ["USERPREFIX=mig_", "SERVERPREFIX=srv_"])
+    exe = _build(tmp_path, "mig_clock_server.c", [kernel_defs / "clock.defs"],
+                 ["USERPREFIX=mig_", "SERVERPREFIX=srv_"], sides=("User", "Server"))
     with Cluster(nodes=1) as c:
         p = c.spawn(exe)
         assert (c.wait(p, timeout=300), p.reason) == (0, ""), c.output(p)
