@@ -14,6 +14,7 @@ CONSOLE_MIGRATIONS_MAX = 8         # migrate_self requests a console server runs
 ELF_MAX_SEGMENTS = 64              # PT_LOAD entries a program may have
 MSG_PORTS_MAX = 1 << 16            # most port names the port arrays of one message carry
 CALL_ARRAY_MAX = 1 << 16           # most elements of one array argument of a kernel call trap
+LINUX_SYSCALL_MAX = 1000            # syscall numbers below this are Linux's (EXC_SYSCALL); kernel calls start here
 KERNEL_COPY_MAX = 64 << 20         # most bytes one kernel call copies in or out of a task at once
 PAGEOUT_FREE_TARGET = 8             # frames the pageout path frees when the pool is empty
 VM_WIRE_MAX_FRACTION = 0.5          # of a node's frames vm_wire may hold in all (the rest stays pageable)

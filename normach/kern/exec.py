@@ -12,8 +12,14 @@ The load runs in named steps (docs/guest-abi.md, "Programs"):
 3. copy       – the file bytes of each segment into place (through the fault path):
                 bounded by the size of the file;
 4. protect    – each range set to its segments' protection;
-5. stack      – a 1 MiB stack with argc, argv, envp and an empty auxv at its top;
+5. stack      – a 1 MiB stack with argc, argv, envp and the auxiliary vector at its
+                top (empty for a Mach-native program; for a Linux one what a Linux
+                kernel gives a static program: AT_PHDR, AT_ENTRY, AT_RANDOM, ...);
 6. thread     – the first thread, its registers set, created suspended.
+
+The personality: a program built by `normach cc` carries the note `.note.normach`
+(crt0.S) and is Mach-native; any other static x86-64 executable is a Linux program,
+whose system calls go to the Unix server (servers/unix, kern/exception.py).
 """
 
 from __future__ import annotations
@@ -44,6 +50,10 @@ class Image:
 
     segments: tuple
     entry: int
+    personality: str = "mach"    # "mach" (built by normach cc) or "linux"
+    phdr: int = 0                # where the program headers lie in memory (AT_PHDR), or 0
+    phnum: int = 0
+    brk: int = 0                 # the page after the highest segment (a Linux heap's start)
 
 
 def _bad(why: str) -> KernError:
@@ -73,11 +83,28 @@ def parse_image(image: bytes) -> Image:
                 raise _bad(f"segment at {vaddr:#x} of {memsz:#x} bytes")
             segs.append((vaddr, memsz, bytes(image[offset:offset + filesz]), _prot(seg["p_flags"])))
         entry = elf["e_entry"]
+        personality = "mach" if elf.get_section_by_name(".note.normach") else "linux"
+        phdr = _phdr_address(elf, loads)
+        phnum = elf["e_phnum"]
     except (ELFError, ValueError, struct.error, KeyError, AttributeError):
         raise _bad("malformed") from None
     if not segs:
         raise _bad("no loadable segment")
-    return Image(tuple(segs), entry)
+    top = max(v + size for v, size, _d, _p in segs)
+    return Image(tuple(segs), entry, personality, phdr, phnum, (top + PAGE - 1) & ~(PAGE - 1))
+
+
+def _phdr_address(elf, loads) -> int:
+    """The program headers' address in memory: PT_PHDR's, else inside the load segment
+    whose file bytes hold them; 0 if none does."""
+    for seg in elf.iter_segments():
+        if seg["p_type"] == "PT_PHDR":
+            return seg["p_vaddr"]
+    phoff = elf["e_phoff"]
+    for seg in loads:
+        if seg["p_offset"] <= phoff < seg["p_offset"] + seg["p_filesz"]:
+            return seg["p_vaddr"] + phoff - seg["p_offset"]
+    return 0
 
 
 def _ranges(segs) -> list:
@@ -126,19 +153,40 @@ def step_protect(vmap, ranges: list) -> None:
             vm_protect(vmap, start, end - start, False, prot)
 
 
-def step_stack(vmap, argv: list[str], envp: list[str]) -> int:
+# The auxiliary vector's keys (<elf.h>) that a Linux program gets.
+AT_NULL, AT_PHDR, AT_PHENT, AT_PHNUM, AT_PAGESZ, AT_BASE, AT_FLAGS, AT_ENTRY = 0, 3, 4, 5, 6, 7, 8, 9
+AT_UID, AT_EUID, AT_GID, AT_EGID, AT_PLATFORM, AT_HWCAP, AT_CLKTCK = 11, 12, 13, 14, 15, 16, 17
+AT_SECURE, AT_RANDOM, AT_EXECFN = 23, 25, 31
+HWCAP = 0x078BFBFF            # cpuid(1).edx of a plain x86-64: fpu ... sse2 (no AVX claimed)
+
+
+def _auxv(image: Image, platform: int, random: int, execfn: int) -> list:
+    if image.personality != "linux":
+        return [AT_NULL, 0]
+    pairs = [(AT_PHDR, image.phdr), (AT_PHENT, 56), (AT_PHNUM, image.phnum), (AT_PAGESZ, PAGE),
+             (AT_BASE, 0), (AT_FLAGS, 0), (AT_ENTRY, image.entry), (AT_UID, 0), (AT_EUID, 0),
+             (AT_GID, 0), (AT_EGID, 0), (AT_PLATFORM, platform), (AT_HWCAP, HWCAP),
+             (AT_CLKTCK, 100), (AT_SECURE, 0), (AT_RANDOM, random), (AT_EXECFN, execfn),
+             (AT_NULL, 0)]
+    return [w for pair in pairs for w in pair]
+
+
+def step_stack(vmap, argv: list[str], envp: list[str], image: Image | None = None) -> int:
     """Build the stack; returns the initial rsp (pointing at argc)."""
+    import os
     from ..vm.user import vm_map, vm_write
     vm_map(vmap, STACK_TOP - STACK_SIZE, STACK_SIZE, 0, False, None, 0, False,
            VMProt.DEFAULT, VMProt.ALL, VMInherit.COPY)
-    strings = b""
+    strings = os.urandom(16) + b"x86_64\0"       # AT_RANDOM's bytes, AT_PLATFORM's name
     offsets = []
     for s in argv + envp:
         offsets.append(len(strings))
         strings += s.encode() + b"\0"
     str_base = (STACK_TOP - len(strings) - 64) & ~15
     ptrs = [str_base + o for o in offsets]
-    vector = ([len(argv)] + ptrs[:len(argv)] + [0] + ptrs[len(argv):] + [0] + [0, 0])
+    execfn = ptrs[0] if argv else 0
+    auxv = _auxv(image, str_base + 16, str_base, execfn) if image is not None else [AT_NULL, 0]
+    vector = ([len(argv)] + ptrs[:len(argv)] + [0] + ptrs[len(argv):] + [0] + auxv)
     block = struct.pack(f"<{len(vector)}Q", *vector)
     rsp = (str_base - len(block)) & ~15
     if STACK_TOP - rsp > STACK_SIZE // 2:
@@ -161,7 +209,7 @@ def exec_image(task, image: Image, argv: list[str], envp: list[str] | None = Non
     ranges = step_map(task.map, image)
     step_copy(task.map, image)
     step_protect(task.map, ranges)
-    rsp = step_stack(task.map, list(argv), list(envp or []))
+    rsp = step_stack(task.map, list(argv), list(envp or []), image)
     thread = thread_create(task)
     ts = thread.state[ThreadStateFlavor.x86_THREAD_STATE64]
     ts.rip, ts.rsp, ts.rflags = image.entry, rsp, 0x202

@@ -435,4 +435,25 @@ def _kernel_call_handler(routine):
     return handler
 
 
+# -- Linux system calls -----------------------------------------------------------------------
+
+def _install_linux_syscalls() -> None:
+    """Numbers 0..LINUX_SYSCALL_MAX-1 are Linux's: each is EXC_SYSCALL to the thread's
+    handler (kern/exception.py), -ENOSYS without one.  Mach traps are negative and
+    kernel calls start at 1000, so the two never collide (tests/test_layering.py)."""
+    from .. import param
+    for number in range(param.LINUX_SYSCALL_MAX):
+        assert number not in TRAPS
+        TRAPS[number] = Trap(number, "linux_syscall", _linux_handler(number), blocking=True)
+
+
+def _linux_handler(number: int):
+    from .exception import syscall_raise
+
+    def handler(thread, *_args):
+        return syscall_raise(thread, number)
+    return handler
+
+
 _install_kernel_calls()
+_install_linux_syscalls()

@@ -25,3 +25,12 @@ _start:
     .size _start, . - _start
 
     .section .note.GNU-stack, "", @progbits
+
+/* The personality note: a program built by `normach cc` is Mach-native (kern/exec.py). */
+    .section .note.normach, "a", @note
+    .p2align 2
+    .long 8                         /* namesz */
+    .long 4                         /* descsz */
+    .long 1                         /* type: the guest ABI's version */
+    .asciz "normach"
+    .long 1
