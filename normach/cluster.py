@@ -232,30 +232,35 @@ class Cluster:
         return self._consoles[node]
 
     def spawn(self, prog: str, args=(), node: int = 0, env=(), sink=None,
-              suspended: bool = False, privileged: bool = False) -> "Program":
+              suspended: bool = False, privileged: bool = False, root=None) -> "Program":
         """Load and start a guest program on `node`: an ELF path, or C sources to build.
 
         Its console output is collected (and passed to `sink(bytes)` as it
         arrives); `wait` gives its exit status.  With `suspended` its first
         thread waits for `resume` (to give the task rights before it runs).  With
         `privileged` it may take its node's host_priv (normach_host_priv_self): a
-        bootstrap privilege; other programs get MACH_PORT_NULL there.
-        Raises: KernError KERN_INVALID_ARGUMENT (not a program), and the codes of task creation.
+        bootstrap privilege; other programs get MACH_PORT_NULL there.  A Linux program
+        (not built by `normach cc`) runs under the Unix server with the host directory
+        `root` as its "/" (default: the current directory; docs/unix-server.md).
+        Raises: KernError KERN_INVALID_ARGUMENT (not a program; root not a directory), and
+        the codes of task creation.
         """
         return self.spawn_image(_load_program(prog), prog, args, node, env, sink, suspended,
-                                privileged)
+                                privileged, root)
 
     def spawn_image(self, image: bytes, prog: str, args=(), node: int = 0, env=(), sink=None,
-                    suspended: bool = False, privileged: bool = False) -> "Program":
+                    suspended: bool = False, privileged: bool = False,
+                    root=None) -> "Program":
         """As `spawn`, from the ELF `image` of the program `prog` (its argv[0])."""
         from .ipc.port import ipc_port_make_send
         from .servers.console import launch
         argv = [prog, *map(str, args)]
         if self.client is not None:
-            return self._spawn_remote(image, argv, node, env, suspended, privileged)
+            return self._spawn_remote(image, argv, node, env, suspended, privileged, root)
         k = self.kernel(node)
         task, thread, out = launch(k, self.console(node), image, os.path.basename(prog), argv,
-                                   env, sink, suspended, privileged)
+                                   env, sink, suspended, privileged,
+                                   None if root is None else str(root))
         with k.lock:
             handle = Task(ipc_port_make_send(task.itk_self))
         program = Program(handle, task, out, node, thread)
@@ -263,11 +268,12 @@ class Cluster:
         return program
 
     def _spawn_remote(self, image: bytes, argv: list, node: int, env, suspended: bool,
-                      privileged: bool = False):
+                      privileged: bool = False, root=None):
         from .dipc.control import ctl_spawn
+        root = os.path.realpath(root if root is not None else os.getcwd())
         reply = self._control(node, ctl_spawn(label=os.path.basename(argv[0]), argv=argv,
                                               suspended=suspended, privileged=privileged,
-                                              image=image))
+                                              image=image, root=root))
         p = Program(self._handle_from(reply.uid, Task), None, None, node)
         p.remote_id, p.home, p.name = reply.program, node, os.path.basename(argv[0])
         return p

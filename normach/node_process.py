@@ -161,7 +161,7 @@ class NodeProcess:
                 self.console = self._start_console()
         task, thread, out = launch(self.kernel, self.console, bytes(msg.image), msg.label,
                                    [str(a) for a in msg.argv], suspended=msg.suspended,
-                                   privileged=bool(msg.privileged))
+                                   privileged=bool(msg.privileged), root=msg.root or None)
         p = self.programs.add(msg.label, task, thread, out)
         return c.ctl_spawned(program=p.k, uid=self._export(task.itk_self, sender))
 

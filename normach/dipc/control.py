@@ -28,7 +28,7 @@ ctl_join = declare(358, "ctl_join", [("node", "int"), ("address", "str"), ("key"
                    reply="ctl_table")      # key "": the key the request came with
 ctl_table = declare(359, "ctl_table", [("node", "int"), ("nnodes", "int"), ("table", "map")])
 ctl_spawn = declare(360, "ctl_spawn", [("label", "str"), ("argv", "list"), ("suspended", "bool"),
-                                       ("privileged", "bool"), ("image", "raw")],
+                                       ("privileged", "bool"), ("image", "raw"), ("root", "str")],
                     reply="ctl_spawned")
 ctl_spawned = declare(361, "ctl_spawned", [("program", "int"), ("uid", "list")])
 ctl_wait = declare(362, "ctl_wait", [("program", "int"), ("timeout_ms", "int")], reply="ctl_status")

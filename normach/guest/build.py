@@ -167,6 +167,41 @@ def compile_program(output: str, sources: list[str], extra_flags=()) -> None:
           "-o", output, str(crt0), *map(str, sources), *map(str, runtime), *libs])
 
 
+# -- Linux programs (musl) ----------------------------------------------------------------------
+
+LINUX_FLAGS = ("-static", "-O2")
+
+
+@lru_cache(maxsize=None)
+def find_linux_compiler() -> tuple[str, ...]:
+    """The command that builds static x86-64 Linux programs against musl: $NORMACH_LINUX_CC
+    (split on spaces), else a system `musl-gcc`, else the clang + musl that the `ziglang`
+    package ships (`python -m ziglang cc -target x86_64-linux-musl`).
+    Raises: GuestBuildError."""
+    env = os.environ.get("NORMACH_LINUX_CC")
+    if env:
+        return tuple(env.split())
+    musl = shutil.which("musl-gcc")
+    if musl:
+        return (musl,)
+    try:
+        import ziglang  # noqa: F401
+    except ImportError:
+        raise GuestBuildError("no musl C compiler: pip install ziglang, or install musl-gcc, "
+                              "or set NORMACH_LINUX_CC") from None
+    return (sys.executable, "-m", "ziglang", "cc", "-target", "x86_64-linux-musl")
+
+
+def compile_linux(output: str, sources: list[str], extra_flags=()) -> None:
+    """Build the static Linux executable `output` from C `sources` with musl (an ordinary
+    POSIX program: it runs under the Unix server, servers/unix).
+    Raises: GuestBuildError."""
+    if not sources:
+        raise GuestBuildError("no source files given")
+    os.makedirs(os.path.dirname(os.path.abspath(output)), exist_ok=True)
+    _run([*find_linux_compiler(), *LINUX_FLAGS, *extra_flags, "-o", output, *map(str, sources)])
+
+
 # -- MIG (normach/mig) with the guest toolchain ------------------------------------------------
 
 def kernel_defs_dir() -> Path:

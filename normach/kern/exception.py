@@ -246,6 +246,8 @@ def syscall_raise(thread, number: int):
     if cpu is not None:
         cpu.save_state(thread)
     ts = thread.state[X86ThreadState64.FLAVOR]
+    ts.rip = (ts.rip + 2) & ((1 << 64) - 1)   # the hook sees rip at the `syscall`: the
+    # handler sees (and answers) the registers after it, as Linux's pt_regs are
     outcome = _raise(thread, handler, EXC_SYSCALL, [number, ts.rip], cpu)
     if outcome == "again":
         ts = thread.state[X86ThreadState64.FLAVOR]

@@ -188,16 +188,22 @@ class Output:
 
 
 def launch(kernel, console: ConsoleServer, image: bytes, name: str, argv: list, env=(),
-           sink=None, suspended: bool = False, privileged: bool = False):
+           sink=None, suspended: bool = False, privileged: bool = False, root: str | None = None):
     """Load `image` into a fresh task of `kernel` whose bootstrap port is a new console
     port of `console`; start its first thread unless `suspended`.  `privileged`: the
     program may take host_priv (normach_host_priv_self), as a bootstrap server would.
+    A Linux program (kern/exec.py, the personality) becomes a process of the node's
+    Unix server, its files inside the host directory `root` (default: the current one).
 
-    Returns (task, thread, Output).  Raises: KernError (not a program, no memory).
+    Returns (task, thread, Output).  Raises: KernError (not a program, no memory; a
+    root that is not a directory: KERN_INVALID_ARGUMENT).
     """
     from ..kern.exec import parse_image
     from ..kern.task import task_create
     program = parse_image(image)                  # before the lock: the image is the caller's
+    linux = program.personality == "linux"
+    if linux:
+        root = _root(root)
     out = Output(sink)
     port = console.open(out)
     with kernel.lock:
@@ -206,12 +212,42 @@ def launch(kernel, console: ConsoleServer, image: bytes, name: str, argv: list, 
         except KernError as e:                    # no budget for one more task
             failed = e
         else:
-            thread, failed = _load(task, program, argv, env, port, suspended, privileged)
+            thread, failed = _load(task, program, argv, env, port, suspended or linux,
+                                   privileged)
+    if failed is None and linux:
+        failed = _start_linux(kernel, task, thread, out, root, name, program, suspended)
     if failed is not None:
         port.deallocate()
         console.close(out)
         raise failed
     return task, thread, out
+
+
+def _root(root: str | None) -> str:
+    import os
+    path = os.path.realpath(root or os.getcwd())
+    if not os.path.isdir(path):
+        raise KernError(KernReturn.KERN_INVALID_ARGUMENT, f"{root}: not a directory")
+    return path
+
+
+def _start_linux(kernel, task, thread, out, root: str, name: str, program, suspended: bool):
+    """Make the loaded Linux `task` a process of the node's Unix server and start it
+    unless `suspended`.  Returns None, or the KernError that made it fail (the task
+    is gone).  Conditions: kernel lock not held."""
+    from ..kern.task import task_terminate
+    from ..kern.thread import thread_resume
+    from .unix import start_process
+    try:
+        start_process(kernel, task, out, root, name, program.brk)
+    except KernError as e:
+        with kernel.lock:
+            task_terminate(task)
+        return e
+    if not suspended:
+        with kernel.lock:
+            thread_resume(thread)
+    return None
 
 
 def _load(task, program, argv, env, port, suspended: bool, privileged: bool):
