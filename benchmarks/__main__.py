@@ -11,7 +11,7 @@ import subprocess
 import sys
 
 GROUPS = ("bench_core", "bench_machine", "bench_dipc", "bench_xmm", "bench_migration",
-          "bench_soak", "bench_cluster", "bench_mig")
+          "bench_soak", "bench_cluster", "bench_mig", "bench_unix")
 
 
 def _run_group(name: str) -> list:

@@ -57,14 +57,18 @@ def demo(tour: bool) -> None:
               "follow it with `normach logs`, `wait`, `kill`")
 @click.option("--timeout", default=None, type=click.FloatRange(min=0, min_open=True),
               help="seconds before the program is killed (exit 124)")
+@click.option("--root", default=None, type=click.Path(exists=True, file_okay=False),
+              help="a Linux program's \"/\": the host directory its files live in "
+              "(default: the current directory)")
 @click.argument("prog")
 @click.argument("args", nargs=-1, type=click.UNPROCESSED)
-def run(nodes, node, cluster, join, detach, timeout, prog, args) -> None:
+def run(nodes, node, cluster, join, detach, timeout, root, prog, args) -> None:
     """Run a guest program PROG (an ELF, or C sources to build) with ARGS.
 
     On a running cluster if one is named (--cluster, NORMACH_CLUSTER, or the file `up`
     writes), else on an embedded cluster of --nodes nodes.  Its console output goes to
-    stdout; normach exits with its status.
+    stdout; normach exits with its status.  A program `normach cc` did not build is a
+    Linux program: the Unix server runs it, its files inside --root.
     """
     from . import programs, where
     image = programs.load(prog)
@@ -72,11 +76,11 @@ def run(nodes, node, cluster, join, detach, timeout, prog, args) -> None:
     if found is None:
         if detach:
             raise Fail("--detach needs a running cluster (`normach up`)")
-        sys.exit(programs.run_embedded(image, prog, list(args), nodes or 1, node, timeout))
+        sys.exit(programs.run_embedded(image, prog, list(args), nodes or 1, node, timeout, root))
     if nodes is not None:
         raise Fail("--nodes is for an embedded cluster: not with a running cluster")
     sys.exit(programs.run_on_cluster(where.connect(cluster or join), image, prog, list(args),
-                                     node, detach, timeout))
+                                     node, detach, timeout, root))
 
 
 @main.command(name="cc", context_settings={"ignore_unknown_options": True,
@@ -85,14 +89,19 @@ def run(nodes, node, cluster, join, detach, timeout, prog, args) -> None:
 def cc(args: tuple) -> None:
     """Build a guest program with the system C compiler and the guest runtime:
     `normach cc -o OUT [COMPILER FLAGS...] SOURCES...` (every other argument goes to
-    the compiler as it is, `-DV=foo`, `-fno-strict-aliasing` and `-O2` included)."""
-    from ..guest.build import GuestBuildError, compile_program
+    the compiler as it is, `-DV=foo`, `-fno-strict-aliasing` and `-O2` included).
+    `normach cc --linux -o OUT SOURCES...` builds an ordinary static Linux program
+    against musl instead (ziglang's clang, musl-gcc, or $NORMACH_LINUX_CC): the Unix
+    server runs it."""
+    from ..guest.build import GuestBuildError, compile_linux, compile_program
     if list(args) in ([], ["-h"], ["--help"]):
         click.echo(click.get_current_context().get_help())
         return
-    output, flags, sources = _cc_args(list(args))
+    args = list(args)
+    linux = "--linux" in args
+    output, flags, sources = _cc_args([a for a in args if a != "--linux"])
     try:
-        compile_program(output, sources, flags)
+        (compile_linux if linux else compile_program)(output, sources, flags)
     except GuestBuildError as e:    # the compiler's diagnostics are in the message
         raise Fail(str(e), NOT_RUNNABLE) from None
 

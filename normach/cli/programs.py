@@ -64,14 +64,14 @@ def _out(data: bytes) -> None:
 
 
 def run_embedded(image: bytes, prog: str, args: list, nodes: int, node: int,
-                 timeout: float | None) -> int:
+                 timeout: float | None, root: str | None = None) -> int:
     """Run on an embedded cluster of `nodes` nodes; returns the exit code."""
     from .. import Cluster, KernError
     if node >= nodes:
         raise Fail(f"--node {node}: the cluster has {nodes} node{'s' * (nodes > 1)} (0-{nodes - 1})")
     end = None if timeout is None else time.monotonic() + timeout
     with Cluster(nodes=nodes) as c, ctrl_c() as stop:
-        p = c.spawn_image(image, prog, args=args, node=node, sink=_out)
+        p = c.spawn_image(image, prog, args=args, node=node, sink=_out, root=root)
         while True:
             if stop.is_set():
                 click.echo(f"normach: {prog}: interrupted", err=True)
@@ -91,14 +91,14 @@ def run_embedded(image: bytes, prog: str, args: list, nodes: int, node: int,
 
 
 def run_on_cluster(c, image: bytes, prog: str, args: list, node: int, detach: bool,
-                   timeout: float | None) -> int:
+                   timeout: float | None, root: str | None = None) -> int:
     """Start PROG on node `node` of the running cluster `c` (a client, closed here)."""
     from .. import KernError
     try:
         if node >= c.nnodes:
             raise Fail(f"--node {node}: the cluster has {c.nnodes} nodes (0-{c.nnodes - 1})")
         try:
-            p = c.spawn_image(image, prog, args=args, node=node)
+            p = c.spawn_image(image, prog, args=args, node=node, root=root)
         except KernError as e:
             raise Fail(f"{prog}: cannot start on node {node}: {e}") from None
         pid = f"{p.home}-{p.remote_id}"

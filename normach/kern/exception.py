@@ -168,9 +168,14 @@ def _install_state(thread, flavor: int, words: list, cpu) -> bool:
 
 
 def _await_reply(thread, reply):
-    """The handler's answer, or None (the thread died, or thread_abort ended the wait)."""
-    while thread.active and not reply.messages and not thread.abort_pending:
-        reply.cond.wait(0.05)
+    """The handler's answer, or None (the thread died, or thread_abort ended the wait).
+    thread_abort and the thread's termination wake the wait (waiting_on)."""
+    thread.waiting_on = reply.cond
+    try:
+        while thread.active and not reply.messages and not thread.abort_pending:
+            reply.cond.wait(0.05)
+    finally:
+        thread.waiting_on = None
     if not reply.messages:
         return None
     from ..ipc.mqueue import ipc_mqueue_dequeue

@@ -171,28 +171,39 @@ def _auxv(image: Image, platform: int, random: int, execfn: int) -> list:
     return [w for pair in pairs for w in pair]
 
 
-def step_stack(vmap, argv: list[str], envp: list[str], image: Image | None = None) -> int:
-    """Build the stack; returns the initial rsp (pointing at argc)."""
+def stack_layout(argv: list, envp: list, image: Image | None = None, top: int = STACK_TOP,
+                 random: bytes | None = None) -> tuple:
+    """The argument block of a new stack whose top is `top` (pure: no task touched):
+    argc, argv, envp and, for a Linux program, the auxiliary vector, with the strings
+    they point at above them.  `argv`/`envp` hold str or bytes.  Returns (the initial
+    rsp, pointing at argc; [(address, bytes)] to write).
+    Raises: KERN_INVALID_ARGUMENT (more than half the stack)."""
     import os
-    from ..vm.user import vm_map, vm_write
-    vm_map(vmap, STACK_TOP - STACK_SIZE, STACK_SIZE, 0, False, None, 0, False,
-           VMProt.DEFAULT, VMProt.ALL, VMInherit.COPY)
-    strings = os.urandom(16) + b"x86_64\0"       # AT_RANDOM's bytes, AT_PLATFORM's name
+    strings = (random if random is not None else os.urandom(16)) + b"x86_64\0"  # AT_RANDOM, AT_PLATFORM
     offsets = []
-    for s in argv + envp:
+    for s in list(argv) + list(envp):
         offsets.append(len(strings))
-        strings += s.encode() + b"\0"
-    str_base = (STACK_TOP - len(strings) - 64) & ~15
+        strings += (s.encode() if isinstance(s, str) else bytes(s)) + b"\0"
+    str_base = (top - len(strings) - 64) & ~15
     ptrs = [str_base + o for o in offsets]
     execfn = ptrs[0] if argv else 0
     auxv = _auxv(image, str_base + 16, str_base, execfn) if image is not None else [AT_NULL, 0]
     vector = ([len(argv)] + ptrs[:len(argv)] + [0] + ptrs[len(argv):] + [0] + auxv)
     block = struct.pack(f"<{len(vector)}Q", *vector)
     rsp = (str_base - len(block)) & ~15
-    if STACK_TOP - rsp > STACK_SIZE // 2:
+    if top - rsp > STACK_SIZE // 2:
         raise KernError(KernReturn.KERN_INVALID_ARGUMENT, "arguments too large")
-    vm_write(vmap, str_base, strings)
-    vm_write(vmap, rsp, block)
+    return rsp, [(str_base, strings), (rsp, block)]
+
+
+def step_stack(vmap, argv: list[str], envp: list[str], image: Image | None = None) -> int:
+    """Build the stack; returns the initial rsp (pointing at argc)."""
+    from ..vm.user import vm_map, vm_write
+    rsp, pieces = stack_layout(argv, envp, image)
+    vm_map(vmap, STACK_TOP - STACK_SIZE, STACK_SIZE, 0, False, None, 0, False,
+           VMProt.DEFAULT, VMProt.ALL, VMInherit.COPY)
+    for addr, data in pieces:
+        vm_write(vmap, addr, data)
     return rsp
 
 

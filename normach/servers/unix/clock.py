@@ -85,9 +85,17 @@ def sys_time(call):
 
 
 def sleep(call, seconds: float, result: int = 0) -> None:
-    """Answer `call` with `result` in `seconds` (the thread waits meanwhile)."""
-    cell = call.server.timers.after(seconds, lambda: call.finish(result))
-    call.thread.wait_cancel = lambda: call.server.timers.cancel(cell)
+    """Answer `call` with `result` in `seconds` (the thread waits meanwhile, parked:
+    a signal ends the wait with -EINTR, signals.py)."""
+    thread = call.thread
+
+    def due():
+        if getattr(thread, "parked", None) is call:
+            thread.parked = thread.wait_cancel = None
+        call.finish(result)
+    cell = call.server.timers.after(seconds, due)
+    thread.wait_cancel = lambda: call.server.timers.cancel(cell)
+    thread.parked = call
 
 
 @syscall(35, "nanosleep")

@@ -227,9 +227,15 @@ def _read_into(call, f: File, iov: list):
     if data is None:
         if f.flags & O_NONBLOCK:
             return -errno.EAGAIN
-        f.wait_readable(lambda: call.finish(_retry_read(call, f, iov)))
+        f.wait_readable(lambda: _answer(call, _retry_read(call, f, iov)))
         return None
     return _scatter(call, iov, data)
+
+
+def _answer(call, result) -> None:
+    """Answer a retried read or write, unless it had to wait again (None)."""
+    if result is not None:
+        call.finish(result)
 
 
 def _retry_read(call, f, iov):
@@ -266,7 +272,7 @@ def _write(call, f: File, data: bytes):
         return -errno.EAGAIN if r is None else r
     r = f.write(data, call)
     if r is None:
-        f.wait_writable(lambda: call.finish(_retry_write(call, f, data)))
+        f.wait_writable(lambda: _answer(call, _retry_write(call, f, data)))
     return r
 
 

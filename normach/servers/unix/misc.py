@@ -117,7 +117,7 @@ def sys_sched_getaffinity(call):
 def sys_sysinfo(call):
     import time
     up = int(time.monotonic())
-    call.write(call.args[0], struct.pack("<q3QQQQQQHH4xQQI", up, 0, 0, 0, 1 << 30, 1 << 29, 0,
+    call.write(call.args[0], struct.pack("<q3Q6QHH4xQQI", up, 0, 0, 0, 1 << 30, 1 << 29, 0,
                                          0, 0, 0, 1, 0, 0, 0, 1) + bytes(4))
     return 0
 

@@ -26,6 +26,7 @@ class LThread:
     fs_base: int = 0                 # its TLS pointer: how a thread is known again after a move
     sigmask: int = 0                 # blocked signals (signals.py)
     exited: bool = False
+    moved: bool = False              # its task moved: the next unknown thread with its TLS is it
 
     def __repr__(self) -> str:
         return f"<LThread {self.tid}>"

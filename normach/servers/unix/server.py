@@ -36,6 +36,7 @@ EXCEPTION_STATE_IDENTITY = 3
 
 _SERVERS: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()
 _SERVERS_LOCK = threading.Lock()
+CURRENT = threading.local()      # .call: the Call whose handler runs on this server thread
 
 
 class UnixServer:
@@ -139,12 +140,18 @@ class UnixServer:
         task = mach.mach_port_extract_right(self.task, task_name, MsgType.MOVE_SEND)
         thread_h = mach.mach_port_extract_right(self.task, thread_name, MsgType.MOVE_SEND)
         if proc.task is None or proc.task.port is not task.port:
+            if proc.task is not None:           # a new task: the process migrated
+                for t in proc.threads.values():
+                    t.moved = True
             _release(proc.task)
             proc.task = task
         else:
             task.deallocate()
         thread = self._thread_of(proc, thread_h, state)
         call = Call(self, m, proc, thread, proc.task, state, codes[0] if exc == EXC_SYSCALL else -exc)
+        if m.remote_port and not call.alive:
+            call.drop()         # its thread was aborted while the request queued here: the
+            return              # kernel runs the call again (a write must not happen twice)
         if exc != EXC_SYSCALL:
             try:
                 from .signals import fault
@@ -163,10 +170,10 @@ class UnixServer:
         if known is not None:
             handle.deallocate()
             return known
-        moved = [t for t in proc.threads.values()
-                 if t.fs_base and t.fs_base == state.fs_base and not _alive(t.handle)]
+        moved = [t for t in proc.threads.values() if t.moved and t.fs_base == state.fs_base]
         if moved:
             t = moved[0]
+            t.moved = False
             del proc.threads[t.handle.port]
             _release(t.handle)
         else:
@@ -178,12 +185,15 @@ class UnixServer:
     def _dispatch(self, call: Call) -> None:
         name, handler = SYSCALLS.get(call.nr, (None, unknown))
         self.calls[name or "unknown"] = self.calls.get(name or "unknown", 0) + 1
+        CURRENT.call = call                      # a signal for its thread: in its answer
         try:
             result = handler(call)
         except OSError as e:                     # a guest's bad pointer, a host error
             result = -(e.errno or errno.EIO)
         except KernError as e:
             result = -_errno_of(e.code)
+        finally:
+            CURRENT.call = None
         if result is not None:
             call.finish(result)
 
