@@ -232,7 +232,8 @@ class Cluster:
         return self._consoles[node]
 
     def spawn(self, prog: str, args=(), node: int = 0, env=(), sink=None,
-              suspended: bool = False, privileged: bool = False, root=None) -> "Program":
+              suspended: bool = False, privileged: bool = False, root=None,
+              stdin=None, tty: bool = True) -> "Program":
         """Load and start a guest program on `node`: an ELF path, or C sources to build.
 
         Its console output is collected (and passed to `sink(bytes)` as it
@@ -241,16 +242,18 @@ class Cluster:
         `privileged` it may take its node's host_priv (normach_host_priv_self): a
         bootstrap privilege; other programs get MACH_PORT_NULL there.  A Linux program
         (not built by `normach cc`) runs under the Unix server with the host directory
-        `root` as its "/" (default: the current directory; docs/unix-server.md).
+        `root` as its "/" (default: the current directory; docs/unix-server.md), and the
+        binary stream `stdin` as its console input (embedded clusters; default: none); its
+        console is a terminal (isatty) unless `tty` is False.
         Raises: KernError KERN_INVALID_ARGUMENT (not a program; root not a directory), and
         the codes of task creation.
         """
         return self.spawn_image(_load_program(prog), prog, args, node, env, sink, suspended,
-                                privileged, root)
+                                privileged, root, stdin, tty)
 
     def spawn_image(self, image: bytes, prog: str, args=(), node: int = 0, env=(), sink=None,
                     suspended: bool = False, privileged: bool = False,
-                    root=None) -> "Program":
+                    root=None, stdin=None, tty: bool = True) -> "Program":
         """As `spawn`, from the ELF `image` of the program `prog` (its argv[0])."""
         from .ipc.port import ipc_port_make_send
         from .servers.console import launch
@@ -260,7 +263,7 @@ class Cluster:
         k = self.kernel(node)
         task, thread, out = launch(k, self.console(node), image, os.path.basename(prog), argv,
                                    env, sink, suspended, privileged,
-                                   None if root is None else str(root))
+                                   None if root is None else str(root), stdin, tty)
         with k.lock:
             handle = Task(ipc_port_make_send(task.itk_self))
         program = Program(handle, task, out, node, thread)

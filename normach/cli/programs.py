@@ -71,7 +71,8 @@ def run_embedded(image: bytes, prog: str, args: list, nodes: int, node: int,
         raise Fail(f"--node {node}: the cluster has {nodes} node{'s' * (nodes > 1)} (0-{nodes - 1})")
     end = None if timeout is None else time.monotonic() + timeout
     with Cluster(nodes=nodes) as c, ctrl_c() as stop:
-        p = c.spawn_image(image, prog, args=args, node=node, sink=_out, root=root)
+        p = c.spawn_image(image, prog, args=args, node=node, sink=_out, root=root,
+                          stdin=sys.stdin.buffer, tty=sys.stdin.isatty() and sys.stdout.isatty())
         while True:
             if stop.is_set():
                 click.echo(f"normach: {prog}: interrupted", err=True)

@@ -32,6 +32,10 @@ EXCEPTION_RAISE_STATE = 2402
 EXCEPTION_RAISE_STATE_IDENTITY = 2403
 EXCEPTION_DEFAULT, EXCEPTION_STATE, EXCEPTION_STATE_IDENTITY = 1, 2, 3
 EXC_SYSCALL = 7
+# rcx of a system call run again after thread_abort ended its wait (a `syscall` leaves rcx
+# as it was, and Linux code never expects it kept): a handler that served the call and
+# whose answer was lost answers the same again instead of running it twice.
+SYSCALL_RESTARTED = 0x7265_7374_6172_7465
 ENOSYS = 38
 _REQUEST_ID = {EXCEPTION_DEFAULT: EXCEPTION_RAISE, EXCEPTION_STATE: EXCEPTION_RAISE_STATE,
                EXCEPTION_STATE_IDENTITY: EXCEPTION_RAISE_STATE_IDENTITY}
@@ -257,6 +261,7 @@ def syscall_raise(thread, number: int):
     if outcome == "again":
         ts = thread.state[X86ThreadState64.FLAVOR]
         ts.rip, ts.rax = (ts.rip - 2) & ((1 << 64) - 1), number
+        ts.rcx = SYSCALL_RESTARTED    # the handler may have served it: it answers it again
         if cpu is not None:
             cpu.load_state(thread)
         return None

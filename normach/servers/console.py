@@ -141,6 +141,8 @@ class Output:
     printing for ever does not grow the node without bound."""
 
     def __init__(self, sink=None):
+        self.stdin = None            # a Linux program's console input (unix.files.ConsoleInput)
+        self.tty = True              # the console is a terminal (isatty) for a Linux program
         self.data = bytearray()
         self.dropped = 0
         self.sink = sink
@@ -188,12 +190,15 @@ class Output:
 
 
 def launch(kernel, console: ConsoleServer, image: bytes, name: str, argv: list, env=(),
-           sink=None, suspended: bool = False, privileged: bool = False, root: str | None = None):
+           sink=None, suspended: bool = False, privileged: bool = False, root: str | None = None,
+           stdin=None, tty: bool = True):
     """Load `image` into a fresh task of `kernel` whose bootstrap port is a new console
     port of `console`; start its first thread unless `suspended`.  `privileged`: the
     program may take host_priv (normach_host_priv_self), as a bootstrap server would.
     A Linux program (kern/exec.py, the personality) becomes a process of the node's
-    Unix server, its files inside the host directory `root` (default: the current one).
+    Unix server, its files inside the host directory `root` (default: the current one),
+    its console input read from the binary stream `stdin` (default: none, end of file),
+    its console a terminal (isatty) if `tty`.
 
     Returns (task, thread, Output).  Raises: KernError (not a program, no memory; a
     root that is not a directory: KERN_INVALID_ARGUMENT).
@@ -205,6 +210,7 @@ def launch(kernel, console: ConsoleServer, image: bytes, name: str, argv: list, 
     if linux:
         root = _root(root)
     out = Output(sink)
+    out.tty = tty
     port = console.open(out)
     with kernel.lock:
         try:
@@ -215,6 +221,9 @@ def launch(kernel, console: ConsoleServer, image: bytes, name: str, argv: list, 
             thread, failed = _load(task, program, argv, env, port, suspended or linux,
                                    privileged)
     if failed is None and linux:
+        if stdin is not None:
+            from .unix.files import ConsoleInput
+            out.stdin = ConsoleInput(stdin)
         failed = _start_linux(kernel, task, thread, out, root, name, program, suspended)
     if failed is not None:
         port.deallocate()

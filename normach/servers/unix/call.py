@@ -59,6 +59,7 @@ class Call:
         self.state, self.nr = state, nr
         s = state
         self.args = [s.rdi, s.rsi, s.rdx, s.r10, s.r8, s.r9]
+        self.key = (nr, tuple(self.args), s.rip)     # what a restart of it repeats
         self.answered = False
 
     # -- the answer --------------------------------------------------------------------
@@ -69,8 +70,13 @@ class Call:
         self.answered = True
         if result is not None:
             self.state.rax = result & U64
-        words = self.state.to_words()
-        body = [struct.pack(f"<iiI{NWORDS}Q", 0, FLAVOR, 2 * NWORDS, *[w & U64 for w in words])]
+        words = [w & U64 for w in self.state.to_words()]
+        if self.nr >= 0 and self.thread is not None:
+            self.thread.last_answer = (self.key, words)
+        self.send_state(words)
+
+    def send_state(self, words: list) -> None:
+        body = [struct.pack(f"<iiI{NWORDS}Q", 0, FLAVOR, 2 * NWORDS, *words)]
         reply(self.server.task, self.m, body)
 
     def fail(self, code: int) -> None:

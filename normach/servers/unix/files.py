@@ -12,6 +12,7 @@ from __future__ import annotations
 import errno
 import stat as statmod
 import struct
+import threading
 
 from .table import syscall
 
@@ -113,18 +114,87 @@ class StatInfo:
                            *ts(self.atime), *ts(self.mtime), *ts(self.ctime))
 
 
+class ConsoleInput:
+    """What a program reads from its console: a host stream (`normach run`'s stdin) read
+    by a thread of its own into a buffer; a reader that finds it empty waits, and is
+    answered on the server thread (`post`) when bytes or the end arrive."""
+
+    def __init__(self, stream, chunk: int = 65536):
+        self.stream = stream
+        self.buf = bytearray()
+        self.eof = False
+        self.lock = threading.Lock()
+        self.waiting: list = []          # (post, fn): readers to tell
+        threading.Thread(target=self._pump, args=(chunk,), daemon=True,
+                         name="console-stdin").start()
+
+    def _pump(self, chunk: int) -> None:
+        read = getattr(self.stream, "read1", None) or self.stream.read
+        while True:
+            try:
+                data = read(chunk)
+            except (OSError, ValueError):
+                data = b""
+            with self.lock:
+                if data:
+                    self.buf += data
+                else:
+                    self.eof = True
+                waiting, self.waiting = self.waiting, []
+            for post, fn in waiting:
+                post(fn)
+            if not data:
+                return
+
+    def take(self, size: int) -> bytes | None:
+        """Up to `size` bytes; b"" at the end; None if the reader must wait."""
+        with self.lock:
+            if self.buf:
+                out = bytes(self.buf[:size])
+                del self.buf[:size]
+                return out
+            return b"" if self.eof else None
+
+    def ready(self) -> bool:
+        with self.lock:
+            return bool(self.buf) or self.eof
+
+    def wait(self, post, fn) -> None:
+        with self.lock:
+            if not (self.buf or self.eof):
+                self.waiting.append((post, fn))
+                return
+        post(fn)
+
+
 class ConsoleFile(File):
     """The program's console: writes go to its output (what `normach run` prints);
-    reads find the end of input (normach run gives guests no stdin yet)."""
+    reads take its input (`normach run`'s stdin, when the run gives one: Output.stdin),
+    else find the end of input at once."""
 
     kind = "console"
 
-    def __init__(self, output, flags=O_RDWR):
+    def __init__(self, output, flags=O_RDWR, post=None):
         super().__init__(flags)
         self.output = output
+        self.post = post                 # runs fn() on the server thread
 
-    def read(self, size: int) -> bytes:
-        return b""
+    @property
+    def input(self):
+        return getattr(self.output, "stdin", None)
+
+    def read(self, size: int) -> bytes | None:
+        return b"" if self.input is None else self.input.take(size)
+
+    def wait_readable(self, fn) -> None:
+        if self.input is None or self.post is None:
+            fn()
+        else:
+            self.input.wait(self.post, fn)
+
+    def poll(self) -> int:
+        ready_in = self.input is None or self.input.ready()
+        return (1 if self.readable() and ready_in else 0) | (4 if self.writable() else 0)
 
     def write(self, data: bytes, call=None) -> int:
         if self.output is not None:
@@ -132,6 +202,8 @@ class ConsoleFile(File):
         return len(data)
 
     def ioctl(self, call, request: int, arg: int) -> int:
+        if not getattr(self.output, "tty", True):
+            return -errno.ENOTTY             # `normach run` < file, or > file: no terminal
         if request == TCGETS:
             # struct termios: iflag oflag cflag lflag, line, cc[19]; a cooked terminal
             call.write(arg, struct.pack("<IIIIB19B", 0x500, 0x5, 0xBF, 0x8A3B, 0, *([0] * 19)))
@@ -152,10 +224,10 @@ class FdTable:
         self.fds: dict = {}
 
     @classmethod
-    def console(cls, output) -> "FdTable":
+    def console(cls, output, post=None) -> "FdTable":
         t = cls()
         for fd, flags in ((0, O_RDONLY), (1, O_WRONLY), (2, O_WRONLY)):
-            t.install(ConsoleFile(output, flags), fd)
+            t.install(ConsoleFile(output, flags, post), fd)
         return t
 
     def fork(self) -> "FdTable":
@@ -239,6 +311,9 @@ def _answer(call, result) -> None:
 
 
 def _retry_read(call, f, iov):
+    if not call.alive:              # its thread left (aborted, moved, killed): take nothing
+        call.drop()
+        return None
     try:
         r = _read_into(call, f, iov)
     except OSError as e:
@@ -277,6 +352,9 @@ def _write(call, f: File, data: bytes):
 
 
 def _retry_write(call, f, data):
+    if not call.alive:              # its thread left: write nothing (it will write again)
+        call.drop()
+        return None
     try:
         r = _write(call, f, data)
     except OSError as e:

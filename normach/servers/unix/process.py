@@ -27,6 +27,8 @@ class LThread:
     sigmask: int = 0                 # blocked signals (signals.py)
     exited: bool = False
     moved: bool = False              # its task moved: the next unknown thread with its TLS is it
+    last_answer: tuple | None = None  # (request key, reply words) of its last call served, until
+    # its next request shows the thread had the answer: a restarted call gets it again
 
     def __repr__(self) -> str:
         return f"<LThread {self.tid}>"

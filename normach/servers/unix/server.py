@@ -20,6 +20,7 @@ import weakref
 
 from ... import mach
 from ...errors import KernError, KernReturn
+from ...kern.exception import SYSCALL_RESTARTED
 from ...mach_types import MsgType, PortRight
 from ..server import ServerStats, discard, receive_one
 from .call import Call, BadRequest, parse
@@ -72,7 +73,7 @@ class UnixServer:
         pid = self.new_pid()
         proc = Process(pid=pid, ppid=parent.pid if parent else 1, root=root, task=task,
                        output=output, parent=parent, name=name)
-        proc.fds = parent.fds.fork() if parent else FdTable.console(output)
+        proc.fds = parent.fds.fork() if parent else FdTable.console(output, self.post)
         if parent is not None:
             proc.cwd, proc.umask = parent.cwd, parent.umask
             proc.brk_start, proc.brk = parent.brk_start, parent.brk
@@ -106,6 +107,10 @@ class UnixServer:
         proc.threads.clear()
         _release(proc.task)
         proc.task = None
+
+    def post(self, fn) -> None:
+        """Run fn() on the server thread, soon (from any thread)."""
+        self.timers.after(0, fn)
 
     # -- the loop -----------------------------------------------------------------------
     def _serve(self) -> None:
@@ -150,8 +155,11 @@ class UnixServer:
         thread = self._thread_of(proc, thread_h, state)
         call = Call(self, m, proc, thread, proc.task, state, codes[0] if exc == EXC_SYSCALL else -exc)
         if m.remote_port and not call.alive:
+            thread.last_answer = None
             call.drop()         # its thread was aborted while the request queued here: the
             return              # kernel runs the call again (a write must not happen twice)
+        if exc == EXC_SYSCALL and self._answered_again(call):
+            return
         if exc != EXC_SYSCALL:
             try:
                 from .signals import fault
@@ -161,6 +169,20 @@ class UnixServer:
             fault(call, exc, codes)
             return
         self._dispatch(call)
+
+    @staticmethod
+    def _answered_again(call: Call) -> bool:
+        """A call run again after thread_abort (rcx = SYSCALL_RESTARTED) that was served
+        already, its answer lost (the thread was aborted as it came): the same answer
+        again, so that no call is made twice (a write, a fork).  Any other request
+        shows that the thread had its last answer."""
+        last, call.thread.last_answer = call.thread.last_answer, None
+        if call.state.rcx != SYSCALL_RESTARTED or last is None or last[0] != call.key:
+            return False
+        call.answered = True
+        call.thread.last_answer = last
+        call.send_state(last[1])
+        return True
 
     def _thread_of(self, proc: Process, handle, state) -> LThread:
         """The LThread of the kernel thread `handle` names (kept, or released if known).
