@@ -9,6 +9,11 @@ runtime's `include/` and the headers generated from the Python declarations
 The generated headers and the runtime objects are cached in a directory keyed
 by a hash of everything they depend on (routine table, constants, runtime
 sources, compiler and flags), so they are rebuilt exactly when one changes.
+
+`compile_linux(output, sources)` builds a static Linux program against musl instead;
+with normach's <mach.h> after musl's headers and the Mach part of the runtime, built
+with the musl compiler (`build_linux_runtime`, -DNORMACH_MUSL), linked as an archive,
+it may make Mach calls too (docs/guest-abi.md, "Mach calls from musl programs").
 """
 
 from __future__ import annotations
@@ -192,14 +197,103 @@ def find_linux_compiler() -> tuple[str, ...]:
     return (sys.executable, "-m", "ziglang", "cc", "-target", "x86_64-linux-musl")
 
 
-def compile_linux(output: str, sources: list[str], extra_flags=()) -> None:
+# The Mach part of the runtime, built with the musl compiler for Linux programs that also
+# make Mach calls: no crt0, no small libc (musl is the libc), no thread.c (pthreads are
+# musl's: a bare Mach thread would have no thread pointer for musl to use).
+MUSL_RUNTIME_SOURCES = ("traps.c", "mach_calls.c", "mach_port_calls.c", "norma_calls.c",
+                        "mig_support.c", "migrate.c")
+MUSL_RUNTIME_FLAGS = ("-O2", "-std=gnu11", "-Wall", "-Wextra", "-Wno-unused-parameter",
+                      "-DNORMACH_MUSL")
+MUSL_ARCHIVE = "libnormach_mach.a"
+
+
+@lru_cache(maxsize=None)
+def _linux_version(cmd: tuple[str, ...]) -> str:
+    return _query(*cmd, "--version")
+
+
+def _linux_cache_key(cmd: tuple[str, ...]) -> str:
+    h = hashlib.sha256()
+    h.update(b"musl\0" + gen.fingerprint().encode())
+    h.update("\0".join(cmd).encode())
+    h.update(_linux_version(cmd).encode())
+    h.update(repr((MUSL_RUNTIME_SOURCES, MUSL_RUNTIME_FLAGS)).encode())
+    for path in _runtime_files():
+        h.update(str(path.relative_to(HERE)).encode() + b"\0" + path.read_bytes())
+    return h.hexdigest()[:16]
+
+
+def _linux_ar(cmd: tuple[str, ...]) -> tuple[str, ...] | None:
+    """The archiver that goes with the musl compiler `cmd`: zig's own (`... ziglang ar`,
+    `zig ar`), else the host's ar or llvm-ar; None if there is none."""
+    if "cc" in cmd:
+        i = cmd.index("cc")
+        head = cmd[:i]
+        if head and (head[-1] == "ziglang" or os.path.basename(head[-1]) == "zig"):
+            return (*head, "ar")
+    for name in ("ar", "llvm-ar"):
+        path = shutil.which(name)
+        if path:
+            return (path,)
+    return None
+
+
+def linux_include_flags(gen_dir: Path) -> list[str]:
+    """The Mach headers for a musl build: searched after the compiler's own, so musl's
+    <stdio.h>, <string.h>, <stdlib.h>, <assert.h> win over the small libc's beside
+    <mach.h> in include/, and <mach.h>, <mach/...> and the generated headers are found."""
+    return ["-idirafter", str(gen_dir), "-idirafter", str(INCLUDE_DIR)]
+
+
+def build_linux_runtime(cmd: tuple[str, ...] | None = None) -> tuple[Path, list[Path]]:
+    """Generate the headers and compile the Mach runtime with the musl compiler (once per
+    cache key, beside the native build's in the build cache).
+
+    Returns: (generated header directory, [the static archive]) -- or the objects
+    themselves when no archiver is found.
+    Raises: GuestBuildError."""
+    cmd = tuple(cmd or find_linux_compiler())
+    root = cache_root() / ("musl-" + _linux_cache_key(cmd))
+    gen_dir = root / "include"
+    gen.generate(str(gen_dir))
+    archive = root / MUSL_ARCHIVE
+    objs = [root / (Path(name).stem + ".o") for name in MUSL_RUNTIME_SOURCES]
+    for name, obj in zip(MUSL_RUNTIME_SOURCES, objs):
+        if not obj.exists():
+            tmp = obj.with_name(f"{obj.name}.{os.getpid()}.tmp.o")
+            _run([*cmd, *MUSL_RUNTIME_FLAGS, *linux_include_flags(gen_dir),
+                  "-c", str(LIB_DIR / name), "-o", str(tmp)])
+            os.replace(tmp, obj)
+    if archive.exists():
+        return gen_dir, [archive]
+    ar = _linux_ar(cmd)
+    if ar is None:
+        return gen_dir, objs
+    tmp = archive.with_name(f"{archive.name}.{os.getpid()}.tmp.a")
+    _run([*ar, "rcs", str(tmp), *map(str, objs)])
+    os.replace(tmp, archive)
+    return gen_dir, [archive]
+
+
+def compile_linux(output: str, sources: list[str], extra_flags=(), mach: bool = True) -> None:
     """Build the static Linux executable `output` from C `sources` with musl (an ordinary
-    POSIX program: it runs under the Unix server, servers/unix).
+    POSIX program: it runs under the Unix server, servers/unix).  With `mach` (the
+    default) normach's <mach.h> is on the include path, after musl's headers, and the Mach
+    runtime (build_linux_runtime) is linked as an archive: a program that includes
+    <mach.h> may make Mach calls beside musl's stdio, files and pthreads; one that does
+    not pulls nothing of it in.
     Raises: GuestBuildError."""
     if not sources:
         raise GuestBuildError("no source files given")
     os.makedirs(os.path.dirname(os.path.abspath(output)), exist_ok=True)
-    _run([*find_linux_compiler(), *LINUX_FLAGS, *extra_flags, "-o", output, *map(str, sources)])
+    cmd = find_linux_compiler()
+    inc: list[str] = []
+    libs: list[Path] = []
+    if mach:
+        gen_dir, libs = build_linux_runtime(cmd)
+        inc = linux_include_flags(gen_dir)
+    _run([*cmd, *LINUX_FLAGS, *inc, *extra_flags, "-o", output, *map(str, sources),
+          *map(str, libs)])
 
 
 # -- MIG (normach/mig) with the guest toolchain ------------------------------------------------

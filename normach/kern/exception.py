@@ -173,7 +173,9 @@ def _install_state(thread, flavor: int, words: list, cpu) -> bool:
 
 def _await_reply(thread, reply):
     """The handler's answer, or None (the thread died, or thread_abort ended the wait).
-    thread_abort and the thread's termination wake the wait (waiting_on)."""
+    thread_abort wakes the wait (waiting_on); a terminated thread's wait ends at the next
+    tick, so that a handler that terminates the thread and then replies finds its reply
+    port (guest/tests/exc_terminate_thread.c)."""
     thread.waiting_on = reply.cond
     try:
         while thread.active and not reply.messages and not thread.abort_pending:

@@ -404,8 +404,6 @@ def thread_terminate_internal(thread: Thread) -> None:
             ipc_port_release_send(port)
     thread.exc_ports = {}
     thread.changed.notify_all()
-    if thread.waiting_on is not None:        # a wait of its own (an exception's answer) ends now
-        thread.waiting_on.notify_all()
     thread.kernel.machine.thread_changed(thread)
 
 

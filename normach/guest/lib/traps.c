@@ -1,11 +1,22 @@
-/* Mach traps, mach_msg, runtime start-up and spin locks. */
+/* Mach traps, mach_msg, runtime start-up and spin locks.
+ *
+ * Built twice (guest/build.py): for `normach cc` with the small libc, started by crt0's
+ * call of __libc_init; and with -DNORMACH_MUSL for Linux programs built against musl,
+ * whose own crt1 starts them: there a constructor caches mach_task_self_, and a
+ * fork handler caches the child's. */
 #include <mach.h>
-#include "libc_private.h"
 #include "syscall.h"
+#ifdef NORMACH_MUSL
+#include <pthread.h>
+#else
+#include "libc_private.h"
+#endif
 
 vm_size_t vm_page_size = NORMACH_PAGE_SIZE;
 mach_port_t mach_task_self_ = MACH_PORT_NULL;
+#ifndef NORMACH_MUSL
 char **environ;
+#endif
 
 mach_port_t mach_reply_port(void)
 {
@@ -82,6 +93,21 @@ mach_msg_return_t mach_msg(mach_msg_header_t *msg, mach_msg_option_t option,
     return mr;
 }
 
+#ifdef NORMACH_MUSL
+void mach_init(void)
+{
+    mach_task_self_ = task_self_trap();
+}
+
+/* Before main and before the program's own constructors (priority 101, the first a
+   program may use): musl's crt1 runs .init_array, there is no __libc_init.  A forked
+   child (the Unix server's fork is task_create) is a task of its own: it re-reads. */
+__attribute__((constructor(101))) static void mach_init_musl(void)
+{
+    mach_init();
+    pthread_atfork(NULL, NULL, mach_init);
+}
+#else
 void mach_init(void)
 {
     mach_task_self_ = task_self_trap();
@@ -95,6 +121,7 @@ void __libc_init(int argc, char **argv, char **envp)
     environ = envp;
     mach_init();
 }
+#endif
 
 void spin_lock(spin_lock_t *l)
 {
