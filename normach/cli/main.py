@@ -37,11 +37,17 @@ def main() -> None:
 @main.command()
 @click.option("--tour", is_flag=True, help="instead: a guided tour of one node (tasks, memory "
               "inheritance, messages, a guest program) and of ports across nodes")
-def demo(tour: bool) -> None:
+@click.option("--linux", is_flag=True, help="instead: an ordinary C program built against musl "
+              "migrates while it writes a file and talks with its child through pipes")
+def demo(tour: bool, linux: bool) -> None:
     """A running program migrates 0 -> 1 -> 2 on an embedded 3-node cluster while it
     answers a client: freeze time, pages fetched and pushed, nothing left behind."""
+    if tour and linux:
+        raise Fail("--tour and --linux are two different demos: give one")
     if tour:
         from .tour import run
+    elif linux:
+        from .demo_linux import run
     else:
         from .demo import run
     sys.exit(run())
@@ -92,7 +98,8 @@ def cc(args: tuple) -> None:
     the compiler as it is, `-DV=foo`, `-fno-strict-aliasing` and `-O2` included).
     `normach cc --linux -o OUT SOURCES...` builds an ordinary static Linux program
     against musl instead (ziglang's clang, musl-gcc, or $NORMACH_LINUX_CC): the Unix
-    server runs it."""
+    server runs it; it may also #include <mach.h> and make Mach calls (the Mach runtime
+    is linked as an archive)."""
     from ..guest.build import GuestBuildError, compile_linux, compile_program
     if list(args) in ([], ["-h"], ["--help"]):
         click.echo(click.get_current_context().get_help())
