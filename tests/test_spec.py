@@ -1,12 +1,12 @@
 """The repository carries the spec it cites: every rule id a test is named after, or
-the code names (N1.x, V2.x, E3.x, X4.x, D5.x, P6.x, T7.x), is a rule of docs/spec.md."""
+the code names (N1.x, V2.x, E3.x, X4.x, D5.x, P6.x, T7.x, U1.x), is a rule of docs/spec.md."""
 
 import pathlib
 import re
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
-RULE = re.compile(r"\b([NVEXDPT][1-9])\.(\d{1,2})\b")
-TEST_RULE = re.compile(r"def test_([NVEXDPT][1-9])_(\d{1,2})_")
+RULE = re.compile(r"\b([NVEXDPTU][1-9])\.(\d{1,2})\b")
+TEST_RULE = re.compile(r"def test_([NVEXDPTU][1-9])_(\d{1,2})_")
 
 
 def _spec_rules() -> set:

@@ -94,7 +94,7 @@ def worker(tmp_path_factory):
     return str(exe), native.stdout, (native_dir / "worker.out").read_text()
 
 
-def test_U12_a_detached_linux_program_migrates_0_1_2_by_the_cli_and_ends_as_natively(up, worker,
+def test_U1_8_a_detached_linux_program_migrates_0_1_2_by_the_cli_and_ends_as_natively(up, worker,
                                                                                      tmp_path):
     exe, native_out, native_file = worker
     root = tmp_path / "root"
@@ -114,7 +114,7 @@ def test_U12_a_detached_linux_program_migrates_0_1_2_by_the_cli_and_ends_as_nati
         f"line {i}\n" for i in range(ROUNDS))
 
 
-def test_U12_run_root_on_node_processes_streams_a_linux_programs_output_and_status(up, worker,
+def test_U1_8_run_root_on_node_processes_streams_a_linux_programs_output_and_status(up, worker,
                                                                                  tmp_path):
     """Unmoved, on node 1 (its Unix server in the node process of node 1): `normach run`
     prints what the program prints natively and exits with its status."""

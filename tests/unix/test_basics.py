@@ -4,7 +4,7 @@ heap), stdio to the console, libm, the clock, its exit status."""
 from tests.unix.conftest import run_guest, run_native
 
 
-def test_U1_a_posix_program_gives_its_native_output_and_status(cluster, linux_exe):
+def test_U1_2_a_posix_program_gives_its_native_output_and_status(cluster, linux_exe):
     exe = linux_exe("stdio_math")
     native = run_native(exe, ["word"])
     assert native[0] == 3

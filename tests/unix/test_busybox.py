@@ -70,14 +70,14 @@ def _tree(root):
     return root
 
 
-def test_U9_busybox_sh_pipeline_gives_the_native_output(cluster, busybox, tmp_path):
+def test_U1_2_busybox_sh_pipeline_gives_the_native_output(cluster, busybox, tmp_path):
     args = ["sh", "-c", "echo a | sort | md5sum"]
     native = run_native(busybox, args, cwd=_tree(tmp_path / "n"))
     assert native[0] == 0 and native[1].startswith(hashlib.md5(b"a\n").hexdigest().encode())
     assert run_guest(cluster, busybox, args, root=_tree(tmp_path / "g")) == native
 
 
-def test_U9_busybox_gzip_and_gunzip_round_trip_a_file(cluster, busybox, tmp_path):
+def test_U1_2_busybox_gzip_and_gunzip_round_trip_a_file(cluster, busybox, tmp_path):
     root = _tree(tmp_path / "g")
     original = (tmp_path / "g" / "data.txt").read_bytes()
     assert run_guest(cluster, busybox, ["gzip", "data.txt"], root=root)[0] == 0
@@ -88,7 +88,7 @@ def test_U9_busybox_gzip_and_gunzip_round_trip_a_file(cluster, busybox, tmp_path
     assert (tmp_path / "g" / "data.txt").read_bytes() == original
 
 
-def test_U9_busybox_ls_lists_the_file_space(cluster, busybox, tmp_path):
+def test_U1_2_busybox_ls_lists_the_file_space(cluster, busybox, tmp_path):
     args = ["ls", "-1", "/", "/sub"]
     native_root = _tree(tmp_path / "n")
     native = run_native(busybox, ["ls", "-1", ".", "sub"], cwd=native_root)

@@ -26,7 +26,7 @@ def _tree(d):
                   for p, _ds, fs in os.walk(d) for n in fs)
 
 
-def test_U3_stdio_and_fd_io_on_files_match_native(cluster, linux_exe, tmp_path):
+def test_U1_3_stdio_and_fd_io_on_files_match_native(cluster, linux_exe, tmp_path):
     guest, native, groot, ndir = _both(cluster, linux_exe("files_io"), tmp_path)
     assert native[0] == 0
     assert b"read back: line 4: 4 squared is 16" in native[1]
@@ -35,7 +35,7 @@ def test_U3_stdio_and_fd_io_on_files_match_native(cluster, linux_exe, tmp_path):
     assert (groot / "data.bin").read_bytes() == b"HELLO+tail"
 
 
-def test_U3_directories_listing_rename_unlink_rmdir_match_native(cluster, linux_exe, tmp_path):
+def test_U1_3_directories_listing_rename_unlink_rmdir_match_native(cluster, linux_exe, tmp_path):
     guest, native, groot, ndir = _both(cluster, linux_exe("files_dirs"), tmp_path)
     assert native[0] == 0
     assert b"top: ..:d .:d a.txt:f b.txt:f many-00" in native[1]
@@ -43,7 +43,7 @@ def test_U3_directories_listing_rename_unlink_rmdir_match_native(cluster, linux_
     assert os.listdir(groot) == os.listdir(ndir) == []
 
 
-def test_U3_paths_outside_the_root_are_not_reached(cluster, linux_exe, tmp_path):
+def test_U1_3_paths_outside_the_root_are_not_reached(cluster, linux_exe, tmp_path):
     root = tmp_path / "root"
     (root / "sub").mkdir(parents=True)
     (tmp_path / "outside").write_text("SECRET outside the root\n")
@@ -72,7 +72,7 @@ def test_U3_paths_outside_the_root_are_not_reached(cluster, linux_exe, tmp_path)
     assert b"SECRET" not in out and b"root:" not in out
 
 
-def test_U3_a_root_with_etc_passwd_gives_its_own(cluster, linux_exe, tmp_path):
+def test_U1_3_a_root_with_etc_passwd_gives_its_own(cluster, linux_exe, tmp_path):
     (tmp_path / "etc").mkdir()
     (tmp_path / "etc" / "passwd").write_text("guest:x:1:1::/:/bin/sh\n")
     os.symlink("/etc/passwd", tmp_path / "pw")
@@ -84,7 +84,7 @@ def test_U3_a_root_with_etc_passwd_gives_its_own(cluster, linux_exe, tmp_path):
                                              "../etc/passwd: ok 23 guest:x:1:1::/:/bin/sh"]
 
 
-def test_U3_resolve_keeps_every_path_inside_the_root(tmp_path):
+def test_U1_3_resolve_keeps_every_path_inside_the_root(tmp_path):
     root = str(tmp_path)
     os.makedirs(tmp_path / "a" / "b")
     (tmp_path / "f").write_text("x")
@@ -109,7 +109,7 @@ def test_U3_resolve_keeps_every_path_inside_the_root(tmp_path):
     assert resolve(root, "/", "self", follow=False) == "/self"
 
 
-def test_U3_times_statx_links_and_dirfd_calls_match_native(cluster, linux_exe, tmp_path):
+def test_U1_3_times_statx_links_and_dirfd_calls_match_native(cluster, linux_exe, tmp_path):
     guest, native, groot, ndir = _both(cluster, linux_exe("files_meta"), tmp_path)
     assert native[0] == 0
     assert b"statx 0 basic 1 size 10" in native[1]
@@ -117,7 +117,7 @@ def test_U3_times_statx_links_and_dirfd_calls_match_native(cluster, linux_exe, t
     assert _tree(groot) == _tree(ndir)
 
 
-def test_U3_stat_gives_host_times_to_the_nanosecond(tmp_path):
+def test_U1_3_stat_gives_host_times_to_the_nanosecond(tmp_path):
     from normach.servers.unix.fs import HostStat
     f = tmp_path / "t"
     f.write_text("x")
@@ -127,7 +127,7 @@ def test_U3_stat_gives_host_times_to_the_nanosecond(tmp_path):
     assert struct.unpack_from("<qqqq", packed, 72) == (1_700_000_000, 123_456_789, 1_700_000_001, 987_654_321)
 
 
-def test_U3_host_path_of_a_process_follows_links_inside_its_root(tmp_path):
+def test_U1_3_host_path_of_a_process_follows_links_inside_its_root(tmp_path):
     from normach.servers.unix.fs import host_path
     from normach.servers.unix.process import Process
     (tmp_path / "bin").mkdir()

@@ -36,7 +36,7 @@ def _request(rng, nr):
     return struct.pack(f"<iI2qiI{NWORDS}Q", 7, 2, *codes, 4, 2 * NWORDS, *words)
 
 
-def test_U10_a_syscall_fuzz_never_crashes_the_kernel_or_the_server(cluster, linux_exe, tmp_path):
+def test_U1_9_a_syscall_fuzz_never_crashes_the_kernel_or_the_server(cluster, linux_exe, tmp_path):
     exe = linux_exe("idle")
     p = cluster.spawn(exe, [], root=str(tmp_path))
     wait_until(lambda: b"ready" in bytes(p.out.data), what="the program to start")

@@ -23,14 +23,14 @@ EXPECTED = (b"sqrt(2)=1.414214 pi=3.14159 exp(1)=2.71828\n"
             b"done\n")
 
 
-def test_U11_a_musl_program_uses_stdio_files_pthreads_and_mach_calls(cluster, linux_exe, tmp_path):
+def test_U1_1_a_musl_program_uses_stdio_files_pthreads_and_mach_calls(cluster, linux_exe, tmp_path):
     exe = linux_exe("mach_musl", "-pthread")
     status, out = run_guest(cluster, exe, root=tmp_path, timeout=300)
     assert (status, out) == (0, EXPECTED)
     assert (tmp_path / "mach_musl.txt").read_text() == "0.333333\n"
 
 
-def test_U11_mach_calls_work_on_both_sides_of_fork(cluster, linux_exe, tmp_path):
+def test_U1_1_mach_calls_work_on_both_sides_of_fork(cluster, linux_exe, tmp_path):
     status, out = run_guest(cluster, linux_exe("mach_musl_fork"), root=tmp_path, timeout=300)
     assert status == 0, out
     assert out == (b"child: task_self current=1\n"
@@ -40,7 +40,7 @@ def test_U11_mach_calls_work_on_both_sides_of_fork(cluster, linux_exe, tmp_path)
                    b"parent: vm ok=1 threads=1\n")
 
 
-def test_U11_a_program_without_mach_h_links_none_of_the_mach_runtime(linux_exe):
+def test_U1_1_a_program_without_mach_h_links_none_of_the_mach_runtime(linux_exe):
     with open(linux_exe("procs_hello"), "rb") as f:
         plain = f.read()
     with open(linux_exe("mach_musl", "-pthread"), "rb") as f:
@@ -56,7 +56,7 @@ def normach(*args, cwd):
     return p
 
 
-def test_U11_normach_cc_linux_builds_a_mach_musl_program_that_normach_run_runs(tmp_path):
+def test_U1_1_normach_cc_linux_builds_a_mach_musl_program_that_normach_run_runs(tmp_path):
     normach("cc", "--linux", "-pthread", "-o", "mach_musl", f"{PROGRAMS}/mach_musl.c", cwd=tmp_path)
     run = normach("run", "./mach_musl", cwd=tmp_path)
     assert run.stdout == EXPECTED

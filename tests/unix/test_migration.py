@@ -9,7 +9,7 @@ from tests.unix.conftest import run_guest, run_native
 from tests.waiting import wait_until
 
 
-def test_U8_a_threaded_linux_program_with_a_file_and_a_child_migrates_and_finishes_as_unmoved(
+def test_U1_8_a_threaded_linux_program_with_a_file_and_a_child_migrates_and_finishes_as_unmoved(
         c3, linux_exe, tmp_path):
     exe = linux_exe("migrate_worker")
     native_dir, guest_dir = tmp_path / "native", tmp_path / "guest"
@@ -29,7 +29,7 @@ def test_U8_a_threaded_linux_program_with_a_file_and_a_child_migrates_and_finish
     shutil.rmtree(native_dir)
 
 
-def test_U8_an_unmigrated_run_gives_the_native_result(cluster, linux_exe, tmp_path):
+def test_U1_8_an_unmigrated_run_gives_the_native_result(cluster, linux_exe, tmp_path):
     exe = linux_exe("migrate_worker")
     native = run_native(exe, cwd=tmp_path)
     assert run_guest(cluster, exe, root=str(tmp_path))[0] == native[0]

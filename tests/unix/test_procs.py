@@ -9,7 +9,7 @@ import time
 from tests.unix.conftest import run_guest, run_native
 
 
-def test_U5_fork_pipe_waitpid_and_copy_on_write_as_natively(cluster, linux_exe):
+def test_U1_5_fork_pipe_waitpid_and_copy_on_write_as_natively(cluster, linux_exe):
     exe = linux_exe("procs_fork")
     native = run_native(exe)
     assert native[0] == 3
@@ -18,7 +18,7 @@ def test_U5_fork_pipe_waitpid_and_copy_on_write_as_natively(cluster, linux_exe):
     assert run_guest(cluster, exe) == native
 
 
-def test_U5_execve_replaces_the_program_in_the_same_task(cluster, linux_exe, tmp_path):
+def test_U1_5_execve_replaces_the_program_in_the_same_task(cluster, linux_exe, tmp_path):
     exe, hello = linux_exe("procs_exec"), linux_exe("procs_hello")
     shutil.copy(hello, tmp_path / "procs_hello")
     os.chmod(tmp_path / "procs_hello", 0o755)
@@ -33,7 +33,7 @@ def test_U5_execve_replaces_the_program_in_the_same_task(cluster, linux_exe, tmp
         time.sleep(0.05)
 
 
-def test_U5_waitid_clone_vfork_and_a_child_killed_by_a_fault(cluster, linux_exe):
+def test_U1_5_waitid_clone_vfork_and_a_child_killed_by_a_fault(cluster, linux_exe):
     exe = linux_exe("procs_wait")
     native = run_native(exe)
     assert native[0] == 0
@@ -42,7 +42,7 @@ def test_U5_waitid_clone_vfork_and_a_child_killed_by_a_fault(cluster, linux_exe)
     assert run_guest(cluster, exe) == native
 
 
-def test_U5_children_of_an_ended_parent_are_forgotten(cluster, linux_exe):
+def test_U1_5_children_of_an_ended_parent_are_forgotten(cluster, linux_exe):
     from normach.servers.unix import server_for
     exe = linux_exe("procs_orphan")
     assert run_guest(cluster, exe) == run_native(exe) == (0, b"parent done\n")
@@ -53,7 +53,7 @@ def test_U5_children_of_an_ended_parent_are_forgotten(cluster, linux_exe):
     assert [p.name for p in server.pids.values()] == ["procs_orphan"]     # the parent alone
 
 
-def test_U5_a_child_task_killed_without_exit_ends_its_parents_wait(cluster, linux_exe):
+def test_U1_5_a_child_task_killed_without_exit_ends_its_parents_wait(cluster, linux_exe):
     from normach import mach
     from normach.servers.unix import server_for
     exe = linux_exe("procs_killed")

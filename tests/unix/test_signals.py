@@ -13,35 +13,35 @@ from normach.servers.unix.signals import raise_signal
 from tests.unix.conftest import run_guest, run_native
 
 
-def test_U7_a_handler_runs_at_raise_and_kill_of_itself(cluster, linux_exe):
+def test_U1_7_a_handler_runs_at_raise_and_kill_of_itself(cluster, linux_exe):
     exe = linux_exe("signals_handler")
     native = run_native(exe)
     assert native[0] == 3 and b"handler: signal 2" in native[1]
     assert run_guest(cluster, exe) == native
 
 
-def test_U7_a_signal_without_handler_ends_the_process_with_128_plus_signo(cluster, linux_exe):
+def test_U1_7_a_signal_without_handler_ends_the_process_with_128_plus_signo(cluster, linux_exe):
     exe = linux_exe("signals_handler")
     native = run_native(exe, ["term"])
     assert native[0] == 128 + signal.SIGTERM
     assert run_guest(cluster, exe, ["term"]) == native
 
 
-def test_U7_a_blocked_signal_is_delivered_when_unblocked(cluster, linux_exe):
+def test_U1_7_a_blocked_signal_is_delivered_when_unblocked(cluster, linux_exe):
     exe = linux_exe("signals_mask")
     native = run_native(exe)
     assert b"unblocked: count=1" in native[1]
     assert run_guest(cluster, exe) == native
 
 
-def test_U7_a_sigsegv_handler_runs_and_exits(cluster, linux_exe):
+def test_U1_7_a_sigsegv_handler_runs_and_exits(cluster, linux_exe):
     exe = linux_exe("signals_segv")
     native = run_native(exe, ["handled"])
     assert native[0] == 7 and b"MAPERR" in native[1]
     assert run_guest(cluster, exe, ["handled"]) == native
 
 
-def test_U7_an_unhandled_sigsegv_gives_139(cluster, linux_exe):
+def test_U1_7_an_unhandled_sigsegv_gives_139(cluster, linux_exe):
     exe = linux_exe("signals_segv")
     native = run_native(exe)
     assert native[0] == 139
@@ -76,28 +76,28 @@ def _guest_signalled(cluster, exe: str, mode: str, signo: int) -> tuple[int, byt
     return status, p.out.data
 
 
-def test_U7_a_signal_interrupts_nanosleep_with_eintr(cluster, linux_exe):
+def test_U1_7_a_signal_interrupts_nanosleep_with_eintr(cluster, linux_exe):
     exe = linux_exe("signals_wait")
     native = _native_signalled(exe, "sleep", signal.SIGUSR1)
     assert b"Interrupted" in native[1]
     assert _guest_signalled(cluster, exe, "sleep", signal.SIGUSR1) == native
 
 
-def test_U7_a_signal_reaches_a_thread_running_guest_code(cluster, linux_exe):
+def test_U1_7_a_signal_reaches_a_thread_running_guest_code(cluster, linux_exe):
     exe = linux_exe("signals_wait")
     native = _native_signalled(exe, "spin", signal.SIGUSR1)
     assert b"spun: got=10" in native[1]
     assert _guest_signalled(cluster, exe, "spin", signal.SIGUSR1) == native
 
 
-def test_U7_an_unhandled_signal_ends_a_running_process(cluster, linux_exe):
+def test_U1_7_an_unhandled_signal_ends_a_running_process(cluster, linux_exe):
     exe = linux_exe("signals_wait")
     native = _native_signalled(exe, "die", signal.SIGTERM)
     assert native[0] == 128 + signal.SIGTERM
     assert _guest_signalled(cluster, exe, "die", signal.SIGTERM) == native
 
 
-def test_U7_signals_between_processes(cluster, linux_exe):
+def test_U1_7_signals_between_processes(cluster, linux_exe):
     """A child killed by SIGSEGV or SIGKILL (the parent sees WIFSIGNALED), children in
     sigsuspend() and pause() woken by kill(), a SIGCHLD handler run while waitpid waits."""
     exe = linux_exe("signals_child")
