@@ -29,6 +29,9 @@ PRELUDE = r"""
 static long sys(long n, long a, long b) { long r; __asm__ volatile("syscall" : "=a"(r)
     : "a"(n), "D"(a), "S"(b) : "rcx", "r11", "memory"); return r; }
 #define EXIT(s) do { sys(-100, (s), 0); for (;;); } while (0)
+/* Mach-native: the personality note normach cc's crt0 carries (kern/exec.py) */
+__asm__(".pushsection .note.normach,\"a\",@note\n.p2align 2\n.long 8, 4, 1\n"
+        ".asciz \"normach\"\n.long 1\n.popsection");
 """
 
 COMPUTE = PRELUDE + r"""

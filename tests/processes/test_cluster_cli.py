@@ -82,13 +82,6 @@ class Up:
 
 
 @pytest.fixture(scope="module")
-def up():
-    u = Up()
-    yield u
-    u.stop()
-
-
-@pytest.fixture(scope="module")
 def count_prog(tmp_path_factory):
     d = tmp_path_factory.mktemp("prog")
     src = d / "count.c"

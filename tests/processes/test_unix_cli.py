@@ -11,7 +11,7 @@ import subprocess
 
 import pytest
 
-from tests.processes.test_cluster_cli import Up, cli
+from tests.processes.test_cluster_cli import cli
 from tests.waiting import wait_until
 
 # Writes a file line by line and feeds a child through a pipe for ~10 s; says "started"
@@ -69,13 +69,6 @@ int main(int argc, char **argv)
 }
 """
 ROUNDS = 100
-
-
-@pytest.fixture(scope="module")
-def up():
-    u = Up()
-    yield u
-    u.stop()
 
 
 @pytest.fixture(scope="module")

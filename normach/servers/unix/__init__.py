@@ -15,14 +15,7 @@ handlers), process, and one module per area: memory, clock, misc, files
 docs/unix-server.md tells what is and is not emulated.
 """
 
-from . import clock, files, memory, misc, procs  # noqa: F401  (each registers its calls)
-from .server import UnixServer, server_for, start_process
-
-for _area in ("fs", "pipes", "threads", "signals"):
-    try:
-        __import__(f"{__name__}.{_area}")
-    except ModuleNotFoundError as _e:           # an area not written yet
-        if _e.name != f"{__name__}.{_area}":
-            raise
+from . import clock, files, fs, memory, misc, pipes, procs, signals, threads  # noqa: F401
+from .server import UnixServer, server_for, start_process      # (each area registers its calls)
 
 __all__ = ["UnixServer", "server_for", "start_process"]

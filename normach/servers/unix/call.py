@@ -114,6 +114,17 @@ class Call:
         except KernError:
             return False
 
+    def child_state(self, newsp: int = 0, tls: int | None = None) -> X86ThreadState64:
+        """The registers a clone starts with: the caller's, returning 0 from the call, on
+        stack `newsp` (if given) with TLS `tls` (CLONE_SETTLS, if given)."""
+        state = X86ThreadState64.from_words(self.state.to_words())
+        state.rax = 0
+        if newsp:
+            state.rsp = newsp
+        if tls is not None:
+            state.fs_base = tls
+        return state
+
     # -- the caller's memory -------------------------------------------------------------
     def read(self, addr: int, size: int) -> bytes:
         """`size` bytes at `addr`.  Raises OSError(EFAULT)."""

@@ -193,12 +193,7 @@ def fork(call, flags: int = 0, newsp: int = 0, ptid: int = 0, ctid: int = 0, tls
     """A child process that returns 0 from this call; returns its pid to the parent."""
     proc, server = call.proc, call.server
     proc.extra["server"] = server
-    state = X86ThreadState64.from_words(call.state.to_words())
-    state.rax = 0
-    if newsp:
-        state.rsp = newsp
-    if flags & CLONE_SETTLS:
-        state.fs_base = tls
+    state = call.child_state(newsp, tls if flags & CLONE_SETTLS else None)
     try:
         task = mach.task_create(call.task, True)
     except KernError:

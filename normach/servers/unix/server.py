@@ -142,8 +142,19 @@ class UnixServer:
             log.info("unix: pid %d: %s", proc.pid, e)
             discard(self.task, m)
             return
-        task = mach.mach_port_extract_right(self.task, task_name, MsgType.MOVE_SEND)
-        thread_h = mach.mach_port_extract_right(self.task, thread_name, MsgType.MOVE_SEND)
+        try:
+            task = mach.mach_port_extract_right(self.task, task_name, MsgType.MOVE_SEND)
+        except KernError:                        # not a send right: not the kernel's message
+            self.stats.refused += 1
+            discard(self.task, m)
+            return
+        try:
+            thread_h = mach.mach_port_extract_right(self.task, thread_name, MsgType.MOVE_SEND)
+        except KernError:
+            self.stats.refused += 1
+            task.deallocate()
+            discard(self.task, m, keep=(task_name,))
+            return
         if proc.task is None or proc.task.port is not task.port:
             if proc.task is not None:           # a new task: the process migrated
                 for t in proc.threads.values():
@@ -161,12 +172,8 @@ class UnixServer:
         if exc == EXC_SYSCALL and self._answered_again(call):
             return
         if exc != EXC_SYSCALL:
-            try:
-                from .signals import fault
-            except ImportError:                  # no signals yet: the fault ends the task
-                call.fail(int(KernReturn.KERN_FAILURE))
-                return
-            fault(call, exc, codes)
+            from .signals import fault           # (signals.py imports this module)
+            fault(call, exc, codes)              # a fault: a signal
             return
         self._dispatch(call)
 

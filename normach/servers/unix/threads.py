@@ -23,7 +23,6 @@ import time
 
 from ... import mach
 from ...errors import KernError
-from ...kern.thread import X86ThreadState64
 from .clock import read_timespec
 from .process import LThread
 from .table import syscall
@@ -72,12 +71,7 @@ def clone_thread(call, flags: int, newsp: int, parent_tid: int, child_tid: int, 
     `newsp`, with TLS `tls` (CLONE_SETTLS).  Returns its tid or -errno."""
     proc = call.proc
     _install(proc)
-    state = X86ThreadState64.from_words(call.state.to_words())
-    state.rax = 0
-    if newsp:
-        state.rsp = newsp
-    if flags & CLONE_SETTLS:
-        state.fs_base = tls
+    state = call.child_state(newsp, tls if flags & CLONE_SETTLS else None)
     try:
         handle = mach.thread_create(call.task)
     except KernError:
