@@ -196,6 +196,7 @@ def _raise(thread, handler, exc: int, codes: list, cpu):
     from ..ipc.kmsg import ipc_kmsg_destroy, ipc_kmsg_send_internal
     from ..ipc.port import ipc_port_alloc, ipc_port_destroy
     reply = ipc_port_alloc(thread.kernel)
+    thread.kernel.reply_ports.add(reply)          # held by this wait (audits count it)
     request = _request(thread, handler, reply, exc, codes)
     request_id = request.id
     ipc_kmsg_send_internal(request)
@@ -209,6 +210,7 @@ def _raise(thread, handler, exc: int, codes: list, cpu):
     finally:
         if answer is not None:
             ipc_kmsg_destroy(answer)
+        thread.kernel.reply_ports.discard(reply)
         ipc_port_destroy(reply)
     if not thread.active:
         return "dead"       # the handler (or anyone) terminated the thread: it alone is gone

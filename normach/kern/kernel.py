@@ -50,6 +50,7 @@ class Kernel:
         self.ipc = IPCKernelState()          # port registry and IPC counters
         self.handle_rights = collections.Counter()   # {(Port, right type): n} held by Python handles
         self.orphaned_rights = collections.deque()   # (Port, right) of handles dropped undeallocated
+        self.reply_ports = set()           # receive rights kernel threads wait on (an exception's answer)
         self.phys = PhysicalMemory(self, phys_bytes)
         self.memory = NodeMemory(memory_limit or default_limit(), self.phys.nframes * param.PAGE_SIZE)
         self.default_pager = DefaultPager(self)
@@ -89,10 +90,11 @@ class Kernel:
         return c
 
     def kernel_held_receive_rights(self):
-        """Counter {Port: n} of receive rights held by Python handles (for audits)."""
+        """Counter {Port: n} of receive rights held by Python handles, and of the reply
+        ports threads wait on in the kernel (for audits)."""
         from .audit import handle_held_rights
         from ..mach_types import MsgType
-        return handle_held_rights(self, MsgType.PORT_RECEIVE)
+        return handle_held_rights(self, MsgType.PORT_RECEIVE) + collections.Counter(self.reply_ports)
 
     def next_id(self) -> int:
         """A node-unique serial number (object ids, task ids)."""

@@ -151,6 +151,8 @@ def task_terminate(task: Task) -> None:
     task.kernel.memory.credit(TASKS, param.TASK_MEMORY_COST)
     for th in list(task.threads):
         thread_terminate_internal(th)
+        if th.waiting_on is not None:    # an exception's answer it waits for: no handler
+            th.waiting_on.notify_all()   # answers a dead task, its reply port goes now (T7.8)
     for port in (task.itk_sself, task.itk_bootstrap, *task.itk_registered):
         _release_send(port)
     for port, _b, _f in task.exc_ports.values():
