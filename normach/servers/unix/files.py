@@ -277,10 +277,20 @@ class FdTable:
 # -- calls on any open file ---------------------------------------------------------------
 
 def _iov(call, addr: int, count: int) -> list:
+    """The (address, length) pairs of an iovec array, clipped as Linux clips them: to
+    RW_MAX bytes in all.  Raises OSError(EINVAL: a length < 0 as ssize_t; EFAULT)."""
     if count < 0 or count > IOV_MAX:
         raise OSError(errno.EINVAL, "iovcnt")
     raw = call.read(addr, 16 * count)
-    return [struct.unpack_from("<QQ", raw, 16 * i) for i in range(count)]
+    out, room = [], RW_MAX
+    for i in range(count):
+        base, n = struct.unpack_from("<QQ", raw, 16 * i)
+        if n >> 63:
+            raise OSError(errno.EINVAL, "iov_len")
+        n = min(n, room)
+        room -= n
+        out.append((base, n))
+    return out
 
 
 @syscall(0, "read")
@@ -338,7 +348,38 @@ def sys_write(call):
     f = call.proc.fds.get(fd)
     if not f.writable():
         return -errno.EBADF
-    return _write(call, f, call.read(buf, min(count, RW_MAX)))
+    return _write(call, f, _source(call, f, [(buf, min(count, RW_MAX))]))
+
+
+def _source(call, f: File, iov: list):
+    """What a write of the buffers of `iov` writes: their bytes, or for a file that takes
+    them as room comes (a pipe: `takes_slices`) a GuestBytes, so that a write waiting
+    for room holds no copy of them in the server."""
+    if getattr(f, "takes_slices", False):
+        return GuestBytes(call, iov)
+    return b"".join(call.read(a, n) for a, n in iov)
+
+
+class GuestBytes:
+    """The bytes of guest buffers `iov` [(address, length)], read when sliced.
+    Raises OSError(EFAULT) at the slice that meets a bad address."""
+
+    def __init__(self, call, iov: list):
+        self.call, self.iov = call, iov
+        self.size = sum(n for _a, n in iov)
+
+    def __len__(self) -> int:
+        return self.size
+
+    def __getitem__(self, piece: slice) -> bytes:
+        start, stop, _step = piece.indices(self.size)
+        out, at = [], 0
+        for addr, n in self.iov:
+            lo, hi = max(start, at), min(stop, at + n)
+            if lo < hi:
+                out.append(self.call.read(addr + lo - at, hi - lo))
+            at += n
+        return b"".join(out)
 
 
 def _write(call, f: File, data: bytes):
@@ -375,8 +416,7 @@ def sys_writev(call):
     f = call.proc.fds.get(call.args[0])
     if not f.writable():
         return -errno.EBADF
-    data = b"".join(call.read(a, min(n, RW_MAX)) for a, n in _iov(call, call.args[1], call.args[2]))
-    return _write(call, f, data)
+    return _write(call, f, _source(call, f, _iov(call, call.args[1], call.args[2])))
 
 
 @syscall(17, "pread64")

@@ -11,7 +11,9 @@ O_NOFOLLOW, so no host lookup follows a link the server has not checked.
 
 Open regular files are `HostFile`s on a host descriptor; open directories are
 `DirFile`s, which keep their path inside the root for the *at calls and fchdir,
-and list themselves for getdents64.  Every host error is the guest's -errno.
+and list themselves for getdents64.  Nothing else is opened: a FIFO or a device inside
+the root is -ENXIO (the host open never waits, O_NONBLOCK; O_PATH names them).
+Every host error is the guest's -errno.
 """
 
 from __future__ import annotations
@@ -330,7 +332,7 @@ def open_at(call, dirfd: int, path: str, flags: int, mode: int) -> int:
         raise OSError(errno.EINVAL, "access mode")
     follow = not (flags & O_NOFOLLOW or (flags & O_CREAT and flags & O_EXCL))
     inside, host = _at(call, dirfd, path, follow)
-    hflags = os.O_NOFOLLOW | os.O_CLOEXEC | os.O_NOCTTY
+    hflags = os.O_NOFOLLOW | os.O_CLOEXEC | os.O_NOCTTY | os.O_NONBLOCK   # a FIFO's open waits
     if flags & O_PATH:
         hflags |= os.O_PATH
         flags &= O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC
@@ -349,6 +351,8 @@ def open_at(call, dirfd: int, path: str, flags: int, mode: int) -> int:
     hfd = os.open(host, hflags, mode & ~proc.umask & 0o7777)
     try:
         st = os.fstat(hfd)
+        if not flags & O_PATH and not (statmod.S_ISREG(st.st_mode) or statmod.S_ISDIR(st.st_mode)):
+            raise OSError(errno.ENXIO, "not a regular file or a directory")   # a FIFO, a device
         if created and statmod.S_IMODE(st.st_mode) != mode & ~proc.umask & 0o7777:
             os.fchmod(hfd, mode & ~proc.umask & 0o7777)
         if path.endswith("/") and not statmod.S_ISDIR(st.st_mode):

@@ -24,6 +24,7 @@ MAP_FIXED_NOREPLACE = 0x100000
 MREMAP_MAYMOVE, MREMAP_FIXED = 1, 2
 MADV_DONTNEED = 4
 USER_TOP = 1 << 47
+MAP_CHUNK = 1 << 20          # bytes of a file mapping the server reads at a time
 
 
 def _up(n: int) -> int:
@@ -69,10 +70,12 @@ def sys_mmap(call):
     if not flags & (MAP_SHARED | MAP_PRIVATE):
         return -errno.EINVAL
     size = _up(length)
-    data = None
+    f = None
     if not flags & MAP_ANONYMOUS:
+        if off >> 63:
+            return -errno.EOVERFLOW
         f = call.proc.fds.get(fd)
-        data = f.pread(size, off)
+        f.pread(0, off)                       # a file that can be mapped: OSError if not
     fixed = bool(flags & (MAP_FIXED | MAP_FIXED_NOREPLACE))
     if fixed and (addr == 0 or addr + size > USER_TOP):
         return -errno.EINVAL
@@ -83,12 +86,28 @@ def sys_mmap(call):
         where = _allocate(task, addr, size, fixed)
     except KernError:
         return -errno.EEXIST if flags & MAP_FIXED_NOREPLACE else -errno.ENOMEM
-    if data:
-        mach.vm_write(task, where, data)
-    if flags & MAP_SHARED and data is None:
+    if f is not None:
+        try:
+            _copy_in(task, f, where, size, off)
+        except (OSError, KernError):
+            _unmap_quietly(task, where, size)
+            raise
+    if flags & MAP_SHARED and f is None:
         mach.vm_inherit(task, where, size, VMInherit.SHARE)
     mach.vm_protect(task, where, size, False, prot)
     return where
+
+
+def _copy_in(task, f, where: int, size: int, off: int) -> None:
+    """The file's bytes from `off` into the mapping at `where`, MAP_CHUNK at a time (the
+    server never holds more), up to `size` or the file's end."""
+    done = 0
+    while done < size:
+        data = f.pread(min(MAP_CHUNK, size - done), off + done)
+        if not data:
+            return
+        mach.vm_write(task, where + done, data)
+        done += len(data)
 
 
 def _unmap_quietly(task, addr: int, size: int) -> None:

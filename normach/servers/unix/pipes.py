@@ -129,6 +129,8 @@ class ReadEnd(_End):
 
 class WriteEnd(_End):
 
+    takes_slices = True      # write() takes a files.GuestBytes: read from the guest as room comes
+
     def write(self, data: bytes, call=None) -> int | None:
         """All of `data` (a blocking write keeps its progress on its call and is
         retried as room comes), or None to wait; -EPIPE with no reader."""

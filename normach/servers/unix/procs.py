@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import errno
 import os
+import stat
 import struct
 
 from ... import mach, param
@@ -39,6 +40,7 @@ CLD_EXITED, CLD_KILLED, CLD_DUMPED = 1, 2, 3
 WATCH = 0.2                  # seconds between looks for children killed without exit
 ARG_MAX = 128 * 1024         # bytes of execve's strings (the new stack holds them)
 ARGS_MAX = 4096              # entries of argv or envp
+IMAGE_MAX = 64 << 20         # bytes of the largest program execve reads
 
 
 def _s32(v: int) -> int:
@@ -469,9 +471,11 @@ def sys_execve(call):
     host = _host_path(call.proc, path)
     if os.path.isdir(host):
         return -errno.EACCES
-    fd = os.open(host, os.O_RDONLY | os.O_NOFOLLOW)   # OSError: ENOENT, EACCES, ELOOP ...
+    fd = os.open(host, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)   # OSError: ENOENT, ELOOP ...
     with os.fdopen(fd, "rb") as f:
-        image = f.read(64 << 20)
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            return -errno.EACCES            # a FIFO, a device: never read (it may never end)
+        image = f.read(IMAGE_MAX)
     if not os.access(host, os.X_OK):
         return -errno.EACCES
     try:

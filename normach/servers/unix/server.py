@@ -221,6 +221,10 @@ class UnixServer:
             result = -(e.errno or errno.EIO)
         except KernError as e:
             result = -_errno_of(e.code)
+        except Exception:                        # a server bug: counted, and the caller answered
+            self.stats.bugs += 1                 # (not left waiting, its reply right held)
+            log.exception("unix server bug in %s", name)
+            result = -errno.EIO
         finally:
             CURRENT.call = None
         if result is not None:

@@ -18,6 +18,9 @@ from ...errors import KernError
 from ...mach_types import MsgOption, MsgType, PortRight
 
 WAKE_ID = 0x55580001
+FOREVER = 100 * 365 * 86400.0    # the longest deadline kept (a guest may ask for 2**63 s)
+WAIT_MAX = 3600.0                # the longest the timer thread sleeps at once (threading's limit)
+COMPACT_MIN = 64                 # cancelled deadlines kept in the heap before it is compacted
 
 
 class Timers:
@@ -32,20 +35,32 @@ class Timers:
         self.heap: list = []
         self.seq = itertools.count()
         self.posted = False          # a wake-up message is on its way
+        self.cancelled = 0           # entries of `heap` cancelled, not yet removed
         threading.Thread(target=self._run, daemon=True, name=f"{server.thread.name}-timers").start()
 
     def after(self, seconds: float, fn) -> list:
-        """Run fn() on the server thread in `seconds`.  Returns a cell: cancel(cell)."""
+        """Run fn() on the server thread in `seconds` (at most FOREVER: a guest's timeout
+        of centuries).  Returns a cell: cancel(cell)."""
         cell = [False]
         with self.cond:
-            heapq.heappush(self.heap, (time.monotonic() + max(seconds, 0.0), next(self.seq), fn, cell))
+            heapq.heappush(self.heap, (time.monotonic() + min(max(seconds, 0.0), FOREVER),
+                                       next(self.seq), fn, cell))
             self.cond.notify()
         return cell
 
-    @staticmethod
-    def cancel(cell) -> None:
-        if cell is not None:
-            cell[0] = True
+    def cancel(self, cell) -> None:
+        """The deadline of `cell` will not run.  Its entry leaves the heap at once when
+        cancelled ones are most of it, so that waits woken before their timeout (a guest
+        can make them without end) hold nothing once answered."""
+        if cell is None or cell[0]:
+            return
+        cell[0] = True
+        with self.cond:
+            self.cancelled += 1
+            if self.cancelled > COMPACT_MIN and 2 * self.cancelled > len(self.heap):
+                self.heap = [e for e in self.heap if not e[3][0]]
+                heapq.heapify(self.heap)
+                self.cancelled = 0
 
     def _run(self) -> None:
         while True:
@@ -54,7 +69,7 @@ class Timers:
                     self.cond.wait(None if not self.heap else 0.05)
                 delay = self.heap[0][0] - time.monotonic()
                 if delay > 0:
-                    self.cond.wait(delay)
+                    self.cond.wait(min(delay, WAIT_MAX))
                     continue
                 self.posted = True
             try:
@@ -73,7 +88,10 @@ class Timers:
             self.posted = False
             while self.heap and self.heap[0][0] <= now:
                 _when, _s, fn, cell = heapq.heappop(self.heap)
-                if not cell[0]:
+                if cell[0]:
+                    self.cancelled = max(self.cancelled - 1, 0)
+                else:
+                    cell[0] = True               # run: a later cancel() counts nothing
                     ready.append(fn)
             self.cond.notify()
         for fn in ready:
